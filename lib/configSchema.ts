@@ -1,0 +1,94 @@
+// The shape of casa.config.ts, as a schema that both validates a loaded config and gives
+// its TypeScript type. Add keys here (and their defaults in ../casa.config.ts) as tasks need them.
+import { array, integer, object, oneOf, optional, record, refine, string, type Infer } from './schema.js'
+
+/** Lower-case path components as Docker accepts them in repository names. */
+export const dockerPathPattern = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/
+
+const url = (schemes: readonly string[]) =>
+  refine(string(), `a URL starting with ${schemes.map((s) => `${s}://`).join(' or ')}`, (v) => schemes.some((s) => v.startsWith(`${s}://`)))
+
+const dockerHub = object({
+  /** Registry host (and port): `docker.io`, `registry.example.org:5000`. */
+  registry: string(),
+  /** Repository prefix in that registry: `cati`. */
+  namespace: refine(string(), 'a lower-case docker namespace', (v) => dockerPathPattern.test(v)),
+})
+
+const releaseComponent = object({
+  /** Project the component belongs to (groups rows in the plan). */
+  project: string(),
+  /** Component name, unique in the plan. */
+  name: string(),
+  /** git URL of the component's repository (any URL git accepts). */
+  url: string(),
+  /** Branch where fixes land (the plan's `bug_fix`). */
+  bugFix: optional(string()),
+  /** Branch of the release candidate (the plan's `release_candidate`). */
+  releaseCandidate: optional(string()),
+  /** Branch of the latest release (the plan's `latest_release`). */
+  latestRelease: optional(string()),
+  /** File holding the version, relative to the repository root, when not one of the usual ones. */
+  versionFile: optional(string()),
+})
+
+export const configSchema = object({
+  /** The workflow repository. Overridden by --repository and $CASA_DEFAULT_REPOSITORY. */
+  repository: optional(string()),
+  /** Directories searched for image definitions, first found wins. `{repository}`, `{builtin}` and `~` are expanded. */
+  imageSearchPath: array(string()),
+  /** Prefix of image names: images are `<namespace>/<name>:<tag>`. */
+  namespace: refine(string(), 'a lower-case docker namespace', (v) => dockerPathPattern.test(v)),
+  /** Extra template parameters for image definitions (`casa_version` is builtin). */
+  templateParameters: record(string()),
+  /** How many builds, conversions or uploads run at once. */
+  jobs: integer(1, 64),
+  docker: object({
+    /** Docker engine to use (like DOCKER_HOST); the docker CLI's own setup applies otherwise. */
+    host: optional(string()),
+  }),
+  hubs: object({
+    docker: object({ public: dockerHub, private: optional(dockerHub) }),
+    singularity: object({
+      upload: url(['sftp', 'file', 'oras']),
+      download: optional(url(['http', 'https', 'file'])),
+      /** An OCI registry also receiving the images, as `oras://registry/namespace`. */
+      oras: optional(url(['oras'])),
+    }),
+    casaDistro: object({ upload: url(['sftp', 'file']) }),
+    buildWorkflows: object({ upload: url(['sftp', 'file']) }),
+    releasePlan: object({ upload: url(['sftp', 'file']) }),
+  }),
+  ssh: object({
+    /** Private key file; ssh-agent ($SSH_AUTH_SOCK) is used when absent. */
+    identityFile: optional(string()),
+    /** known_hosts file checked for server host keys (default ~/.ssh/known_hosts). */
+    knownHosts: optional(string()),
+  }),
+  singularity: object({
+    /** squashfs compressor of the image partition. */
+    compressor: oneOf(['gzip', 'zstd', 'xz', 'lz4'] as const),
+    /** Image file suffix: `.sif`, or `.simg` for sites whose download scripts expect the old names. */
+    extension: oneOf(['.sif', '.simg'] as const),
+  }),
+  releasePlan: object({
+    components: array(releaseComponent),
+  }),
+})
+
+export type CasaConfig = Infer<typeof configSchema>
+export type ReleaseComponent = Infer<typeof releaseComponent>
+export type DockerHub = Infer<typeof dockerHub>
+
+type DeepPartial<T> = T extends readonly (infer _)[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T
+/** What a casa.config.ts may hold: any part of the config, merged over the defaults. */
+export type UserConfig = DeepPartial<CasaConfig>
+
+/** Given to a config written as a function. */
+export interface ConfigEnv {
+  /** The workflow repository as chosen by --repository / $CASA_DEFAULT_REPOSITORY, if any. */
+  repository: string | undefined
+  home: string
+  /** Directory of the config file being loaded. */
+  configDir: string
+}

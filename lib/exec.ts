@@ -1,0 +1,109 @@
+// Running external programs (docker, git, tar2sqfs, ...): every command is echoed with -v,
+// a non-zero exit becomes a CommandError carrying the program's own last words, and a
+// missing program says which package provides it.
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
+import { UserError } from './errors.js'
+import { ui } from './ui.js'
+
+export interface RunOptions {
+  cwd?: string
+  env?: NodeJS.ProcessEnv
+  /** Text or bytes written to the program's stdin. */
+  input?: string | Buffer
+  /** Return the result instead of throwing on a non-zero exit. */
+  allowFailure?: boolean
+  /** Show the program's output live on stderr (long builds) instead of capturing it silently. */
+  stream?: boolean
+  /** Called with each chunk of stdout/stderr as it arrives. */
+  onOutput?: (chunk: string) => void
+  signal?: AbortSignal
+}
+
+export interface RunResult {
+  exitCode: number
+  stdout: string
+  stderr: string
+}
+
+/** Debian/Ubuntu packages providing the programs we run, for "not installed" messages. */
+const packageOf: Record<string, string> = {
+  docker: 'docker.io (or Docker CE)',
+  git: 'git',
+  tar2sqfs: 'squashfs-tools-ng',
+  sqfs2tar: 'squashfs-tools-ng',
+  mksquashfs: 'squashfs-tools',
+  siftool: 'siftool',
+  ssh: 'openssh-client',
+  sftp: 'openssh-client',
+}
+
+export class CommandError extends UserError {
+  constructor(
+    readonly argv: readonly string[],
+    readonly result: RunResult,
+  ) {
+    const said = lastLines(result.stderr || result.stdout, 1)
+    super(`${argv[0]} ${argv[1] ?? ''} failed (exit ${result.exitCode})${said ? `: ${said}` : ''}`.replace('  ', ' '))
+    this.name = 'CommandError'
+  }
+}
+
+export function notInstalled(program: string): UserError {
+  const pkg = packageOf[program]
+  return new UserError(`${program} is not installed${pkg ? ` (install the ${pkg} package)` : ''}`)
+}
+
+/** The last non-empty lines of a program's output, joined, for one-line errors. */
+export function lastLines(text: string, count: number): string {
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .slice(-count)
+    .join(' | ')
+}
+
+/** Start a program with the command echoed (-v). The caller owns its streams. */
+export function start(program: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
+  ui.command([program, ...args], typeof options.cwd === 'string' ? options.cwd : undefined)
+  return spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options })
+}
+
+/**
+ * Run a program to completion, capturing its output. zx does the spawning and quoting
+ * (every argument is passed as one word, never re-split by a shell).
+ */
+export async function run(program: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  ui.command([program, ...args], options.cwd)
+  const { $ } = await import('zx')
+  const shell = $({
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    input: options.input,
+    signal: options.signal,
+    quiet: true,
+    verbose: false,
+    nothrow: true,
+  })
+  const child = shell`${program} ${args}`
+  if (options.stream || options.onOutput) {
+    const forward = (chunk: Buffer) => {
+      if (options.stream) ui.info(chunk.toString().replace(/\n$/, ''))
+      options.onOutput?.(chunk.toString())
+    }
+    child.stdout.on('data', forward)
+    child.stderr.on('data', forward)
+  }
+  const output = await child
+  const result = { exitCode: output.exitCode ?? 1, stdout: output.stdout, stderr: output.stderr }
+  // bash answers 127 for a program it cannot find: say which package provides it.
+  if (result.exitCode === 127 && /command not found|No such file/.test(result.stderr)) throw notInstalled(program)
+  if (result.exitCode !== 0 && !options.allowFailure) throw new CommandError([program, ...args], result)
+  return result
+}
+
+/** Is `program` on the PATH? */
+export async function isInstalled(program: string): Promise<boolean> {
+  const { which } = await import('zx')
+  return (await which(program, { nothrow: true })) !== null
+}

@@ -1,0 +1,140 @@
+// Command-line words to typed task options. Accepts the original's `key=value` words and
+// the usual `--key value`, `--key=value`, `--no-key`, with dashes or underscores alike.
+import minimist from 'minimist'
+import { UsageError } from './errors.js'
+import { didYouMean } from './suggest.js'
+
+export interface OptionSpec {
+  type: 'string' | 'boolean' | 'number'
+  default?: string | boolean | number
+  /** One line for `help <task>`. */
+  help: string
+  /** Allowed values of a string option. */
+  choices?: readonly string[]
+  /** Bare words (not key=value) are collected into this option, space-separated. */
+  positional?: boolean
+  /** A one-letter alias: `-n`. */
+  short?: string
+}
+export type OptionSpecs = Record<string, OptionSpec>
+
+type ValueOf<S extends OptionSpec> = S['type'] extends 'boolean' ? boolean : S['type'] extends 'number' ? number : string
+export type OptionValues<O extends OptionSpecs> = {
+  [K in keyof O]: O[K] extends { default: string | boolean | number } | { type: 'boolean' } ? ValueOf<O[K]> : ValueOf<O[K]> | undefined
+}
+
+/** Options every task accepts, before or after the task name. */
+export interface GlobalOptions {
+  repository?: string
+  verbose: boolean
+  config?: string
+  help: boolean
+  version: boolean
+}
+export const globalOptionHelp: [string, string][] = [
+  ['-r, --repository DIR', 'workflow repository (default: $CASA_DEFAULT_REPOSITORY, the config, ~/casa_distro)'],
+  ['-v, --verbose', 'show every external command run, and more detail'],
+  ['--config FILE', 'casa.config.ts to use (default: $CASA_CONFIG, <repository>/casa.config.ts, ~/.config/casa-distro/casa.config.ts)'],
+  ['-h, --help', 'show help'],
+  ['--version', 'print the version'],
+]
+const globalNames = ['repository', 'verbose', 'config', 'help', 'version']
+
+export const normalizeName = (name: string): string => name.replace(/-/g, '_')
+
+const truthy = new Set(['1', 'true', 'yes', 'on', 'y'])
+const falsy = new Set(['0', 'false', 'no', 'off', 'n', ''])
+
+function coerce(task: string, name: string, spec: OptionSpec, raw: unknown): string | boolean | number {
+  if (spec.type === 'boolean') {
+    if (typeof raw === 'boolean') return raw
+    const word = String(raw).toLowerCase()
+    if (truthy.has(word)) return true
+    if (falsy.has(word)) return false
+    throw new UsageError(`${task}: ${name}=${String(raw)}: expected 1 or 0 (true or false)`)
+  }
+  if (spec.type === 'number') {
+    const value = Number(raw)
+    if (raw === '' || raw === true || !Number.isFinite(value)) throw new UsageError(`${task}: ${name}=${String(raw)}: expected a number`)
+    return value
+  }
+  if (raw === true) throw new UsageError(`${task}: --${name.replace(/_/g, '-')} needs a value`)
+  const value = String(raw)
+  if (spec.choices && !spec.choices.includes(value)) {
+    throw new UsageError(`${task}: ${name}=${value}: expected one of ${spec.choices.join(', ')}${didYouMean(value, spec.choices)}`)
+  }
+  return value
+}
+
+export interface ParsedWords<O extends OptionSpecs> {
+  globals: GlobalOptions
+  options: OptionValues<O>
+}
+
+/** Parse the words after the task name (global options may be mixed in). */
+export function parseWords<O extends OptionSpecs>(task: string, specs: O, words: readonly string[]): ParsedWords<O> {
+  const keyValue: [string, string][] = []
+  const dashed: string[] = []
+  for (const word of words) {
+    const assignment = /^(?:--)?([A-Za-z][\w-]*)=(.*)$/s.exec(word)
+    if (assignment) keyValue.push([normalizeName(assignment[1]!), assignment[2]!])
+    else dashed.push(word)
+  }
+  const booleans = Object.entries(specs).filter(([, s]) => s.type === 'boolean').map(([n]) => n)
+  const shortAliases = Object.fromEntries(Object.entries(specs).filter(([, s]) => s.short).map(([n, s]) => [s.short!, n]))
+  const parsed = minimist(dashed.map((w) => (w.startsWith('--') ? `--${normalizeName(w.slice(2))}` : w)), {
+    boolean: [...booleans, 'verbose', 'help', 'version'],
+    string: ['repository', 'config', ...Object.entries(specs).filter(([, s]) => s.type !== 'boolean').map(([n]) => n)],
+    alias: { r: 'repository', v: 'verbose', h: 'help', ...shortAliases },
+    unknown: (arg) => {
+      if (arg.startsWith('-')) {
+        const name = normalizeName(arg.replace(/^-+(no_)?/, '').split('=')[0]!)
+        if (!(name in specs) && !globalNames.includes(name) && !Object.keys(shortAliases).includes(name)) {
+          throw new UsageError(`${task}: unknown option ${arg}${didYouMean(name, [...Object.keys(specs), ...globalNames])}`)
+        }
+      }
+      return true
+    },
+  })
+
+  const globals: GlobalOptions = {
+    repository: parsed.repository || undefined,
+    verbose: parsed.verbose === true,
+    config: parsed.config || undefined,
+    help: parsed.help === true,
+    version: parsed.version === true,
+  }
+  const values: Record<string, unknown> = {}
+  for (const [name, spec] of Object.entries(specs)) if (spec.default !== undefined) values[name] = spec.default
+  for (const [name, spec] of Object.entries(specs)) {
+    if (spec.type === 'boolean' && values[name] === undefined) values[name] = false
+  }
+  for (const [name, spec] of Object.entries(specs)) {
+    const raw = parsed[name]
+    // minimist reports every declared boolean, given or not: only take the ones on the line.
+    if (raw === undefined || (spec.type === 'boolean' && !dashed.some((w) => mentions(w, name, spec)))) continue
+    values[name] = coerce(task, name, spec, Array.isArray(raw) ? raw.at(-1) : raw)
+  }
+  for (const [name, raw] of keyValue) {
+    if (globalNames.includes(name) && !(name in specs)) {
+      ;(globals as unknown as Record<string, unknown>)[name] =
+        name === 'repository' || name === 'config' ? raw : coerce(task, name, { type: 'boolean', help: '' }, raw)
+      continue
+    }
+    const spec = specs[name]
+    if (!spec) throw new UsageError(`${task}: unknown option ${name}${didYouMean(name, Object.keys(specs))}`)
+    values[name] = coerce(task, name, spec, raw)
+  }
+  const positional = parsed._.map(String)
+  if (positional.length > 0) {
+    const target = Object.entries(specs).find(([, s]) => s.positional)
+    if (!target) throw new UsageError(`${task}: unexpected argument "${positional[0]}" (options are written key=value or --key value)`)
+    values[target[0]] = coerce(task, target[0], target[1], positional.join(' '))
+  }
+  return { globals, options: values as OptionValues<O> }
+}
+
+function mentions(word: string, name: string, spec: OptionSpec): boolean {
+  const n = normalizeName(word.replace(/^-+/, ''))
+  return word.startsWith('--') ? n === name || n === `no_${name}` : spec.short !== undefined && word.startsWith('-') && word.slice(1).includes(spec.short)
+}

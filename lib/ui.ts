@@ -1,0 +1,169 @@
+// All terminal output goes through here: results on stdout, everything else on stderr.
+// On a terminal, long steps show ora spinners; in CI or through a pipe they become plain
+// timestamped lines, so logs stay readable. NO_COLOR (https://no-color.org) is respected.
+import { formatWithOptions } from 'node:util'
+import type { Ora } from 'ora'
+
+export interface UiOptions {
+  verbose?: boolean
+  /** Force plain lines even on a terminal (tests, `--json`). */
+  plain?: boolean
+}
+
+const stderr = process.stderr
+const useColor = () => !process.env.NO_COLOR && stderr.isTTY === true && process.env.TERM !== 'dumb'
+const interactive = () => stderr.isTTY === true && !process.env.CI && process.env.TERM !== 'dumb'
+
+const codes = { red: 31, green: 32, yellow: 33, blue: 34, magenta: 35, cyan: 36, gray: 90, bold: 1 } as const
+export type Color = keyof typeof codes
+export function paint(color: Color, text: string): string {
+  return useColor() ? `\x1b[${codes[color]}m${text}\x1b[0m` : text
+}
+
+/** Hide passwords in URLs (`scheme://user:secret@host`) and `--password=...` words. */
+export function redact(text: string): string {
+  return text
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+):[^@\s/]+@/gi, '$1:***@')
+    .replace(/(--?(?:password|passwd|token|secret)[=\s])\S+/gi, '$1***')
+}
+
+/** Quote a command word the way a shell would need it, for `-v` echoes. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
+}
+
+const clock = () => new Date().toISOString().slice(11, 19)
+const seconds = (ms: number) => (ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`)
+
+export interface Step {
+  /** Replace the step's detail (e.g. bytes done); shown live on a terminal, throttled in plain mode. */
+  update(detail: string): void
+}
+
+class Ui {
+  verbose = false
+  plain = false
+  private spinner: Ora | undefined
+  private readonly active = new Map<number, { title: string; detail: string }>()
+  private nextStepId = 0
+  private lastPlainUpdate = 0
+
+  configure(options: UiOptions): void {
+    if (options.verbose !== undefined) this.verbose = options.verbose
+    if (options.plain !== undefined) this.plain = options.plain
+  }
+
+  /** A result: what the user asked to see (tables, JSON, plans). Goes to stdout. */
+  result(text: string): void {
+    process.stdout.write(text.endsWith('\n') ? text : `${text}\n`)
+  }
+
+  info(...parts: unknown[]): void {
+    this.line(formatWithOptions({ colors: false }, ...parts))
+  }
+
+  success(message: string): void {
+    this.line(`${paint('green', '✔')} ${message}`)
+  }
+
+  warn(message: string): void {
+    this.line(paint('yellow', `warning: ${message}`))
+  }
+
+  error(message: string): void {
+    this.line(paint('red', `error: ${message}`))
+  }
+
+  /** Verbose-only detail. */
+  debug(message: string): void {
+    if (this.verbose) this.line(paint('gray', message))
+  }
+
+  /** Echo an external command before it runs (`-v`). Secrets are never in argv; redact anyway. */
+  command(argv: readonly string[], cwd?: string): void {
+    if (!this.verbose) return
+    const where = cwd ? paint('gray', ` (in ${cwd})`) : ''
+    this.line(`${paint('cyan', '$')} ${redact(argv.map(shellWord).join(' '))}${where}`)
+  }
+
+  /** Run `work` as a named step: a spinner on a terminal, start/end lines elsewhere. */
+  async step<T>(title: string, work: (step: Step) => Promise<T>, doneText?: (value: T) => string): Promise<T> {
+    const id = this.nextStepId++
+    const started = Date.now()
+    this.active.set(id, { title, detail: '' })
+    if (this.fancy()) await this.refreshSpinner()
+    else this.line(`${paint('gray', clock())} ${title} ...`)
+    const step: Step = {
+      update: (detail) => {
+        const entry = this.active.get(id)
+        if (!entry) return
+        entry.detail = detail
+        if (this.fancy()) void this.refreshSpinner()
+        else if (Date.now() - this.lastPlainUpdate > 5000) {
+          this.lastPlainUpdate = Date.now()
+          this.line(`${paint('gray', clock())} ${title}: ${detail}`)
+        }
+      },
+    }
+    try {
+      const value = await work(step)
+      this.finishStep(id, `${paint('green', '✔')} ${doneText ? doneText(value) : title} ${paint('gray', seconds(Date.now() - started))}`)
+      return value
+    } catch (error) {
+      this.finishStep(id, `${paint('red', '✖')} ${title} ${paint('gray', seconds(Date.now() - started))}`)
+      throw error
+    }
+  }
+
+  /** Fixed-width columns, for summaries and listings. */
+  table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+    const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => visibleLength(r[i] ?? ''))))
+    const format = (cells: readonly string[]) =>
+      cells.map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat(widths[i]! - visibleLength(c)))).join('  ').trimEnd()
+    return [format(headers.map((h) => paint('bold', h))), ...rows.map(format)].join('\n')
+  }
+
+  private fancy(): boolean {
+    return !this.plain && interactive()
+  }
+
+  private finishStep(id: number, text: string): void {
+    this.active.delete(id)
+    if (this.fancy()) {
+      this.spinner?.stop()
+      stderr.write(`${text}\n`)
+      void this.refreshSpinner()
+    } else {
+      this.line(`${paint('gray', clock())} ${text}`)
+    }
+  }
+
+  private async refreshSpinner(): Promise<void> {
+    if (this.active.size === 0) {
+      this.spinner?.stop()
+      return
+    }
+    const text = [...this.active.values()].map((s) => (s.detail ? `${s.title} ${paint('gray', s.detail)}` : s.title)).join(' | ')
+    if (!this.spinner) {
+      const { default: ora } = await import('ora')
+      this.spinner = ora({ stream: stderr, discardStdin: false, color: 'cyan' })
+    }
+    this.spinner.text = text
+    if (!this.spinner.isSpinning) this.spinner.start()
+  }
+
+  /** Write one line on stderr, keeping a running spinner below it. */
+  private line(text: string): void {
+    const spinning = this.spinner?.isSpinning
+    if (spinning) this.spinner!.clear()
+    stderr.write(`${text}\n`)
+    if (spinning) this.spinner!.render()
+  }
+}
+
+function visibleLength(text: string): number {
+  return text.replace(/\x1b\[[0-9;]*m/g, '').length
+}
+
+/** The one output channel of the process. */
+export const ui = new Ui()
