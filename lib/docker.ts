@@ -1,0 +1,84 @@
+// The Docker engine, through the docker CLI as the user has it set up: DOCKER_HOST,
+// DOCKER_CONTEXT, credential helpers and `docker login` all apply. `docker.host` in the
+// config points every command at another engine. Only this module runs `docker`.
+import type { ChildProcess } from 'node:child_process'
+import { UserError } from './errors.js'
+import { run, start, type RunOptions, type RunResult } from './exec.js'
+
+export interface DockerOptions {
+  /** config.docker.host: passed as DOCKER_HOST. */
+  host?: string
+}
+
+let engine: DockerOptions = {}
+
+/** Point every later docker command at this engine (from the config, once per run). */
+export function useDockerEngine(options: DockerOptions): void {
+  engine = options
+}
+
+function dockerEnv(): NodeJS.ProcessEnv {
+  return engine.host ? { ...process.env, DOCKER_HOST: engine.host } : process.env
+}
+
+/** Run `docker <args>`; output captured, a failure throws a one-line CommandError. */
+export function docker(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  return run('docker', args, { ...options, env: { ...dockerEnv(), ...options.env } })
+}
+
+/** Start `docker <args>` with its streams piped to the caller (docker export, docker save). */
+export function dockerStream(args: readonly string[]): ChildProcess {
+  return start('docker', args, { env: dockerEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+}
+
+/** Fail early, with one line, when no engine answers. */
+export async function checkEngine(): Promise<void> {
+  const result = await docker(['version', '--format', '{{.Server.Version}}'], { allowFailure: true })
+  if (result.exitCode !== 0) {
+    const said = result.stderr.trim().split('\n').pop() ?? ''
+    throw new UserError(`no Docker engine answers${engine.host ? ` at ${engine.host}` : ''}: ${said}`)
+  }
+}
+
+export interface ImageInfo {
+  Id: string
+  RepoTags: string[] | null
+  RepoDigests: string[] | null
+  Architecture: string
+  Os: string
+  Created: string
+  Size: number
+  Config: {
+    Env?: string[] | null
+    Entrypoint?: string[] | null
+    Cmd?: string[] | null
+    Labels?: Record<string, string> | null
+    WorkingDir?: string
+    User?: string
+  }
+}
+
+/** `docker image inspect`, or undefined when the image is not present locally. */
+export async function inspectImage(reference: string): Promise<ImageInfo | undefined> {
+  const result = await docker(['image', 'inspect', reference], { allowFailure: true })
+  if (result.exitCode !== 0) return undefined
+  return (JSON.parse(result.stdout) as ImageInfo[])[0]
+}
+
+export interface LocalImage {
+  repository: string
+  tag: string
+  id: string
+}
+
+/** Local images as `docker images` lists them (one entry per repository:tag). */
+export async function listLocalImages(): Promise<LocalImage[]> {
+  const result = await docker(['image', 'ls', '--no-trunc', '--format', '{{.Repository}}\t{{.Tag}}\t{{.ID}}'])
+  return result.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [repository = '', tag = '', id = ''] = line.split('\t')
+      return { repository, tag, id }
+    })
+}
