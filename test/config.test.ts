@@ -1,0 +1,111 @@
+import t, { type Test } from 'tap'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { loadConfig, mergeConfig } from '../lib/config.js'
+import { UserError } from '../lib/errors.js'
+import { packageRoot } from '../lib/paths.js'
+import { tempDir } from './helpers/tmp.js'
+
+// Every test gets a private HOME and no inherited CASA_* variables.
+function isolate(t: Test): string {
+  const home = tempDir(t)
+  const saved = { HOME: process.env.HOME, CASA_CONFIG: process.env.CASA_CONFIG, CASA_DEFAULT_REPOSITORY: process.env.CASA_DEFAULT_REPOSITORY }
+  process.env.HOME = home
+  delete process.env.CASA_CONFIG
+  delete process.env.CASA_DEFAULT_REPOSITORY
+  t.teardown(() => {
+    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]
+    else process.env[k] = v
+  })
+  return home
+}
+
+t.test('mergeConfig: objects merge, lists and scalars replace', async (t) => {
+  const base = { a: { b: 1, c: [1, 2] }, d: 'x' }
+  t.same(mergeConfig(base, { a: { c: [3] } }), { a: { b: 1, c: [3] }, d: 'x' })
+  t.same(mergeConfig(base, { d: undefined }), base)
+})
+
+t.test('builtin defaults, with paths made absolute', async (t) => {
+  const home = isolate(t)
+  const config = await loadConfig()
+  t.equal(config.repository, join(home, 'casa_distro'))
+  t.same(config.imageSearchPath, [
+    join(home, 'casa_distro', 'share', 'docker'),
+    join(home, '.config', 'casa-distro', 'docker'),
+    join(home, '.casa-distro', 'docker'),
+    join(packageRoot, 'share', 'docker'),
+  ])
+  t.equal(config.namespace, 'cati')
+  t.equal(config.configFile, undefined)
+})
+
+t.test('a user casa.config.ts in the repository is merged over the defaults', async (t) => {
+  isolate(t)
+  const repo = tempDir(t)
+  writeFileSync(
+    join(repo, 'casa.config.ts'),
+    `import { defineConfig } from 'casa-distro-admin'
+import { fileURLToPath } from 'node:url'
+const here: string = fileURLToPath(new URL('.', import.meta.url))
+export default defineConfig(({ repository }) => ({
+  jobs: 3,
+  templateParameters: { here, repo: repository ?? 'none' },
+  hubs: { docker: { private: { registry: 'localhost:5000', namespace: 'site' } } },
+}))
+`,
+  )
+  const config = await loadConfig({ repository: repo })
+  t.equal(config.configFile, join(repo, 'casa.config.ts'))
+  t.equal(config.jobs, 3)
+  t.equal(config.templateParameters.here, `${repo}/`, 'import.meta.url is the config file')
+  t.equal(config.templateParameters.repo, repo)
+  t.same(config.hubs.docker.private, { registry: 'localhost:5000', namespace: 'site' })
+  t.same(config.hubs.docker.public, { registry: 'docker.io', namespace: 'cati' }, 'untouched keys keep their defaults')
+})
+
+t.test('lookup order: --config, $CASA_CONFIG, repository, ~/.config', async (t) => {
+  const home = isolate(t)
+  const repo = tempDir(t)
+  const write = (file: string, ns: string) => {
+    mkdirSync(join(file, '..'), { recursive: true })
+    writeFileSync(file, `export default { namespace: '${ns}' }\n`)
+  }
+  write(join(home, '.config', 'casa-distro', 'casa.config.ts'), 'from-home')
+  t.equal((await loadConfig({ repository: repo })).namespace, 'from-home')
+  write(join(repo, 'casa.config.ts'), 'from-repo')
+  t.equal((await loadConfig({ repository: repo })).namespace, 'from-repo')
+  process.env.CASA_DEFAULT_REPOSITORY = repo
+  t.equal((await loadConfig()).namespace, 'from-repo', '$CASA_DEFAULT_REPOSITORY chooses the repository')
+  write(join(home, 'env.config.ts'), 'from-env')
+  process.env.CASA_CONFIG = join(home, 'env.config.ts')
+  t.equal((await loadConfig({ repository: repo })).namespace, 'from-env')
+  write(join(home, 'flag.config.ts'), 'from-flag')
+  t.equal((await loadConfig({ repository: repo, configFile: join(home, 'flag.config.ts') })).namespace, 'from-flag')
+})
+
+t.test('repository: --repository, then $CASA_DEFAULT_REPOSITORY, then the config, then ~/casa_distro', async (t) => {
+  const home = isolate(t)
+  const file = join(home, 'c.ts')
+  writeFileSync(file, `export default { repository: '~/from-config' }\n`)
+  t.equal((await loadConfig({ configFile: file })).repository, join(home, 'from-config'))
+  process.env.CASA_DEFAULT_REPOSITORY = '/srv/env-repo'
+  t.equal((await loadConfig({ configFile: file })).repository, '/srv/env-repo')
+  t.equal((await loadConfig({ configFile: file, repository: '/srv/flag' })).repository, '/srv/flag')
+})
+
+t.test('a wrong type or an unknown key is one line naming the file and the key path', async (t) => {
+  const home = isolate(t)
+  const file = join(home, 'bad.config.ts')
+  writeFileSync(file, `export default { hubs: { singularity: { upload: 42 } } }\n`)
+  await t.rejects(loadConfig({ configFile: file }), { constructor: UserError, message: `${file}: hubs.singularity.upload: expected a string, got number 42` })
+  writeFileSync(file, `export default { jobz: 2 }\n`)
+  await t.rejects(loadConfig({ configFile: file }), { message: `${file}: unknown key jobz (did you mean "jobs"?)` })
+  writeFileSync(file, `export default { singularity: { compressor: 'brotli' } }\n`)
+  await t.rejects(loadConfig({ configFile: file }), { message: /singularity\.compressor: expected one of "gzip", "zstd", "xz", "lz4", got "brotli"/ })
+  writeFileSync(file, `export default { hubs: { casaDistro: { upload: 'ftp://x/y' } } }\n`)
+  await t.rejects(loadConfig({ configFile: file }), { message: /hubs\.casaDistro\.upload: expected a URL starting with sftp:\/\/ or file:\/\// })
+  writeFileSync(file, `export default { jobs: \n`)
+  await t.rejects(loadConfig({ configFile: file }), { message: new RegExp(`^${file}:\\d+: `) })
+  await t.rejects(loadConfig({ configFile: join(home, 'missing.ts') }), { message: /config file not found/ })
+})

@@ -1,0 +1,48 @@
+import t from 'tap'
+import { parseWords } from '../lib/options.js'
+import { UsageError } from '../lib/errors.js'
+
+const specs = {
+  image_names: { type: 'string', default: '*', help: 'filter' },
+  force: { type: 'boolean', help: 'rebuild' },
+  jobs: { type: 'number', default: 1, help: 'parallel' },
+  compressor: { type: 'string', default: 'gzip', choices: ['gzip', 'zstd'], help: 'c' },
+  file: { type: 'string', help: 'f', positional: true },
+} as const
+
+t.test('the original key=value words', async (t) => {
+  const { options } = parseWords('create_docker', specs, ['image_names=cati/*', 'force=1', 'jobs=3'])
+  t.same(options, { image_names: 'cati/*', force: true, jobs: 3, compressor: 'gzip' })
+})
+
+t.test('dashed spellings, with dashes or underscores', async (t) => {
+  t.same(parseWords('x', specs, ['--image-names', 'a,b', '--force']).options.image_names, 'a,b')
+  t.same(parseWords('x', specs, ['--image_names=c', '--jobs=2']).options, { image_names: 'c', force: false, jobs: 2, compressor: 'gzip' })
+  t.equal(parseWords('x', specs, ['--no-force']).options.force, false)
+  t.equal(parseWords('x', specs, ['force=yes']).options.force, true)
+  t.equal(parseWords('x', specs, ['--force=0']).options.force, false)
+})
+
+t.test('defaults when nothing is given', async (t) => {
+  t.same(parseWords('x', specs, []).options, { image_names: '*', force: false, jobs: 1, compressor: 'gzip' })
+})
+
+t.test('global options anywhere', async (t) => {
+  const { globals, options } = parseWords('x', specs, ['-v', 'force=1', '-r', '/repo', '--config', 'c.ts'])
+  t.same(globals, { repository: '/repo', verbose: true, config: 'c.ts', help: false, version: false })
+  t.equal(options.force, true)
+  t.equal(parseWords('x', specs, ['repository=/r']).globals.repository, '/r')
+})
+
+t.test('positional words go to the positional option', async (t) => {
+  t.equal(parseWords('x', specs, ['image.sif']).options.file, 'image.sif')
+})
+
+t.test('mistakes are usage errors naming the closest option', async (t) => {
+  t.throws(() => parseWords('x', specs, ['image_name=*']), { constructor: UsageError, message: /unknown option image_name \(did you mean "image_names"\?\)/ })
+  t.throws(() => parseWords('x', specs, ['--forse']), { message: /unknown option --forse \(did you mean "force"\?\)/ })
+  t.throws(() => parseWords('x', specs, ['jobs=many']), { message: /jobs=many: expected a number/ })
+  t.throws(() => parseWords('x', specs, ['force=maybe']), { message: /force=maybe: expected 1 or 0/ })
+  t.throws(() => parseWords('x', specs, ['compressor=zstdd']), { message: /expected one of gzip, zstd \(did you mean "zstd"\?\)/ })
+  t.throws(() => parseWords('x', { a: { type: 'string', help: '' } }, ['stray']), { message: /unexpected argument "stray"/ })
+})
