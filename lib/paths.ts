@@ -1,19 +1,30 @@
 // Where things are: the installed package, the user's home, `~` expansion.
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-/** The casa-distro-admin package directory (holding share/ and casa.config.ts), found from this module. */
+/**
+ * The casa-distro-admin package directory (holding share/ and casa.config.ts), found from this
+ * module: the nearest package.json named casa-distro-admin, whether we run from lib/ (sources) or
+ * dist/lib/ (compiled, or installed as a dependency).
+ */
 export const packageRoot: string = (() => {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (;;) {
-    if (existsSync(join(dir, 'share', 'docker')) && existsSync(join(dir, 'package.json'))) return dir
-    const parent = dirname(dir)
-    if (parent === dir) return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
-    dir = parent
+  const start = dirname(fileURLToPath(import.meta.url))
+  for (let dir = start; ; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json')
+    if (existsSync(manifest) && isThisPackage(manifest)) return dir
+    if (dirname(dir) === dir) throw new Error(`casa-distro-admin: no package.json above ${start}`)
   }
 })()
+
+function isThisPackage(manifest: string): boolean {
+  try {
+    return JSON.parse(readFileSync(manifest, 'utf8')).name === 'casa-distro-admin'
+  } catch {
+    return false
+  }
+}
 
 export const home = (): string => process.env.HOME || homedir()
 
