@@ -10,7 +10,7 @@
 // renamed; .dockerid and .md5 come last.
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
-import { open, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { open, rename, rm, stat, statfs, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
@@ -130,7 +130,10 @@ export async function convertImage(request: ConvertRequest): Promise<ConvertResu
   let container: string | undefined
   const children: { kill(signal?: NodeJS.Signals): boolean }[] = []
 
-  const cleanup = async () => {
+  // Called by the interrupt handler and by the error path, possibly both at once: one run.
+  let cleaning: Promise<void> | undefined
+  const cleanup = () => (cleaning ??= removeAll())
+  const removeAll = async () => {
     for (const child of children) child.kill('SIGKILL')
     await rm(tempSif, { force: true })
     await rm(squashfsPath, { force: true })
@@ -144,6 +147,9 @@ export async function convertImage(request: ConvertRequest): Promise<ConvertResu
   try {
     const created = await docker(['create', '--entrypoint', '/.casa-distro-export-only', request.reference])
     container = created.stdout.trim().split('\n').pop()
+    // Held open so that, if tar2sqfs fails and removes its output, the space stays taken
+    // until we have asked the file system whether it is full (tar2sqfs only says "I/O error").
+    const holder = await open(squashfsPath, 'w')
     const exporter = dockerStream(['export', container!])
     const builder = await startSquashfs(squashfsPath, request.compressor)
     children.push(exporter, builder)
@@ -183,8 +189,10 @@ export async function convertImage(request: ConvertRequest): Promise<ConvertResu
       clearInterval(ticker)
     }
     const [exportCode, builderCode] = await Promise.all([exporterDone, builderDone])
+    const full = builderCode !== 0 && (isNoSpace(builderErr) || (await nearlyFull(squashfsDir)))
+    await holder.close()
     if (request.signal?.aborted) throw new UserError(`conversion of ${request.reference} interrupted`)
-    if (isNoSpace(builderErr)) throw diskFull(squashfsDir)
+    if (full) throw diskFull(squashfsDir)
     if (exportCode !== 0) throw new UserError(`docker export of ${request.reference} failed: ${lastLines(exportErr, 1) || `exit ${exportCode}`}`)
     if (builderCode !== 0) throw new UserError(`building the squashfs of ${request.reference} failed: ${lastLines(builderErr, 1) || `exit ${builderCode}`}`)
     if (streamError) throw new UserError(`converting ${request.reference}: ${errorMessage(streamError)}`)
@@ -221,8 +229,18 @@ export async function convertImage(request: ConvertRequest): Promise<ConvertResu
     if ((error as NodeJS.ErrnoException).code === 'ENOSPC') throw diskFull(outDir)
     throw error
   } finally {
-    unregister()
     if (container) await docker(['rm', '-f', container], { allowFailure: true })
+    unregister()
+  }
+}
+
+/** Less than 1 MiB free: what a failed write there meant. */
+async function nearlyFull(dir: string): Promise<boolean> {
+  try {
+    const stats = await statfs(dir)
+    return stats.bavail * stats.bsize < 1 << 20
+  } catch {
+    return false
   }
 }
 
