@@ -61,6 +61,7 @@ export function supportsInsertRange(dir: string): Promise<boolean> {
   if (!known) {
     known = (async () => {
       const probe = join(dir, `.casa-probe-${process.pid}-${randomBytes(4).toString('hex')}`)
+      const unregister = onInterrupt(() => rm(probe, { force: true }))
       try {
         await writeFile(probe, Buffer.alloc(8192))
         const result = await run('fallocate', ['--insert-range', '--offset', '0', '--length', '4096', probe], { allowFailure: true })
@@ -69,6 +70,7 @@ export function supportsInsertRange(dir: string): Promise<boolean> {
         return false
       } finally {
         await rm(probe, { force: true })
+        unregister()
       }
     })()
     insertRangeSupport.set(dir, known)

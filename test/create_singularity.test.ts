@@ -193,13 +193,13 @@ t.test('a filter matching nothing', async (t) => {
 })
 
 t.test('interrupted half way and full disk: no file left, non-zero exit', async (t) => {
-  build(bigImage, ['RUN dd if=/dev/urandom of=/big bs=1M count=120 2>/dev/null'])
+  build(bigImage, ['RUN dd if=/dev/urandom of=/big bs=1M count=160 2>/dev/null'])
   const containersBefore = sh('docker', ['ps', '-aq', '--filter', `ancestor=${bigImage}`]).trim()
   t.equal(containersBefore, '')
 
   const repo = repository()
   const tmp = tempDir(t, 'casa-sif-tmp-')
-  const killed = await runCli(['-r', repo.dir, 'create_singularity', `${ns}/big:*`], { env: { ...repo.env, TMPDIR: tmp }, kill: { signal: 'SIGTERM', afterMs: 2500 } })
+  const killed = await runCli(['-r', repo.dir, 'create_singularity', `${ns}/big:*`], { env: { ...repo.env, TMPDIR: tmp }, kill: { signal: 'SIGTERM', afterMs: 4500 } })
   t.not(killed.code, 0, 'non-zero exit when interrupted')
   t.match(killed.stderr, /interrupted/)
   t.same(readdirSync(repo.dir).filter((f) => f !== '.home' && f !== 'casa.config.ts'), [], 'no file left in the output directory')
