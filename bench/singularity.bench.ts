@@ -23,7 +23,7 @@ const base = 'casa-bench-sif/base:1'
 function* generatedFiles(totalBytes: number): Generator<[string, Buffer]> {
   const words = ['brainvisa', 'anatomist', 'soma', 'axon', 'morphologist', 'import', 'return', 'self', 'def', 'class', '0.25', '1024', 'volume', 'mesh', 'nifti', 'left', 'right', '{', '}', '(', ')', '=', ';']
   let seed = 12345
-  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff) / 0x7fffffff)
+  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff) / 0x80000000)
   let made = 0
   let n = 0
   while (made < totalBytes) {
