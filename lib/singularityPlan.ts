@@ -1,0 +1,59 @@
+// Which SIF files create_singularity and publish_singularity deal with: the local docker
+// images matching the filter (not `<none>`, not `latest`), their file names in the
+// workflow repository, and whether each file is up to date with its docker image.
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { listLocalImages } from './docker.js'
+import { imageFilter, noMatch } from './imageFilter.js'
+import { sifFileName } from './sifConvert.js'
+
+export interface SingularityItem {
+  /** `namespace/name:tag` */
+  reference: string
+  tag: string
+  imageId: string
+  /** Absolute path of the SIF file. */
+  file: string
+  /** The .dockerid beside the file equals the image id (and the .md5 exists). */
+  upToDate: boolean
+}
+
+async function readTrimmed(path: string): Promise<string | undefined> {
+  try {
+    return (await readFile(path, 'utf8')).trim()
+  } catch {
+    return undefined
+  }
+}
+
+export async function singularityPlan(options: { filter: string; repository: string; extension: string }): Promise<SingularityItem[]> {
+  const filter = imageFilter(options.filter)
+  const images = (await listLocalImages()).filter((i) => i.repository !== '<none>' && i.tag !== '<none>' && i.tag !== 'latest' && filter.matches(`${i.repository}:${i.tag}`))
+  if (images.length === 0) throw noMatch(filter)
+  const items: SingularityItem[] = []
+  for (const image of images) {
+    const reference = `${image.repository}:${image.tag}`
+    const file = join(options.repository, sifFileName(reference, options.extension))
+    const [dockerId, md5] = await Promise.all([readTrimmed(`${file}.dockerid`), readTrimmed(`${file}.md5`)])
+    items.push({ reference, tag: image.tag, imageId: image.id, file, upToDate: dockerId === image.id && md5 !== undefined })
+  }
+  return items.sort((a, b) => a.reference.localeCompare(b.reference))
+}
+
+/** Run `work` over `items`, at most `jobs` at once; every item runs, failures are collected. */
+export async function eachLimited<T>(items: readonly T[], jobs: number, work: (item: T) => Promise<void>): Promise<unknown[]> {
+  const errors: unknown[] = []
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++]!
+      try {
+        await work(item)
+      } catch (error) {
+        errors.push(error)
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker))
+  return errors
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env -S node --import tsx
+// create_singularity: convert local docker images into Singularity/Apptainer SIF files in
+// the workflow repository, without root and without Singularity or Apptainer installed.
+import { defineTask } from 'casa-distro-admin/task'
+
+export default defineTask(
+  {
+    name: 'create_singularity',
+    summary: 'Convert local docker images into Singularity/Apptainer images (no root needed)',
+    description: `For every local docker image matching image_names (tags <none> and latest
+skipped), writes <repository>/<image with / and : replaced by _><extension> plus
+.md5 and .dockerid beside it. An image whose .dockerid equals the docker image id is up
+to date and skipped unless force=1. The conversion streams docker export into tar2sqfs
+(squashfs-tools-ng): no root, no unpacked copy. Temporary files go to
+$APPTAINER_TMPDIR, $SINGULARITY_TMPDIR or $TMPDIR when the output directory cannot take
+the squashfs in place.`,
+    options: {
+      image_names: { type: 'string', default: 'cati/*', positional: true, help: 'comma-separated wildcard filters on <namespace>/<name>:<tag>' },
+      compressor: { type: 'string', help: 'squashfs compressor (default: config singularity.compressor)', choices: ['gzip', 'zstd', 'xz', 'lz4'] },
+      force: { type: 'boolean', help: 'convert even images whose .dockerid is up to date' },
+      dry_run: { type: 'boolean', help: 'print what would be converted and stop' },
+    },
+    async run(options, { config, signal }) {
+      const { ui } = await import('casa-distro-admin/ui')
+      const { useDockerEngine, inspectImage } = await import('casa-distro-admin/docker')
+      const { singularityPlan, eachLimited } = await import('casa-distro-admin/singularityPlan')
+      const { convertImage } = await import('casa-distro-admin/sifConvert')
+      const { UserError, errorMessage } = await import('casa-distro-admin/errors')
+      const { mkdir } = await import('node:fs/promises')
+      useDockerEngine(config.docker)
+      const compressor = (options.compressor ?? config.singularity.compressor) as 'gzip' | 'zstd' | 'xz' | 'lz4'
+      const items = await singularityPlan({ filter: options.image_names, repository: config.repository, extension: config.singularity.extension })
+      const todo = items.filter((i) => options.force || !i.upToDate)
+      for (const item of items) if (!todo.includes(item)) ui.info(`${item.reference}: ${item.file} is up to date`)
+      if (options.dry_run) {
+        ui.result(ui.table(['image', 'file', 'action'], items.map((i) => [i.reference, i.file, todo.includes(i) ? `convert (${compressor})` : 'up to date'])))
+        return
+      }
+      if (todo.length === 0) return
+      await mkdir(config.repository, { recursive: true })
+      const errors = await eachLimited(todo, config.jobs, async (item) => {
+        const image = await inspectImage(item.reference)
+        if (!image) throw new UserError(`docker image ${item.reference} disappeared`)
+        const result = await ui.step(
+          `${item.reference} -> ${item.file}`,
+          (step) => convertImage({ reference: item.reference, image, output: item.file, compressor, signal, onProgress: (d) => step.update(d) }),
+          (r) => `${item.reference} -> ${r.output} (${Math.round(r.size / 1e6)} MB)`,
+        )
+        void result
+      })
+      if (errors.length === 1) throw errors[0]
+      if (errors.length > 1) {
+        for (const error of errors) ui.error(errorMessage(error))
+        throw new UserError(`${errors.length} of ${todo.length} conversions failed`)
+      }
+    },
+  },
+  import.meta.url,
+)

@@ -1,0 +1,95 @@
+// lib/sifWriter, lib/sifReader and lib/rootfs on their own: a SIF assembled from a squashfs
+// made by tar2sqfs is read by siftool and by our reader; the rootfs stream keeps GNU and PAX
+// archives' entries byte for byte and replaces only what it generates.
+import t from 'tap'
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Readable } from 'node:stream'
+import { RootfsStream } from '../lib/rootfs.js'
+import { dockerEnvScript, runscript } from '../lib/rootfsLayout.js'
+import { primaryPartition, readObject, readSif } from '../lib/sifReader.js'
+import { dataTypes, planSif } from '../lib/sifWriter.js'
+import { tempDir } from './helpers/tmp.js'
+
+const config = { reference: 'ns/img:1', env: ['PATH=/bin', 'FOO=it\'s'], entrypoint: [], cmd: ['/bin/sh'], labels: { a: 'b' } }
+
+async function transform(tar: Buffer): Promise<{ out: Buffer; stream: RootfsStream }> {
+  const stream = new RootfsStream(config)
+  const chunks: Buffer[] = []
+  stream.on('data', (c: Buffer) => chunks.push(c))
+  // Odd chunk sizes: headers and records split across chunks.
+  const pieces: Buffer[] = []
+  for (let i = 0; i < tar.length; i += 777) pieces.push(tar.subarray(i, i + 777))
+  await new Promise<void>((resolve, reject) => Readable.from(pieces).pipe(stream).on('end', resolve).on('error', reject))
+  return { out: Buffer.concat(chunks), stream }
+}
+
+for (const format of ['gnu', 'pax'] as const) {
+  t.test(`rootfs stream over a ${format} archive`, async (t) => {
+    const dir = tempDir(t)
+    const src = join(dir, 'src')
+    const long = `${'a'.repeat(90)}/${'b'.repeat(90)}`
+    mkdirSync(join(src, long), { recursive: true })
+    mkdirSync(join(src, '.singularity.d'), { recursive: true })
+    writeFileSync(join(src, long, 'ünïcödé.txt'), 'x'.repeat(5000))
+    writeFileSync(join(src, '.singularity.d', 'runscript'), 'old')
+    symlinkSync(`/${long}/ünïcödé.txt`, join(src, 'link'))
+    const tar = execFileSync('tar', ['-c', `--format=${format}`, '--numeric-owner', '-C', src, '.'], { maxBuffer: 1 << 26 })
+    const { out, stream } = await transform(tar)
+    t.same(stream.dropped, ['.singularity.d/runscript'])
+    const listing = execFileSync('tar', ['-t', '-f', '-'], { input: out, encoding: 'utf8' }).split('\n')
+    t.ok(listing.includes(`./${long}/ünïcödé.txt`), 'long non-ASCII path kept')
+    t.ok(listing.includes('./link'))
+    t.equal(listing.filter((l) => l.replace(/^\.\//, '') === '.singularity.d/runscript').length, 1, 'runscript once: ours')
+    t.equal(listing.filter((l) => l.replace(/^\.\//, '').replace(/\/$/, '') === '.singularity.d').length, 1, 'existing directory not added twice')
+    const extracted = join(dir, 'x')
+    mkdirSync(extracted)
+    execFileSync('tar', ['-x', '-C', extracted, '-f', '-'], { input: out })
+    t.equal(readFileSync(join(extracted, long, 'ünïcödé.txt'), 'utf8'), 'x'.repeat(5000), 'file content intact')
+    t.match(readFileSync(join(extracted, '.singularity.d/runscript'), 'utf8'), /exec '\/bin\/sh'/)
+  })
+}
+
+t.test('a truncated export is an error', async (t) => {
+  const dir = tempDir(t)
+  writeFileSync(join(dir, 'f'), 'y'.repeat(3000))
+  const tar = execFileSync('tar', ['-c', '-C', dir, 'f'])
+  await t.rejects(transform(tar.subarray(0, 1024)), /ended in the middle/)
+})
+
+t.test('env fragment and runscript quoting', async (t) => {
+  const env = dockerEnvScript(config)
+  t.match(env, /if \[ -z "\$\{FOO\}" \]; then export FOO='it'\\''s'; fi/)
+  t.match(env, /PATH_INIT/)
+  t.equal(execFileSync('sh', ['-c', `${env}\necho "$FOO|$PATH"`], { encoding: 'utf8', env: { PATH_APPEND: '/z' } }), "it's|/bin:/z\n")
+  t.match(runscript({ entrypoint: ['/e'], cmd: ['c'] }), /exec '\/e' 'c'/)
+})
+
+t.test('SIF written around a tar2sqfs squashfs, read by siftool and our reader', async (t) => {
+  const dir = tempDir(t)
+  writeFileSync(join(dir, 'hello'), 'hello')
+  const sqfs = join(dir, 'p.sqfs')
+  execFileSync('bash', ['-c', `tar -c -C ${dir} hello | tar2sqfs -q -f ${sqfs}`])
+  const part = readFileSync(sqfs)
+  const plan = planSif({
+    objects: [
+      { type: dataTypes.deffile, name: 'def', data: Buffer.from('bootstrap: docker-daemon\n') },
+      { type: dataTypes.labels, name: 'labels', data: Buffer.from('{"x":"y"}') },
+    ],
+    partitionSize: part.length,
+    arch: 'arm64',
+    time: 1700000000,
+  })
+  const sif = join(dir, 'a.sif')
+  writeFileSync(sif, Buffer.concat([plan.head, part]))
+  t.match(execFileSync('siftool', ['header', sif], { encoding: 'utf8' }), /Primary Architecture:\s+arm64/)
+  t.match(execFileSync('siftool', ['list', sif], { encoding: 'utf8' }), /FS \(Squashfs\/\*System\/arm64\)/)
+  t.same(execFileSync('siftool', ['dump', '3', sif]), part, 'siftool dump gives the squashfs back')
+  const read = await readSif(sif)
+  t.equal(read.descriptors.length, 3)
+  t.equal(primaryPartition(read).offset % 4096, 0)
+  t.equal((await readObject(read, read.descriptors[1]!)).toString(), '{"x":"y"}')
+  writeFileSync(sif, Buffer.concat([plan.head, part.subarray(0, 100)]))
+  await t.rejects(readSif(sif), /past the end of the file/)
+})
