@@ -1,9 +1,10 @@
 // Running the real `casa_distro_admin` command (compiled) as a user would.
 import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
+import { packageRoot } from '../../lib/paths.js'
 
-export const projectRoot = fileURLToPath(new URL('../..', import.meta.url))
+/** This checkout, whether the helpers run from sources (tests) or from dist/ (the demo). */
+export const projectRoot = packageRoot
 export const binPath = join(projectRoot, 'bin', 'casa_distro_admin.js')
 
 export interface CliResult {

@@ -26,3 +26,13 @@ export async function waitForPort(port: number, timeoutMs = 20_000): Promise<voi
   }
   throw new Error(`nothing answered on 127.0.0.1:${port} within ${timeoutMs} ms`)
 }
+
+/** Whether nothing listens on the port (it can be bound on loopback right now). */
+export function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.unref()
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+  })
+}

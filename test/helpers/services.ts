@@ -64,12 +64,24 @@ export interface Registry {
   stop(): Promise<void>
 }
 
+/** Where a service keeps its state: a fresh temporary directory removed on stop, or `dir`, kept (the demo). */
+export interface ServiceOptions {
+  dir?: string
+  port?: number
+}
+
+function serviceDir(options: ServiceOptions, prefix: string): { dir: string; removeOnStop: boolean } {
+  if (!options.dir) return { dir: mkdtempSync(join(tmpdir(), prefix)), removeOnStop: true }
+  mkdirSync(options.dir, { recursive: true })
+  return { dir: options.dir, removeOnStop: false }
+}
+
 /** The reference registry (Debian's docker-registry) on a random port, optionally with htpasswd auth. */
-export async function startRegistry(options: { auth?: { user: string; password: string } } = {}): Promise<Registry> {
-  const dir = mkdtempSync(join(tmpdir(), 'casa-registry-'))
-  const port = await freePort()
+export async function startRegistry(options: ServiceOptions & { auth?: { user: string; password: string } } = {}): Promise<Registry> {
+  const { dir, removeOnStop } = serviceDir(options, 'casa-registry-')
+  const port = options.port ?? (await freePort())
   const storage = join(dir, 'storage')
-  mkdirSync(storage)
+  mkdirSync(storage, { recursive: true })
   const lines = [
     'version: 0.1',
     'log: { level: error }',
@@ -98,7 +110,7 @@ export async function startRegistry(options: { auth?: { user: string; password: 
     auth: options.auth,
     stop: async () => {
       await stopProcess(child)
-      rmSync(dir, { recursive: true, force: true })
+      if (removeOnStop) rmSync(dir, { recursive: true, force: true })
     },
   }
 }
@@ -118,21 +130,23 @@ export interface Sshd {
   stop(): Promise<void>
 }
 
-/** OpenSSH sshd on a random loopback port with a fresh host key, key authentication only. */
-export async function startSshd(): Promise<Sshd> {
-  const dir = mkdtempSync(join(tmpdir(), 'casa-sshd-'))
-  const port = await freePort()
+/**
+ * OpenSSH sshd on a loopback port, key authentication only; host and client keys are made once
+ * per state directory (a fresh one unless `dir` is given).
+ */
+export async function startSshd(options: ServiceOptions = {}): Promise<Sshd> {
+  const { dir, removeOnStop } = serviceDir(options, 'casa-sshd-')
+  const port = options.port ?? (await freePort())
   const user = sh('id', ['-un']).trim()
   const hostKey = join(dir, 'host_ed25519')
   const clientKey = join(dir, 'client_ed25519')
-  sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey])
-  sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', clientKey])
+  for (const key of [hostKey, clientKey]) if (!existsSync(key)) sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key])
   writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${clientKey}.pub`))
   const hostKeyPublic = readFileSync(`${hostKey}.pub`, 'utf8').trim()
   const knownHosts = join(dir, 'known_hosts')
   writeFileSync(knownHosts, `[127.0.0.1]:${port} ${hostKeyPublic.split(' ').slice(0, 2).join(' ')}\n`)
   const root = join(dir, 'srv')
-  mkdirSync(root)
+  mkdirSync(root, { recursive: true })
   mkdirSync('/run/sshd', { recursive: true })
   writeFileSync(
     join(dir, 'sshd_config'),
@@ -172,7 +186,7 @@ export async function startSshd(): Promise<Sshd> {
     root,
     stop: async () => {
       await stopProcess(child)
-      rmSync(dir, { recursive: true, force: true })
+      if (removeOnStop) rmSync(dir, { recursive: true, force: true })
     },
   }
 }
@@ -183,7 +197,7 @@ export interface HttpServer {
 }
 
 /** A static file server over `dir` (download URLs of published files). */
-export async function startHttpServer(dir: string): Promise<HttpServer> {
+export async function startHttpServer(dir: string, options: { port?: number } = {}): Promise<HttpServer> {
   const server = createServer((request, response) => {
     const path = normalize(decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '')
     const file = join(dir, path)
@@ -194,7 +208,7 @@ export async function startHttpServer(dir: string): Promise<HttpServer> {
     response.writeHead(200, { 'content-length': statSync(file).size })
     createReadStream(file).pipe(response)
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve))
   const { port } = server.address() as { port: number }
   return {
     url: `http://127.0.0.1:${port}`,
