@@ -82,3 +82,48 @@ export async function listLocalImages(): Promise<LocalImage[]> {
       return { repository, tag, id }
     })
 }
+
+/** Docker's short form of a reference: `docker.io/library/x` -> `x`, no tag -> `:latest`. */
+export function normalizeReference(reference: string): string {
+  let ref = reference.replace(/^(?:docker\.io|index\.docker\.io|registry-1\.docker\.io)\//, '').replace(/^library\//, '')
+  if (!ref.includes('@') && !/:[^/]+$/.test(ref)) ref += ':latest'
+  return ref
+}
+
+/**
+ * `docker image inspect` of many references in one call: reference -> image, absent ones left
+ * out. (One process instead of one per image keeps planning a large catalog fast.)
+ */
+export async function inspectImages(references: readonly string[]): Promise<Map<string, ImageInfo>> {
+  const found = new Map<string, ImageInfo>()
+  const unique = [...new Set(references)]
+  if (unique.length === 0) return found
+  const result = await docker(['image', 'inspect', ...unique], { allowFailure: true })
+  let infos: ImageInfo[] = []
+  try {
+    infos = JSON.parse(result.stdout || '[]') as ImageInfo[]
+  } catch {
+    infos = []
+  }
+  const byName = new Map<string, ImageInfo>()
+  for (const info of infos) {
+    for (const tag of info.RepoTags ?? []) byName.set(normalizeReference(tag), info)
+    for (const digest of info.RepoDigests ?? []) byName.set(normalizeReference(digest), info)
+    byName.set(info.Id, info)
+  }
+  for (const reference of unique) {
+    const info = byName.get(normalizeReference(reference)) ?? byName.get(reference)
+    if (info) found.set(reference, info)
+  }
+  return found
+}
+
+/** `docker pull`; the result says whether it worked and, if not, docker's last words. */
+export async function pullImage(reference: string, signal?: AbortSignal): Promise<{ ok: boolean; message: string }> {
+  const result = await docker(['pull', '--quiet', reference], { allowFailure: true, signal })
+  return { ok: result.exitCode === 0, message: lastLine(result.stderr || result.stdout) }
+}
+
+function lastLine(text: string): string {
+  return text.split('\n').map((l) => l.trim()).filter(Boolean).pop() ?? ''
+}
