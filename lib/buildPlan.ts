@@ -89,12 +89,12 @@ export interface PlanOptions {
 }
 
 /** Freshness of one image from its labels against what a build would give now. */
-export function freshness(image: CatalogImage, digest: string, baseIds: readonly string[], local: ImageInfo | undefined, rebuiltBase?: string): { upToDate: boolean; reason: string } {
+export function freshness(image: CatalogImage, digest: string, baseIds: readonly string[], local: ImageInfo | undefined, staleBase?: string): { upToDate: boolean; reason: string } {
   if (!local) return { upToDate: false, reason: 'not built' }
   const found = local.Config.Labels ?? {}
   if (found[labels.context] === undefined) return { upToDate: false, reason: 'built without casa-distro labels' }
   if (found[labels.context] !== digest) return { upToDate: false, reason: 'files changed' }
-  if (rebuiltBase) return { upToDate: false, reason: `base ${rebuiltBase} rebuilt` }
+  if (staleBase) return { upToDate: false, reason: staleBase }
   if (found[labels.base] !== baseIds.join(',')) return { upToDate: false, reason: 'base image changed' }
   return { upToDate: true, reason: `image ${shortId(local.Id)}` }
 }
@@ -144,7 +144,7 @@ export async function planBuild(catalog: ImageCatalog, options: PlanOptions, fac
     const rebuilt = fact.bases.map((b) => byReference.get(b)).find((b) => b && willBuild.has(b))
     const baseIds = fact.bases.map((b) => options.local.get(b)?.Id ?? 'missing')
     const local = options.local.get(image.reference)
-    const fresh = freshness(image, fact.digest, baseIds, local, rebuilt?.reference)
+    const fresh = freshness(image, fact.digest, baseIds, local, rebuilt && `base ${rebuilt.reference} rebuilt first`)
     const isSelected = selected.has(image)
     let action: PlanAction = fresh.upToDate ? 'up to date' : 'build'
     let reason = fresh.reason
