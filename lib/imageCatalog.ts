@@ -129,6 +129,7 @@ export async function loadCatalog(options: CatalogOptions): Promise<ImageCatalog
       const where = `${file}:${source.line}`
       const parameters: Record<string, string> = {
         casa_version: options.casaVersion,
+        namespace: options.namespace,
         image_type: imageType,
         system,
         ...source.templateParameters,
