@@ -37,6 +37,8 @@ export async function executePlan(catalog: ImageCatalog, plan: BuildPlan, option
   const catalogImages = referenceIndex(catalog)
   const pending = [...plan.items]
   const running = new Set<Promise<void>>()
+  // Old ids that could not go yet (an old dependent image still had them as parent).
+  const leftovers = new Set<string>()
 
   const blockedBy = (item: PlanItem): PlanItem | undefined =>
     item.dependsOn.map((ref) => byReference.get(ref)).find((dep) => dep && outcomes.has(dep) && (outcomes.get(dep)!.status === 'failed' || outcomes.get(dep)!.status === 'skipped'))
@@ -59,7 +61,7 @@ export async function executePlan(catalog: ImageCatalog, plan: BuildPlan, option
       }
       pending.splice(i, 1)
       const started = Date.now()
-      const job = buildOne(item, catalogImages, options)
+      const job = buildOne(item, catalogImages, options, leftovers)
         .then(
           (result) => {
             outcomes.set(item, { reference: item.image.reference, ms: Date.now() - started, ...result })
@@ -79,10 +81,16 @@ export async function executePlan(catalog: ImageCatalog, plan: BuildPlan, option
     }
     await Promise.race(running)
   }
+  for (let before = Infinity; leftovers.size > 0 && leftovers.size < before; ) {
+    before = leftovers.size
+    const ids = [...leftovers]
+    leftovers.clear()
+    await removeSuperseded(ids, leftovers)
+  }
   return plan.items.map((item) => outcomes.get(item) ?? { reference: item.image.reference, status: 'skipped' as const, ms: 0, detail: 'interrupted' })
 }
 
-async function buildOne(item: PlanItem, catalogImages: ReadonlyMap<string, unknown>, options: BuildOptions): Promise<{ status: BuildStatus; detail: string }> {
+async function buildOne(item: PlanItem, catalogImages: ReadonlyMap<string, unknown>, options: BuildOptions, leftovers: Set<string>): Promise<{ status: BuildStatus; detail: string }> {
   const image = item.image
   return ui.step(
     `${image.reference}`,
@@ -91,7 +99,7 @@ async function buildOne(item: PlanItem, catalogImages: ReadonlyMap<string, unkno
       if (image.definition.dependencies.length === 0) {
         for (const base of external) {
           step.update(`pulling ${base}`)
-          await pullBase(base, options.signal)
+          await pullBase(base, leftovers, options.signal)
         }
       }
       step.update('checking')
@@ -115,6 +123,8 @@ async function buildOne(item: PlanItem, catalogImages: ReadonlyMap<string, unkno
       try {
         step.update(`building (${fresh.reason})`)
         const args = ['build', '--network=host', '--force-rm', '--tag', image.reference]
+        // force=1 means a real rebuild (fresh packages), not a replay of docker's layer cache.
+        if (options.force && item.selected) args.push('--no-cache')
         args.push('--label', `${labels.context}=${digest}`, '--label', `${labels.base}=${baseIds.join(',')}`, '--label', `${labels.definition}=${image.definition.key}`)
         args.push(context)
         const result = await docker(args, {
@@ -133,7 +143,7 @@ async function buildOne(item: PlanItem, catalogImages: ReadonlyMap<string, unkno
       const built = (await inspectImages([image.reference])).get(image.reference)
       if (!built) throw new UserError(`docker build reported success but ${image.reference} is absent`)
       await addTags(image.repository, image.tags, built)
-      await removeSuperseded([...before].filter((id) => id !== built.Id))
+      await removeSuperseded([...before].filter((id) => id !== built.Id), leftovers)
       return { status: 'built' as const, detail: shortId(built.Id) }
     },
     (result) => `${image.reference}: ${result.status} (${result.detail})`,
@@ -149,8 +159,12 @@ async function addTags(repository: string, tags: readonly string[], image: Image
   }
 }
 
-/** Remove old image ids that no tag names any more (a dependent image or container may keep one: fine). */
-async function removeSuperseded(ids: readonly string[]): Promise<void> {
+/**
+ * Remove old image ids that no tag names any more. One still used as the parent of an old
+ * dependent image goes into `leftovers`, retried once that dependent is gone; one a container
+ * uses stays (fine).
+ */
+async function removeSuperseded(ids: readonly string[], leftovers: Set<string>): Promise<void> {
   if (ids.length === 0) return
   const still = await inspectImages(ids)
   for (const id of ids) {
@@ -158,12 +172,13 @@ async function removeSuperseded(ids: readonly string[]): Promise<void> {
     if (info && (info.RepoTags ?? []).length === 0) {
       const result = await docker(['image', 'rm', id], { allowFailure: true })
       if (result.exitCode === 0) ui.debug(`removed superseded image ${shortId(id)}`)
+      else if (/dependent child images/.test(result.stderr)) leftovers.add(id)
     }
   }
 }
 
 /** Pull a FROM image; on failure keep going with the local copy (offline sites), else fail. */
-async function pullBase(base: string, signal?: AbortSignal): Promise<void> {
+async function pullBase(base: string, leftovers: Set<string>, signal?: AbortSignal): Promise<void> {
   const before = (await inspectImages([base])).get(base)
   const pulled = await pullImage(base, signal)
   if (!pulled.ok) {
@@ -175,7 +190,7 @@ async function pullBase(base: string, signal?: AbortSignal): Promise<void> {
   }
   if (before) {
     const after = (await inspectImages([base])).get(base)
-    if (after && after.Id !== before.Id) await removeSuperseded([before.Id])
+    if (after && after.Id !== before.Id) await removeSuperseded([before.Id], leftovers)
   }
 }
 
