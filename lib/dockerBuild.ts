@@ -39,6 +39,12 @@ export async function executePlan(catalog: ImageCatalog, plan: BuildPlan, option
   const running = new Set<Promise<void>>()
   // Old ids that could not go yet (an old dependent image still had them as parent).
   const leftovers = new Set<string>()
+  // Each FROM image is pulled once per run, however many definitions start from it.
+  const pulls = new Map<string, Promise<void>>()
+  const pullOnce = (base: string) => {
+    if (!pulls.has(base)) pulls.set(base, pullBase(base, leftovers, options.signal))
+    return pulls.get(base)!
+  }
 
   const blockedBy = (item: PlanItem): PlanItem | undefined =>
     item.dependsOn.map((ref) => byReference.get(ref)).find((dep) => dep && outcomes.has(dep) && (outcomes.get(dep)!.status === 'failed' || outcomes.get(dep)!.status === 'skipped'))
@@ -61,7 +67,7 @@ export async function executePlan(catalog: ImageCatalog, plan: BuildPlan, option
       }
       pending.splice(i, 1)
       const started = Date.now()
-      const job = buildOne(item, catalogImages, options, leftovers)
+      const job = buildOne(item, catalogImages, options, leftovers, pullOnce)
         .then(
           (result) => {
             outcomes.set(item, { reference: item.image.reference, ms: Date.now() - started, ...result })
@@ -90,7 +96,7 @@ export async function executePlan(catalog: ImageCatalog, plan: BuildPlan, option
   return plan.items.map((item) => outcomes.get(item) ?? { reference: item.image.reference, status: 'skipped' as const, ms: 0, detail: 'interrupted' })
 }
 
-async function buildOne(item: PlanItem, catalogImages: ReadonlyMap<string, unknown>, options: BuildOptions, leftovers: Set<string>): Promise<{ status: BuildStatus; detail: string }> {
+async function buildOne(item: PlanItem, catalogImages: ReadonlyMap<string, unknown>, options: BuildOptions, leftovers: Set<string>, pullOnce: (base: string) => Promise<void>): Promise<{ status: BuildStatus; detail: string }> {
   const image = item.image
   return ui.step(
     `${image.reference}`,
@@ -99,7 +105,7 @@ async function buildOne(item: PlanItem, catalogImages: ReadonlyMap<string, unkno
       if (image.definition.dependencies.length === 0) {
         for (const base of external) {
           step.update(`pulling ${base}`)
-          await pullBase(base, leftovers, options.signal)
+          await pullOnce(base)
         }
       }
       step.update('checking')
