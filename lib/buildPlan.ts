@@ -31,6 +31,8 @@ export interface PlanItem {
   bases: string[]
   /** Local image id of the built tag, if any. */
   localId?: string
+  /** The repository:tag names the local image has now. */
+  localTags?: string[]
 }
 
 export interface BuildPlan {
@@ -165,7 +167,7 @@ export async function planBuild(catalog: ImageCatalog, options: PlanOptions, fac
       reason,
       contextDigest: fact.digest,
       bases: fact.bases,
-      ...(local ? { localId: local.Id } : {}),
+      ...(local ? { localId: local.Id, localTags: local.RepoTags ?? [] } : {}),
     })
   }
   return { items, filter: options.filter }
@@ -194,10 +196,27 @@ export async function gatherFacts(catalog: ImageCatalog, images: Iterable<Catalo
   return { facts, references: [...references] }
 }
 
-/** The whole planning step as tasks use it: facts, one batched inspect, plan. */
-export async function makePlan(catalog: ImageCatalog, options: Omit<PlanOptions, 'local'>, inspect: (refs: readonly string[]) => Promise<LocalImages>): Promise<BuildPlan> {
+/**
+ * The whole planning step as tasks use it: facts, then `beforeInspect` with the external FROM
+ * images of the definitions without dependencies (create_docker pulls them there, as the
+ * original did), then one batched inspect, then the plan.
+ */
+export async function makePlan(
+  catalog: ImageCatalog,
+  options: Omit<PlanOptions, 'local'>,
+  inspect: (refs: readonly string[]) => Promise<LocalImages>,
+  beforeInspect?: (rootBases: string[]) => Promise<void>,
+): Promise<BuildPlan> {
   definitionOrder(catalog) // a cycle is reported before anything else
   const selected = matchImages(catalog, options.filter)
   const { facts, references } = await gatherFacts(catalog, selected)
+  if (beforeInspect) {
+    const catalogImages = referenceIndex(catalog)
+    const rootBases = new Set<string>()
+    for (const [image, fact] of facts) {
+      if (image.definition.dependencies.length === 0) for (const base of fact.bases) if (!catalogImages.has(base)) rootBases.add(base)
+    }
+    await beforeInspect([...rootBases].sort())
+  }
   return planBuild(catalog, { ...options, local: await inspect(references) }, facts)
 }

@@ -7,10 +7,9 @@
 import { rm } from 'node:fs/promises'
 import { docker, inspectImages, pullImage, type ImageInfo } from './docker.js'
 import { contextDigest, contextFiles, stageContext } from './buildContext.js'
-import { freshness, labels, referenceIndex, shortId, type BuildPlan, type PlanItem } from './buildPlan.js'
+import { freshness, labels, shortId, type BuildPlan, type PlanItem } from './buildPlan.js'
 import { errorMessage, UserError } from './errors.js'
 import { lastLines } from './exec.js'
-import type { ImageCatalog } from './imageCatalog.js'
 import { onInterrupt } from './interrupt.js'
 import { ui } from './ui.js'
 
@@ -26,25 +25,21 @@ export interface BuildOutcome {
 }
 
 export interface BuildOptions {
+  /** Old base image ids replaced by the pulls (removed at the end when nothing uses them). */
+  superseded?: readonly string[]
   jobs: number
   force?: boolean
   signal?: AbortSignal
 }
 
-export async function executePlan(catalog: ImageCatalog, plan: BuildPlan, options: BuildOptions): Promise<BuildOutcome[]> {
+export async function executePlan(plan: BuildPlan, options: BuildOptions): Promise<BuildOutcome[]> {
   const outcomes = new Map<PlanItem, BuildOutcome>()
   const byReference = new Map(plan.items.map((item) => [item.image.reference, item]))
-  const catalogImages = referenceIndex(catalog)
   const pending = [...plan.items]
   const running = new Set<Promise<void>>()
   // Old ids that could not go yet (an old dependent image still had them as parent).
   const leftovers = new Set<string>()
-  // Each FROM image is pulled once per run, however many definitions start from it.
-  const pulls = new Map<string, Promise<void>>()
-  const pullOnce = (base: string) => {
-    if (!pulls.has(base)) pulls.set(base, pullBase(base, leftovers, options.signal))
-    return pulls.get(base)!
-  }
+  for (const id of options.superseded ?? []) leftovers.add(id)
 
   const blockedBy = (item: PlanItem): PlanItem | undefined =>
     item.dependsOn.map((ref) => byReference.get(ref)).find((dep) => dep && outcomes.has(dep) && (outcomes.get(dep)!.status === 'failed' || outcomes.get(dep)!.status === 'skipped'))
@@ -66,8 +61,18 @@ export async function executePlan(catalog: ImageCatalog, plan: BuildPlan, option
         continue
       }
       pending.splice(i, 1)
+      if (item.action === 'up to date' && item.localId) {
+        // Decided by the plan from labels after the pulls: nothing to run but missing tags.
+        const job = upToDate(item).then((outcome) => {
+          outcomes.set(item, outcome)
+        }, (error) => {
+          outcomes.set(item, { reference: item.image.reference, status: 'failed', ms: 0, detail: errorMessage(error) })
+        }).finally(() => running.delete(job))
+        running.add(job)
+        continue
+      }
       const started = Date.now()
-      const job = buildOne(item, catalogImages, options, leftovers, pullOnce)
+      const job = buildOne(item, options, leftovers)
         .then(
           (result) => {
             outcomes.set(item, { reference: item.image.reference, ms: Date.now() - started, ...result })
@@ -96,18 +101,11 @@ export async function executePlan(catalog: ImageCatalog, plan: BuildPlan, option
   return plan.items.map((item) => outcomes.get(item) ?? { reference: item.image.reference, status: 'skipped' as const, ms: 0, detail: 'interrupted' })
 }
 
-async function buildOne(item: PlanItem, catalogImages: ReadonlyMap<string, unknown>, options: BuildOptions, leftovers: Set<string>, pullOnce: (base: string) => Promise<void>): Promise<{ status: BuildStatus; detail: string }> {
+async function buildOne(item: PlanItem, options: BuildOptions, leftovers: Set<string>): Promise<{ status: BuildStatus; detail: string }> {
   const image = item.image
   return ui.step(
     `${image.reference}`,
     async (step) => {
-      const external = item.bases.filter((b) => !catalogImages.has(b))
-      if (image.definition.dependencies.length === 0) {
-        for (const base of external) {
-          step.update(`pulling ${base}`)
-          await pullOnce(base)
-        }
-      }
       step.update('checking')
       const files = await contextFiles(image)
       const digest = contextDigest(files)
@@ -156,6 +154,15 @@ async function buildOne(item: PlanItem, catalogImages: ReadonlyMap<string, unkno
   )
 }
 
+async function upToDate(item: PlanItem): Promise<BuildOutcome> {
+  const present = new Set(item.localTags ?? [])
+  for (const tag of item.image.tags) {
+    const reference = `${item.image.repository}:${tag}`
+    if (!present.has(reference)) await docker(['tag', item.localId!, reference])
+  }
+  return { reference: item.image.reference, status: 'up to date', ms: 0, detail: shortId(item.localId!) }
+}
+
 /** `docker tag` the image under every tag that does not already point at it. */
 async function addTags(repository: string, tags: readonly string[], image: ImageInfo): Promise<void> {
   const present = new Set(image.RepoTags ?? [])
@@ -183,21 +190,26 @@ async function removeSuperseded(ids: readonly string[], leftovers: Set<string>):
   }
 }
 
-/** Pull a FROM image; on failure keep going with the local copy (offline sites), else fail. */
-async function pullBase(base: string, leftovers: Set<string>, signal?: AbortSignal): Promise<void> {
-  const before = (await inspectImages([base])).get(base)
-  const pulled = await pullImage(base, signal)
-  if (!pulled.ok) {
-    if (before) {
-      ui.warn(`cannot pull ${base} (${pulled.message}); using the local image ${shortId(before.Id)}`)
-      return
-    }
-    throw new UserError(`cannot pull base image ${base}: ${pulled.message}`)
-  }
-  if (before) {
-    const after = (await inspectImages([base])).get(base)
-    if (after && after.Id !== before.Id) await removeSuperseded([before.Id], leftovers)
-  }
+/**
+ * Pull the FROM images of the definitions without dependencies, all at once. A failed pull of
+ * an image present locally is a warning (offline sites); of an absent one, an error. Returns
+ * the old ids of bases a pull replaced.
+ */
+export async function pullBases(bases: readonly string[], signal?: AbortSignal): Promise<string[]> {
+  if (bases.length === 0) return []
+  const before = await inspectImages(bases)
+  const results = await Promise.all(bases.map((base) => pullImage(base, signal)))
+  const after = await inspectImages(bases)
+  const superseded: string[] = []
+  bases.forEach((base, i) => {
+    const pulled = results[i]!
+    const old = before.get(base)
+    if (!pulled.ok) {
+      if (!old) throw new UserError(`cannot pull base image ${base}: ${pulled.message}`)
+      ui.warn(`cannot pull ${base} (${pulled.message}); using the local image ${shortId(old.Id)}`)
+    } else if (old && after.get(base)?.Id !== old.Id) superseded.push(old.Id)
+  })
+  return superseded
 }
 
 /** The summary table: one row per image, then the counts. */

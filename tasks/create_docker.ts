@@ -29,19 +29,22 @@ prints the plan (with --dry-run, in the shape of docker buildx bake --print) or 
       const { catalogFromConfig } = await import('casa-distro-admin/imageCatalog')
       const { makePlan } = await import('casa-distro-admin/buildPlan')
       const { planTable, planBake } = await import('casa-distro-admin/planReport')
-      const { executePlan, summaryTable } = await import('casa-distro-admin/dockerBuild')
+      const { executePlan, pullBases, summaryTable } = await import('casa-distro-admin/dockerBuild')
       const { UsageError } = await import('casa-distro-admin/errors')
       useDockerEngine(config.docker)
       if (options.jobs !== undefined && (!Number.isInteger(options.jobs) || options.jobs < 1)) throw new UsageError(`jobs: expected a whole number from 1, got ${options.jobs}`)
-      const catalog = await catalogFromConfig(config)
-      await checkEngine()
-      const plan = await makePlan(catalog, { filter: options.image_names, force: options.force }, inspectImages)
+      const [catalog] = await Promise.all([catalogFromConfig(config), checkEngine()])
+      let superseded: string[] = []
+      const pull = async (bases: string[]) => {
+        superseded = await pullBases(bases, signal)
+      }
+      const plan = await makePlan(catalog, { filter: options.image_names, force: options.force }, inspectImages, options.dry_run ? undefined : pull)
       if (options.dry_run) {
         ui.result(options.json ? JSON.stringify(planBake(plan), null, 2) : planTable(plan))
         return
       }
       for (const item of plan.items) if (!item.selected) ui.info(`${item.image.reference} will be built first: ${item.reason}`)
-      const outcomes = await executePlan(catalog, plan, { jobs: options.jobs ?? config.jobs, force: options.force, signal })
+      const outcomes = await executePlan(plan, { jobs: options.jobs ?? config.jobs, force: options.force, signal, superseded })
       ui.result(options.json ? JSON.stringify(outcomes, null, 2) : summaryTable(outcomes))
       return outcomes.some((o) => o.status === 'failed' || o.status === 'skipped') ? 1 : 0
     },
