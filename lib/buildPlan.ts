@@ -197,26 +197,28 @@ export async function gatherFacts(catalog: ImageCatalog, images: Iterable<Catalo
 }
 
 /**
- * The whole planning step as tasks use it: facts, then `beforeInspect` with the external FROM
- * images of the definitions without dependencies (create_docker pulls them there, as the
- * original did), then one batched inspect, then the plan.
+ * The whole planning step as tasks use it: facts, one batched inspect, then `pull` with the
+ * external FROM images of the definitions without dependencies (create_docker pulls them
+ * there, as the original did; it returns the refreshed entries), then the plan.
  */
 export async function makePlan(
   catalog: ImageCatalog,
   options: Omit<PlanOptions, 'local'>,
   inspect: (refs: readonly string[]) => Promise<LocalImages>,
-  beforeInspect?: (rootBases: string[]) => Promise<void>,
+  pull?: (rootBases: string[], local: LocalImages) => Promise<LocalImages>,
 ): Promise<BuildPlan> {
   definitionOrder(catalog) // a cycle is reported before anything else
   const selected = matchImages(catalog, options.filter)
   const { facts, references } = await gatherFacts(catalog, selected)
-  if (beforeInspect) {
+  let local = await inspect(references)
+  if (pull) {
     const catalogImages = referenceIndex(catalog)
     const rootBases = new Set<string>()
     for (const [image, fact] of facts) {
       if (image.definition.dependencies.length === 0) for (const base of fact.bases) if (!catalogImages.has(base)) rootBases.add(base)
     }
-    await beforeInspect([...rootBases].sort())
+    const refreshed = await pull([...rootBases].sort(), local)
+    if (refreshed.size > 0) local = new Map([...local, ...refreshed])
   }
-  return planBuild(catalog, { ...options, local: await inspect(references) }, facts)
+  return planBuild(catalog, { ...options, local }, facts)
 }

@@ -192,24 +192,23 @@ async function removeSuperseded(ids: readonly string[], leftovers: Set<string>):
 
 /**
  * Pull the FROM images of the definitions without dependencies, all at once. A failed pull of
- * an image present locally is a warning (offline sites); of an absent one, an error. Returns
- * the old ids of bases a pull replaced.
+ * an image present locally is a warning (offline sites); of an absent one, an error. `before`
+ * is the engine's view before the pulls; returns the bases a pull refreshed and the old ids
+ * they replaced.
  */
-export async function pullBases(bases: readonly string[], signal?: AbortSignal): Promise<string[]> {
-  if (bases.length === 0) return []
-  const before = await inspectImages(bases)
+export async function pullBases(bases: readonly string[], before: ReadonlyMap<string, ImageInfo>, signal?: AbortSignal): Promise<{ refreshed: Map<string, ImageInfo>; superseded: string[] }> {
   const results = await Promise.all(bases.map((base) => pullImage(base, signal)))
-  const after = await inspectImages(bases)
+  const pulled = bases.filter((_, i) => results[i]!.ok)
+  const refreshed = pulled.length > 0 ? await inspectImages(pulled) : new Map<string, ImageInfo>()
   const superseded: string[] = []
   bases.forEach((base, i) => {
-    const pulled = results[i]!
     const old = before.get(base)
-    if (!pulled.ok) {
-      if (!old) throw new UserError(`cannot pull base image ${base}: ${pulled.message}`)
-      ui.warn(`cannot pull ${base} (${pulled.message}); using the local image ${shortId(old.Id)}`)
-    } else if (old && after.get(base)?.Id !== old.Id) superseded.push(old.Id)
+    if (!results[i]!.ok) {
+      if (!old) throw new UserError(`cannot pull base image ${base}: ${results[i]!.message}`)
+      ui.warn(`cannot pull ${base} (${results[i]!.message}); using the local image ${shortId(old.Id)}`)
+    } else if (old && refreshed.get(base)?.Id !== old.Id) superseded.push(old.Id)
   })
-  return superseded
+  return { refreshed, superseded }
 }
 
 /** The summary table: one row per image, then the counts. */

@@ -2,6 +2,7 @@
 // create_docker: build the docker images of the image definitions matching a filter, in
 // dependency order, skipping those whose context and base are unchanged.
 import { defineTask } from 'casa-distro-admin/task'
+import type { ImageInfo } from 'casa-distro-admin/docker'
 
 export default defineTask(
   {
@@ -25,7 +26,7 @@ prints the plan (with --dry-run, in the shape of docker buildx bake --print) or 
     },
     async run(options, { config, signal }) {
       const { ui } = await import('casa-distro-admin/ui')
-      const { useDockerEngine, inspectImages, checkEngine } = await import('casa-distro-admin/docker')
+      const { useDockerEngine, inspectImages } = await import('casa-distro-admin/docker')
       const { catalogFromConfig } = await import('casa-distro-admin/imageCatalog')
       const { makePlan } = await import('casa-distro-admin/buildPlan')
       const { planTable, planBake } = await import('casa-distro-admin/planReport')
@@ -33,10 +34,12 @@ prints the plan (with --dry-run, in the shape of docker buildx bake --print) or 
       const { UsageError } = await import('casa-distro-admin/errors')
       useDockerEngine(config.docker)
       if (options.jobs !== undefined && (!Number.isInteger(options.jobs) || options.jobs < 1)) throw new UsageError(`jobs: expected a whole number from 1, got ${options.jobs}`)
-      const [catalog] = await Promise.all([catalogFromConfig(config), checkEngine()])
+      const catalog = await catalogFromConfig(config)
       let superseded: string[] = []
-      const pull = async (bases: string[]) => {
-        superseded = await pullBases(bases, signal)
+      const pull = async (bases: string[], local: ReadonlyMap<string, ImageInfo>) => {
+        const pulled = await pullBases(bases, local, signal)
+        superseded = pulled.superseded
+        return pulled.refreshed
       }
       const plan = await makePlan(catalog, { filter: options.image_names, force: options.force }, inspectImages, options.dry_run ? undefined : pull)
       if (options.dry_run) {
