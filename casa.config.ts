@@ -19,7 +19,10 @@ export default defineConfig({
   ],
 
   namespace: 'cati',
-  templateParameters: {},
+  // Template parameters of image definitions, over the definitions' own (casa_version,
+  // namespace, image_type and system are builtin). docker_mirror is put before the builtin
+  // definitions' base images (e.g. 'mirror.example.org/library/'); base_image replaces them.
+  templateParameters: { docker_mirror: '' },
   // Builds, conversions and uploads running at once; 1 suits a small build machine.
   jobs: 1,
 

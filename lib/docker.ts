@@ -3,7 +3,8 @@
 // config points every command at another engine. Only this module runs `docker`.
 import type { ChildProcess } from 'node:child_process'
 import { UserError } from './errors.js'
-import { run, start, type RunOptions, type RunResult } from './exec.js'
+import { CommandError, notInstalled, start, type RunOptions, type RunResult } from './exec.js'
+import { ui } from './ui.js'
 
 export interface DockerOptions {
   /** config.docker.host: passed as DOCKER_HOST. */
@@ -21,9 +22,41 @@ function dockerEnv(): NodeJS.ProcessEnv {
   return engine.host ? { ...process.env, DOCKER_HOST: engine.host } : process.env
 }
 
-/** Run `docker <args>`; output captured, a failure throws a one-line CommandError. */
+/**
+ * Run `docker <args>`; output captured, a failure throws a one-line CommandError. Spawned
+ * directly (echoed with -v by exec's start) rather than through zx: a no-op create_docker
+ * makes a handful of short docker calls and zx's import alone would cost more than them all.
+ */
 export function docker(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-  return run('docker', args, { ...options, env: { ...dockerEnv(), ...options.env } })
+  return new Promise((resolve, reject) => {
+    const child = start('docker', args, {
+      cwd: options.cwd,
+      env: { ...dockerEnv(), ...options.env },
+      signal: options.signal,
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    })
+    const stdout: Buffer[] = []
+    const stderr: Buffer[] = []
+    const forward = (chunk: Buffer) => {
+      if (options.stream) ui.info(chunk.toString().replace(/\n$/, ''))
+      options.onOutput?.(chunk.toString())
+    }
+    child.stdout!.on('data', (c: Buffer) => {
+      stdout.push(c)
+      forward(c)
+    })
+    child.stderr!.on('data', (c: Buffer) => {
+      stderr.push(c)
+      forward(c)
+    })
+    if (options.input !== undefined) child.stdin!.end(options.input)
+    child.on('error', (error: NodeJS.ErrnoException) => reject(error.code === 'ENOENT' ? notInstalled('docker') : error))
+    child.on('close', (code, signal) => {
+      const result = { exitCode: code ?? (signal ? 128 : 1), stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() }
+      if (result.exitCode !== 0 && !options.allowFailure) reject(new CommandError(['docker', ...args], result))
+      else resolve(result)
+    })
+  })
 }
 
 /** Start `docker <args>` with its streams piped to the caller (docker export, docker save). */
@@ -81,4 +114,53 @@ export async function listLocalImages(): Promise<LocalImage[]> {
       const [repository = '', tag = '', id = ''] = line.split('\t')
       return { repository, tag, id }
     })
+}
+
+/** Docker's short form of a reference: `docker.io/library/x` -> `x`, no tag -> `:latest`. */
+export function normalizeReference(reference: string): string {
+  let ref = reference.replace(/^(?:docker\.io|index\.docker\.io|registry-1\.docker\.io)\//, '').replace(/^library\//, '')
+  if (!ref.includes('@') && !/:[^/]+$/.test(ref)) ref += ':latest'
+  return ref
+}
+
+/**
+ * `docker image inspect` of many references in one call: reference -> image, absent ones left
+ * out. (One process instead of one per image keeps planning a large catalog fast.)
+ */
+export async function inspectImages(references: readonly string[]): Promise<Map<string, ImageInfo>> {
+  const found = new Map<string, ImageInfo>()
+  const unique = [...new Set(references)]
+  if (unique.length === 0) return found
+  const result = await docker(['image', 'inspect', ...unique], { allowFailure: true })
+  // Absent images are expected here; an engine that does not answer is not.
+  if (result.exitCode !== 0 && /Cannot connect to the Docker daemon|error during connect|connection refused/i.test(result.stderr)) {
+    throw new UserError(`no Docker engine answers${engine.host ? ` at ${engine.host}` : ''}: ${result.stderr.trim().split('\n').pop()}`)
+  }
+  let infos: ImageInfo[] = []
+  try {
+    infos = JSON.parse(result.stdout || '[]') as ImageInfo[]
+  } catch {
+    infos = []
+  }
+  const byName = new Map<string, ImageInfo>()
+  for (const info of infos) {
+    for (const tag of info.RepoTags ?? []) byName.set(normalizeReference(tag), info)
+    for (const digest of info.RepoDigests ?? []) byName.set(normalizeReference(digest), info)
+    byName.set(info.Id, info)
+  }
+  for (const reference of unique) {
+    const info = byName.get(normalizeReference(reference)) ?? byName.get(reference)
+    if (info) found.set(reference, info)
+  }
+  return found
+}
+
+/** `docker pull`; the result says whether it worked and, if not, docker's last words. */
+export async function pullImage(reference: string, signal?: AbortSignal): Promise<{ ok: boolean; message: string }> {
+  const result = await docker(['pull', '--quiet', reference], { allowFailure: true, signal })
+  return { ok: result.exitCode === 0, message: lastLine(result.stderr || result.stdout) }
+}
+
+function lastLine(text: string): string {
+  return text.split('\n').map((l) => l.trim()).filter(Boolean).pop() ?? ''
 }

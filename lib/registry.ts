@@ -185,6 +185,25 @@ export class RegistryClient {
     return (await response.body.json()) as Manifest
   }
 
+  /**
+   * The digest the registry gives the manifest at `reference` (HEAD, docker or OCI, image or
+   * index), or undefined when it has none: what `docker push` stored, to compare with RepoDigests.
+   */
+  async manifestDigest(reference: string): Promise<string | undefined> {
+    const accept = [
+      'application/vnd.docker.distribution.manifest.v2+json',
+      'application/vnd.docker.distribution.manifest.list.v2+json',
+      manifestType,
+      'application/vnd.oci.image.index.v1+json',
+    ].join(', ')
+    const response = await this.send('HEAD', `/v2/${this.repository}/manifests/${reference}`, { headers: { accept } })
+    await response.body.dump()
+    if (response.statusCode === 404) return undefined
+    if (response.statusCode !== 200) throw new UserError(`registry ${this.host}: reading the manifest of ${this.repository}:${reference} failed (HTTP ${response.statusCode})`)
+    const digest = response.headers['docker-content-digest']
+    return typeof digest === 'string' ? digest : undefined
+  }
+
   /** Push a manifest under a tag; returns its digest, checked against what the registry says. */
   async putManifest(tag: string, manifest: Manifest): Promise<string> {
     const body = Buffer.from(JSON.stringify(manifest))

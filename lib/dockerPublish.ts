@@ -1,0 +1,143 @@
+// Publishing and fetching catalog images through the docker hubs of the config: an image's
+// `visibility` selects `hubs.docker.public` or `hubs.docker.private` (a registry plus a
+// namespace). Pushes tag the local image for that registry, push every tag with the user's own
+// `docker login` (never a password of ours), then check that the registry's manifest digest
+// for each tag equals the local RepoDigest. update_docker pulls the other way.
+import type { DockerHub } from './configSchema.js'
+import { docker, inspectImages, pullImage, type ImageInfo } from './docker.js'
+import { UserError, errorMessage } from './errors.js'
+import type { CatalogImage } from './imageCatalog.js'
+import { dockerCredentials, RegistryClient } from './registry.js'
+import { shortId } from './buildPlan.js'
+import { eachLimited } from './singularityPlan.js'
+import { ui } from './ui.js'
+
+export interface DockerHubs {
+  public: DockerHub
+  private?: DockerHub
+}
+
+/** The hub an image goes to, by its visibility. */
+export function hubOf(image: CatalogImage, hubs: DockerHubs): DockerHub {
+  if (image.visibility === 'private') {
+    if (!hubs.private) throw new UserError(`${image.reference} is private but hubs.docker.private is not configured (${image.definition.file})`)
+    return hubs.private
+  }
+  return hubs.public
+}
+
+/** `<registry>/<hub namespace>/<name>:<tag>`, as docker names it. */
+export function hubReference(image: CatalogImage, hub: DockerHub, tag: string): string {
+  return `${hub.registry}/${hub.namespace}/${image.name}:${tag}`
+}
+
+const refusedPattern = /unauthorized|authentication required|no basic auth credentials|denied|401 Unauthorized|403 Forbidden/i
+
+export interface PushOutcome {
+  reference: string
+  status: 'pushed' | 'failed'
+  digest: string
+  detail: string
+}
+
+/** The RepoDigest docker recorded for `remote`'s repository after a push. */
+function repoDigest(info: ImageInfo, hub: DockerHub, name: string): string | undefined {
+  const repository = `${hub.registry}/${hub.namespace}/${name}`
+  const short = repository.replace(/^docker\.io\//, '')
+  const entry = (info.RepoDigests ?? []).find((d) => d.startsWith(`${repository}@`) || d.startsWith(`${short}@`))
+  return entry?.slice(entry.indexOf('@') + 1)
+}
+
+async function pushTag(image: CatalogImage, hub: DockerHub, tag: string, signal?: AbortSignal): Promise<PushOutcome> {
+  const local = `${image.repository}:${tag}`
+  const remote = hubReference(image, hub, tag)
+  const found = (await inspectImages([local])).get(local)
+  if (!found) throw new UserError(`${local} is not built (run create_docker image_names='${local}')`)
+  return ui.step(
+    `push ${remote}`,
+    async (step) => {
+      await docker(['tag', found.Id, remote])
+      const result = await docker(['push', remote], {
+        allowFailure: true,
+        signal,
+        onOutput: (chunk) => step.update(chunk.trim().split('\n').pop()?.slice(0, 80) ?? ''),
+      })
+      if (result.exitCode !== 0) {
+        const said = `${result.stderr}\n${result.stdout}`
+        if (refusedPattern.test(said)) throw new UserError(`push to ${hub.registry} refused: not logged in or not allowed (run: docker login ${hub.registry})`)
+        throw new UserError(`docker push ${remote} failed: ${said.trim().split('\n').pop()}`)
+      }
+      const pushed = (await inspectImages([remote])).get(remote)
+      const localDigest = pushed && repoDigest(pushed, hub, image.name)
+      if (!localDigest) throw new UserError(`docker push ${remote} left no repo digest on the local image`)
+      const apiHost = hub.registry === 'docker.io' ? 'registry-1.docker.io' : hub.registry
+      const client = new RegistryClient(apiHost, `${hub.namespace}/${image.name}`, await dockerCredentials(hub.registry))
+      const registryDigest = await client.manifestDigest(tag)
+      if (registryDigest !== localDigest) {
+        throw new UserError(`${remote}: the registry holds manifest ${registryDigest ?? 'none'} but the local repo digest is ${localDigest}`)
+      }
+      return { reference: remote, status: 'pushed' as const, digest: localDigest, detail: `image ${shortId(found.Id)}` }
+    },
+    (o) => `${o.reference} pushed (${o.digest.slice(0, 19)}…, checked)`,
+  )
+}
+
+/** Push every tag of every image to its hub, `jobs` at once; failures are collected, not thrown. */
+export async function publishImages(images: readonly CatalogImage[], hubs: DockerHubs, options: { jobs: number; signal?: AbortSignal }): Promise<PushOutcome[]> {
+  const work = images.flatMap((image) => image.tags.map((tag) => ({ image, tag })))
+  // Hubs are checked before any push, so a missing private hub stops the run up front.
+  for (const { image } of work) hubOf(image, hubs)
+  const outcomes: PushOutcome[] = []
+  const errors = await eachLimited(work, options.jobs, async ({ image, tag }) => {
+    const hub = hubOf(image, hubs)
+    try {
+      outcomes.push(await pushTag(image, hub, tag, options.signal))
+    } catch (error) {
+      ui.error(errorMessage(error))
+      outcomes.push({ reference: hubReference(image, hub, tag), status: 'failed', digest: '', detail: errorMessage(error) })
+    }
+  })
+  if (errors.length > 0) throw errors[0]
+  const order = new Map(work.map(({ image, tag }, i) => [hubReference(image, hubOf(image, hubs), tag), i]))
+  return outcomes.sort((a, b) => order.get(a.reference)! - order.get(b.reference)!)
+}
+
+export interface PullOutcome {
+  reference: string
+  status: 'updated' | 'unchanged' | 'failed'
+  detail: string
+}
+
+/** Pull each image's built tag from its hub and tag it locally under all its tags. */
+export async function updateImages(images: readonly CatalogImage[], hubs: DockerHubs, options: { jobs: number; signal?: AbortSignal }): Promise<PullOutcome[]> {
+  const outcomes = new Map<CatalogImage, PullOutcome>()
+  await eachLimited(images, options.jobs, async (image) => {
+    const tag = image.tags.at(-1)!
+    let remote = image.reference
+    try {
+      const hub = hubOf(image, hubs)
+      remote = hubReference(image, hub, tag)
+      const before = (await inspectImages([image.reference])).get(image.reference)
+      const outcome = await ui.step(
+        `pull ${remote}`,
+        async () => {
+          const pulled = await pullImage(remote, options.signal)
+          if (!pulled.ok) {
+            const refused = refusedPattern.test(pulled.message)
+            throw new UserError(refused ? `pull from ${hub.registry} refused: not logged in or not allowed (run: docker login ${hub.registry})` : `docker pull ${remote} failed: ${pulled.message}`)
+          }
+          const after = (await inspectImages([remote])).get(remote)!
+          for (const t of image.tags) await docker(['tag', after.Id, `${image.repository}:${t}`])
+          const changed = before?.Id !== after.Id
+          return { reference: remote, status: changed ? ('updated' as const) : ('unchanged' as const), detail: changed ? `${before ? shortId(before.Id) : 'absent'} -> ${shortId(after.Id)}` : shortId(after.Id) }
+        },
+        (o) => `${o.reference} ${o.status} (${o.detail})`,
+      )
+      outcomes.set(image, outcome)
+    } catch (error) {
+      ui.error(errorMessage(error))
+      outcomes.set(image, { reference: remote, status: 'failed', detail: errorMessage(error) })
+    }
+  })
+  return images.map((image) => outcomes.get(image)!)
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env -S node --import tsx
+// publish_docker: push the built images of the matching definitions to their docker hub and
+// check what the registry stored.
+import { defineTask } from 'casa-distro-admin/task'
+
+export default defineTask(
+  {
+    name: 'publish_docker',
+    summary: 'Push every tag of the matching images to their docker hub (public or private), digests checked',
+    description: `For every catalog image whose <namespace>/<name>:<tag> matches image_names,
+tags each of its tags as <registry>/<namespace>/<name>:<tag> of the hub its visibility
+selects (config hubs.docker.public or hubs.docker.private) and pushes it. Credentials are
+those of your own "docker login <registry>" (credential store or helper); a refused push
+says which registry to log in to. After each push the registry's manifest digest is
+compared with the local repo digest.`,
+    options: {
+      image_names: { type: 'string', default: '*', positional: true, help: 'comma-separated wildcard filters on <namespace>/<name>:<tag>' },
+      jobs: { type: 'number', help: 'pushes run at once (default: config jobs)' },
+      dry_run: { type: 'boolean', help: 'print what would be pushed where and stop' },
+      json: { type: 'boolean', help: 'print the results as JSON' },
+    },
+    async run(options, { config, signal }) {
+      const { ui } = await import('casa-distro-admin/ui')
+      const { useDockerEngine, checkEngine } = await import('casa-distro-admin/docker')
+      const { catalogFromConfig } = await import('casa-distro-admin/imageCatalog')
+      const { matchImages, imageOrder } = await import('casa-distro-admin/buildPlan')
+      const { publishImages, hubOf, hubReference } = await import('casa-distro-admin/dockerPublish')
+      useDockerEngine(config.docker)
+      const catalog = await catalogFromConfig(config)
+      const matched = new Set(matchImages(catalog, options.image_names))
+      const images = imageOrder(catalog).filter((i) => matched.has(i))
+      if (options.dry_run) {
+        const rows = images.flatMap((i) => i.tags.map((t) => [`${i.repository}:${t}`, hubReference(i, hubOf(i, config.hubs.docker), t), i.visibility]))
+        ui.result(options.json ? JSON.stringify(rows.map(([local, remote, visibility]) => ({ local, remote, visibility })), null, 2) : ui.table(['image', 'pushed as', 'visibility'], rows))
+        return
+      }
+      await checkEngine()
+      const outcomes = await publishImages(images, config.hubs.docker, { jobs: options.jobs ?? config.jobs, signal })
+      const failed = outcomes.filter((o) => o.status === 'failed').length
+      ui.result(
+        options.json
+          ? JSON.stringify(outcomes, null, 2)
+          : `${ui.table(['pushed as', 'result', 'digest'], outcomes.map((o) => [o.reference, o.status, o.digest || o.detail]))}\n${outcomes.length - failed} pushed, ${failed} failed`,
+      )
+      return failed > 0 ? 1 : 0
+    },
+  },
+  import.meta.url,
+)
