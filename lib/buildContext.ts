@@ -28,10 +28,11 @@ export async function contextFiles(image: CatalogImage): Promise<ContextFile[]> 
   const root = image.definition.dir
   const files: ContextFile[] = []
   const walk = async (dir: string, prefix: string): Promise<void> => {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const entries = await readdir(dir, { withFileTypes: true })
+    await Promise.all(entries.map(async (entry) => {
       const path = prefix ? `${prefix}/${entry.name}` : entry.name
       const full = join(dir, entry.name)
-      if (!prefix && entry.name === definitionFileName) continue
+      if (!prefix && entry.name === definitionFileName) return
       if (entry.isDirectory()) await walk(full, path)
       else if (entry.isSymbolicLink()) files.push({ path, executable: false, link: await readlink(full) })
       else if (entry.isFile()) {
@@ -42,7 +43,7 @@ export async function contextFiles(image: CatalogImage): Promise<ContextFile[]> 
           files.push({ path: path.slice(0, -templateSuffix.length), executable, content: Buffer.from(text) })
         } else files.push({ path, executable, content: await readFile(full) })
       }
-    }
+    }))
   }
   await walk(root, '')
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))

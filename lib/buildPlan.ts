@@ -8,6 +8,7 @@ import { baseImages, contextDigest, contextFiles } from './buildContext.js'
 import { UserError } from './errors.js'
 import type { CatalogImage, ImageCatalog, ImageDefinition } from './imageCatalog.js'
 import { imageFilter, noMatch } from './imageFilter.js'
+import { mapLimited } from './mapLimited.js'
 
 export const labels = {
   context: 'org.brainvisa.casa-distro.context-digest',
@@ -182,17 +183,21 @@ export function referenceIndex(catalog: ImageCatalog): Map<string, CatalogImage>
 
 /** Facts of the images a plan may involve (selected and their dependencies) and the references to inspect. */
 export async function gatherFacts(catalog: ImageCatalog, images: Iterable<CatalogImage>): Promise<{ facts: Map<CatalogImage, ImageFacts>; references: string[] }> {
-  const facts = new Map<CatalogImage, ImageFacts>()
+  const needed = new Set<CatalogImage>()
+  const need = (image: CatalogImage): void => {
+    if (needed.has(image)) return
+    needed.add(image)
+    for (const key of image.definition.dependencies) for (const dep of catalog.byKey.get(key)!.images) need(dep)
+  }
+  for (const image of images) need(image)
+  const list = [...needed]
+  const computed = await mapLimited(list, 32, imageFacts)
+  const facts = new Map(list.map((image, i) => [image, computed[i]!]))
   const references = new Set<string>()
-  const add = async (image: CatalogImage): Promise<void> => {
-    if (facts.has(image)) return
-    const fact = await imageFacts(image)
-    facts.set(image, fact)
+  for (const [image, fact] of facts) {
     references.add(image.reference)
     for (const base of fact.bases) references.add(base)
-    for (const key of image.definition.dependencies) for (const dep of catalog.byKey.get(key)!.images) await add(dep)
   }
-  for (const image of images) await add(image)
   return { facts, references: [...references] }
 }
 

@@ -3,13 +3,13 @@
 // `<image_type>/<system>` wins), its images with names and tags templated, and the
 // definitions each one depends on. Everything Docker would reject, every unknown template
 // parameter and every dependency resolving to nothing is an error here, before anything runs.
-import { existsSync } from 'node:fs'
-import { readdir, stat } from 'node:fs/promises'
+import { access, readdir, stat } from 'node:fs/promises'
 import { isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { dockerPathPattern } from './configSchema.js'
 import { UserError } from './errors.js'
 import { definitionFileName, readDefinitionFile, type Visibility } from './imageDefinitionFile.js'
 import { applyTemplate } from './imageTemplate.js'
+import { mapLimited } from './mapLimited.js'
 
 export interface CatalogImage {
   /** `<namespace>/<name>` */
@@ -101,18 +101,28 @@ async function findDefinitions(searchPath: readonly string[]): Promise<{ found: 
   const shadowed: ShadowedDefinition[] = []
   for (const searchDir of searchPath) {
     if (!(await isDirectory(searchDir))) continue
-    for (const imageType of await subdirectories(searchDir)) {
-      for (const system of await subdirectories(join(searchDir, imageType))) {
-        const dir = join(searchDir, imageType, system)
-        if (!existsSync(join(dir, definitionFileName))) continue
-        const key = `${imageType}/${system}`
-        const winner = winners.get(key)
-        if (winner) shadowed.push({ key, dir, by: winner.dir })
-        else winners.set(key, { key, dir, searchDir })
-      }
+    // Listed in parallel, then taken in sorted order so that the result never depends on timing.
+    const perType = await mapLimited(await subdirectories(searchDir), 32, async (imageType) => {
+      const systems = await subdirectories(join(searchDir, imageType))
+      const present = await Promise.all(systems.map((system) => exists(join(searchDir, imageType, system, definitionFileName))))
+      return systems.filter((_, i) => present[i]).map((system) => ({ key: `${imageType}/${system}`, dir: join(searchDir, imageType, system), searchDir }))
+    })
+    for (const item of perType.flat()) {
+      const winner = winners.get(item.key)
+      if (winner) shadowed.push({ key: item.key, dir: item.dir, by: winner.dir })
+      else winners.set(item.key, item)
     }
   }
   return { found: [...winners.values()], shadowed }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path)
+    return true
+  } catch {
+    return false
+  }
 }
 
 export async function loadCatalog(options: CatalogOptions): Promise<ImageCatalog> {
@@ -120,9 +130,10 @@ export async function loadCatalog(options: CatalogOptions): Promise<ImageCatalog
   const definitions: ImageDefinition[] = []
   const pendingDependencies = new Map<ImageDefinition, { found: Found; deps: { path: string; line: number }[] }>()
   const references = new Map<string, string>()
-  for (const item of found) {
+  const specs = await mapLimited(found, 32, (item) => readDefinitionFile(join(item.dir, definitionFileName)))
+  for (const [index, item] of found.entries()) {
     const file = join(item.dir, definitionFileName)
-    const spec = await readDefinitionFile(file)
+    const spec = specs[index]!
     const [imageType, system] = item.key.split('/') as [string, string]
     const definition: ImageDefinition = { key: item.key, dir: item.dir, file, dependencies: [], images: [] }
     for (const source of spec.imageSources) {
