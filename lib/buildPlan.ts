@@ -63,7 +63,7 @@ export function definitionOrder(catalog: ImageCatalog): ImageDefinition[] {
     state.set(definition.key, 'done')
     order.push(definition)
   }
-  for (const definition of [...catalog.definitions].sort((a, b) => a.key.localeCompare(b.key))) visit(definition)
+  for (const definition of [...catalog.definitions].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) visit(definition)
   return order
 }
 

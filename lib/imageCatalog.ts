@@ -3,13 +3,12 @@
 // `<image_type>/<system>` wins), its images with names and tags templated, and the
 // definitions each one depends on. Everything Docker would reject, every unknown template
 // parameter and every dependency resolving to nothing is an error here, before anything runs.
-import { access, readdir, stat } from 'node:fs/promises'
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { dockerPathPattern } from './configSchema.js'
 import { UserError } from './errors.js'
 import { definitionFileName, readDefinitionFile, type Visibility } from './imageDefinitionFile.js'
 import { applyTemplate } from './imageTemplate.js'
-import { mapLimited } from './mapLimited.js'
 
 export interface CatalogImage {
   /** `<namespace>/<name>` */
@@ -72,18 +71,23 @@ export function checkDockerName(repository: string, tag: string, where: string):
   }
 }
 
-async function isDirectory(path: string): Promise<boolean> {
+// Directory listings are synchronous: thousands of tiny calls, each far cheaper than a trip
+// through libuv's thread pool.
+function isDirectory(path: string): boolean {
   try {
-    return (await stat(path)).isDirectory()
+    return statSync(path).isDirectory()
   } catch {
     return false
   }
 }
 
-async function subdirectories(dir: string): Promise<string[]> {
+function subdirectories(dir: string): string[] {
   try {
-    const entries = await readdir(dir, { withFileTypes: true })
-    return entries.filter((e) => e.isDirectory() || e.isSymbolicLink()).map((e) => e.name).sort()
+    const entries = readdirSync(dir, { withFileTypes: true })
+    return entries
+      .filter((e) => e.isDirectory() || (e.isSymbolicLink() && isDirectory(join(dir, e.name))))
+      .map((e) => e.name)
+      .sort()
   } catch {
     return []
   }
@@ -96,44 +100,33 @@ interface Found {
 }
 
 /** Every `<image_type>/<system>/casa_distro_docker.yaml` of the search path, first found wins. */
-async function findDefinitions(searchPath: readonly string[]): Promise<{ found: Found[]; shadowed: ShadowedDefinition[] }> {
+function findDefinitions(searchPath: readonly string[]): { found: Found[]; shadowed: ShadowedDefinition[] } {
   const winners = new Map<string, Found>()
   const shadowed: ShadowedDefinition[] = []
   for (const searchDir of searchPath) {
-    if (!(await isDirectory(searchDir))) continue
-    // Listed in parallel, then taken in sorted order so that the result never depends on timing.
-    const perType = await mapLimited(await subdirectories(searchDir), 32, async (imageType) => {
-      const systems = await subdirectories(join(searchDir, imageType))
-      const present = await Promise.all(systems.map((system) => exists(join(searchDir, imageType, system, definitionFileName))))
-      return systems.filter((_, i) => present[i]).map((system) => ({ key: `${imageType}/${system}`, dir: join(searchDir, imageType, system), searchDir }))
-    })
-    for (const item of perType.flat()) {
-      const winner = winners.get(item.key)
-      if (winner) shadowed.push({ key: item.key, dir: item.dir, by: winner.dir })
-      else winners.set(item.key, item)
+    if (!isDirectory(searchDir)) continue
+    for (const imageType of subdirectories(searchDir)) {
+      for (const system of subdirectories(join(searchDir, imageType))) {
+        const dir = join(searchDir, imageType, system)
+        if (!existsSync(join(dir, definitionFileName))) continue
+        const key = `${imageType}/${system}`
+        const winner = winners.get(key)
+        if (winner) shadowed.push({ key, dir, by: winner.dir })
+        else winners.set(key, { key, dir, searchDir })
+      }
     }
   }
   return { found: [...winners.values()], shadowed }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path)
-    return true
-  } catch {
-    return false
-  }
-}
-
 export async function loadCatalog(options: CatalogOptions): Promise<ImageCatalog> {
-  const { found, shadowed } = await findDefinitions(options.searchPath)
+  const { found, shadowed } = findDefinitions(options.searchPath)
   const definitions: ImageDefinition[] = []
   const pendingDependencies = new Map<ImageDefinition, { found: Found; deps: { path: string; line: number }[] }>()
   const references = new Map<string, string>()
-  const specs = await mapLimited(found, 32, (item) => readDefinitionFile(join(item.dir, definitionFileName)))
-  for (const [index, item] of found.entries()) {
+  for (const item of found) {
     const file = join(item.dir, definitionFileName)
-    const spec = specs[index]!
+    const spec = await readDefinitionFile(file)
     const [imageType, system] = item.key.split('/') as [string, string]
     const definition: ImageDefinition = { key: item.key, dir: item.dir, file, dependencies: [], images: [] }
     for (const source of spec.imageSources) {
@@ -163,7 +156,7 @@ export async function loadCatalog(options: CatalogOptions): Promise<ImageCatalog
   for (const [definition, { found: item, deps }] of pendingDependencies) {
     const keys = new Set<string>()
     for (const dep of deps) {
-      const resolved = resolveDependency(dep.path, item, definitions).filter((key) => key !== definition.key)
+      const resolved = resolveDependency(dep.path, item, definitions, byKey).filter((key) => key !== definition.key)
       for (const key of resolved) keys.add(key)
       if (resolved.length === 0) {
         throw new UserError(`${definition.file}:${dep.line}: dependency ${dep.path} (${resolve(item.dir, dep.path)}) holds no image definition`)
@@ -180,11 +173,13 @@ export async function loadCatalog(options: CatalogOptions): Promise<ImageCatalog
  * so that it also finds definitions another search directory provides (a site overriding
  * only casa-dev still depends on the builtin casa-test).
  */
-function resolveDependency(path: string, item: Found, definitions: readonly ImageDefinition[]): string[] {
+function resolveDependency(path: string, item: Found, definitions: readonly ImageDefinition[], byKey: ReadonlyMap<string, ImageDefinition>): string[] {
   const target = resolve(item.dir, path)
   const inside = relative(item.searchDir, target)
   if (inside && !inside.startsWith('..') && !isAbsolute(inside)) {
     const prefix = inside.split(sep).join('/')
+    // `<image_type>/<system>` names one definition: a lookup, not a scan (large catalogs).
+    if (prefix.includes('/')) return byKey.has(prefix) ? [prefix] : []
     return definitions.filter((d) => d.key === prefix || d.key.startsWith(`${prefix}/`)).map((d) => d.key)
   }
   return definitions.filter((d) => d.dir === target || d.dir.startsWith(`${target}${sep}`)).map((d) => d.key)
