@@ -92,7 +92,7 @@ export async function stageContext(files: readonly ContextFile[]): Promise<strin
 }
 
 /**
- * The images a Dockerfile starts from (`FROM x [AS y]`, earlier stages and `scratch` left out),
+ * The images a Dockerfile reads (`FROM x [AS y]`, `COPY --from=x`; stages and `scratch` left out),
  * with `ARG` defaults declared before the first FROM substituted as docker does.
  */
 export function baseImages(dockerfile: string): string[] {
@@ -115,6 +115,10 @@ export function baseImages(dockerfile: string): string[] {
       const image = (words[0] ?? '').replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a: string, b: string) => args.get(a ?? b) ?? '')
       if (image && image !== 'scratch' && !stages.has(image.toLowerCase()) && !bases.includes(image)) bases.push(image)
       if (words[1]?.toUpperCase() === 'AS' && words[2]) stages.add(words[2].toLowerCase())
+    } else if (upper === 'COPY') {
+      // COPY --from=<image> reads another image (a stage name or index is not one).
+      const from = rest.find((w) => w.startsWith('--from='))?.slice('--from='.length)
+      if (from && !/^\d+$/.test(from) && !stages.has(from.toLowerCase()) && !bases.includes(from)) bases.push(from)
     }
   }
   return bases

@@ -28,7 +28,7 @@ export interface PlanItem {
   /** Why: "not built", "files changed", "base x rebuilt", "needed by y (not built)", "forced". */
   reason: string
   contextDigest: string
-  /** External and catalog images the Dockerfile starts FROM. */
+  /** Images it is made from: FROM and COPY --from images, and the images of its dependency definitions. */
   bases: string[]
   /** Local image id of the built tag, if any. */
   localId?: string
@@ -110,10 +110,17 @@ export interface ImageFacts {
   bases: string[]
 }
 
-export async function imageFacts(image: CatalogImage): Promise<ImageFacts> {
+/**
+ * An image's bases are the images its Dockerfile reads (FROM, COPY --from) and the images of
+ * the definitions it depends on, even those it uses otherwise: any of them changing makes it
+ * out of date.
+ */
+export async function imageFacts(image: CatalogImage, catalog: ImageCatalog): Promise<ImageFacts> {
   const files = await contextFiles(image)
   const dockerfile = files.find((f) => f.path === 'Dockerfile')!
-  return { digest: contextDigest(files), bases: baseImages(dockerfile.content?.toString('utf8') ?? '') }
+  const bases = baseImages(dockerfile.content?.toString('utf8') ?? '')
+  for (const key of image.definition.dependencies) for (const dep of catalog.byKey.get(key)!.images) if (!bases.includes(dep.reference)) bases.push(dep.reference)
+  return { digest: contextDigest(files), bases }
 }
 
 /**
@@ -191,7 +198,7 @@ export async function gatherFacts(catalog: ImageCatalog, images: Iterable<Catalo
   }
   for (const image of images) need(image)
   const list = [...needed]
-  const computed = await mapLimited(list, 32, imageFacts)
+  const computed = await mapLimited(list, 32, (image) => imageFacts(image, catalog))
   const facts = new Map(list.map((image, i) => [image, computed[i]!]))
   const references = new Set<string>()
   for (const [image, fact] of facts) {
