@@ -72,6 +72,16 @@ t.test('--dry-run prints the plan in order and changes nothing; --json in the ba
   t.same(bake.target[`${ns}-base-one`].tags, [`${ns}/base:one`, `${ns}/base:extra`])
   t.same(bake.target[`${ns}-dev-x`]['x-casa'].depends_on, [`${ns}-base-one`])
   t.equal(imageId(`${ns}/base:one`), undefined, 'nothing built')
+
+  // A second search directory with the same <image_type>/<system>: shadowed, listed with -v.
+  const site = tempDir(t, 'casa-dkb-site-')
+  mkdirSync(join(site, 'base', 'bb'), { recursive: true })
+  writeFileSync(join(site, 'base', 'bb', 'casa_distro_docker.yaml'), 'image_sources:\n  - name: shadowed\n    tags: ["1"]\n')
+  writeFileSync(join(site, 'casa.config.ts'), `export default { namespace: '${ns}', imageSearchPath: ['{repository}/share/docker', '${site}'], templateParameters: { msg: 'hello' } }\n`)
+  const verbose = await runCli(['-r', repo, '-v', 'list_images', '--json'], { env: { ...env, CASA_CONFIG: join(site, 'casa.config.ts') } })
+  t.equal(verbose.code, 0, verbose.stderr)
+  t.match(verbose.stderr, `image definition ${join(site, 'base', 'bb')} is shadowed by ${join(defs, 'base', 'bb')}`)
+  t.notOk((JSON.parse(verbose.stdout) as { image: string }[]).some((r) => r.image.includes('shadowed')), 'the first directory wins')
 })
 
 t.test('a dependency is built first, then everything is up to date; a change rebuilds it and its dependents', async (t) => {
