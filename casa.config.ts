@@ -26,6 +26,9 @@ export default defineConfig({
   // Builds, conversions and uploads running at once; 1 suits a small build machine.
   jobs: 1,
 
+  // The docker CLI as you set it up applies (DOCKER_HOST, DOCKER_CONTEXT, credential helpers).
+  // host: 'ssh://builder@build.example.org' sends every docker command to another engine;
+  // builder: 'casa' builds with that buildx (BuildKit) builder and loads the result.
   docker: {},
 
   hubs: {

@@ -8,6 +8,7 @@ import { baseImages, contextDigest, contextFiles } from './buildContext.js'
 import { UserError } from './errors.js'
 import type { CatalogImage, ImageCatalog, ImageDefinition } from './imageCatalog.js'
 import { imageFilter, noMatch } from './imageFilter.js'
+import { mapLimited } from './mapLimited.js'
 
 export const labels = {
   context: 'org.brainvisa.casa-distro.context-digest',
@@ -27,7 +28,7 @@ export interface PlanItem {
   /** Why: "not built", "files changed", "base x rebuilt", "needed by y (not built)", "forced". */
   reason: string
   contextDigest: string
-  /** External and catalog images the Dockerfile starts FROM. */
+  /** Images it is made from: FROM and COPY --from images, and the images of its dependency definitions. */
   bases: string[]
   /** Local image id of the built tag, if any. */
   localId?: string
@@ -62,7 +63,7 @@ export function definitionOrder(catalog: ImageCatalog): ImageDefinition[] {
     state.set(definition.key, 'done')
     order.push(definition)
   }
-  for (const definition of [...catalog.definitions].sort((a, b) => a.key.localeCompare(b.key))) visit(definition)
+  for (const definition of [...catalog.definitions].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) visit(definition)
   return order
 }
 
@@ -109,10 +110,17 @@ export interface ImageFacts {
   bases: string[]
 }
 
-export async function imageFacts(image: CatalogImage): Promise<ImageFacts> {
+/**
+ * An image's bases are the images its Dockerfile reads (FROM, COPY --from) and the images of
+ * the definitions it depends on, even those it uses otherwise: any of them changing makes it
+ * out of date.
+ */
+export async function imageFacts(image: CatalogImage, catalog: ImageCatalog): Promise<ImageFacts> {
   const files = await contextFiles(image)
   const dockerfile = files.find((f) => f.path === 'Dockerfile')!
-  return { digest: contextDigest(files), bases: baseImages(dockerfile.content?.toString('utf8') ?? '') }
+  const bases = baseImages(dockerfile.content?.toString('utf8') ?? '')
+  for (const key of image.definition.dependencies) for (const dep of catalog.byKey.get(key)!.images) if (!bases.includes(dep.reference)) bases.push(dep.reference)
+  return { digest: contextDigest(files), bases }
 }
 
 /**
@@ -182,17 +190,21 @@ export function referenceIndex(catalog: ImageCatalog): Map<string, CatalogImage>
 
 /** Facts of the images a plan may involve (selected and their dependencies) and the references to inspect. */
 export async function gatherFacts(catalog: ImageCatalog, images: Iterable<CatalogImage>): Promise<{ facts: Map<CatalogImage, ImageFacts>; references: string[] }> {
-  const facts = new Map<CatalogImage, ImageFacts>()
+  const needed = new Set<CatalogImage>()
+  const need = (image: CatalogImage): void => {
+    if (needed.has(image)) return
+    needed.add(image)
+    for (const key of image.definition.dependencies) for (const dep of catalog.byKey.get(key)!.images) need(dep)
+  }
+  for (const image of images) need(image)
+  const list = [...needed]
+  const computed = await mapLimited(list, 32, (image) => imageFacts(image, catalog))
+  const facts = new Map(list.map((image, i) => [image, computed[i]!]))
   const references = new Set<string>()
-  const add = async (image: CatalogImage): Promise<void> => {
-    if (facts.has(image)) return
-    const fact = await imageFacts(image)
-    facts.set(image, fact)
+  for (const [image, fact] of facts) {
     references.add(image.reference)
     for (const base of fact.bases) references.add(base)
-    for (const key of image.definition.dependencies) for (const dep of catalog.byKey.get(key)!.images) await add(dep)
   }
-  for (const image of images) await add(image)
   return { facts, references: [...references] }
 }
 

@@ -46,6 +46,8 @@ export const configSchema = object({
   docker: object({
     /** Docker engine to use (like DOCKER_HOST); the docker CLI's own setup applies otherwise. */
     host: optional(string()),
+    /** A buildx (BuildKit) builder: create_docker runs `docker buildx build --builder NAME --load` instead of `docker build`. */
+    builder: optional(string()),
   }),
   hubs: object({
     docker: object({ public: dockerHub, private: optional(dockerHub) }),

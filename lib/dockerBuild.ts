@@ -25,6 +25,8 @@ export interface BuildOutcome {
 }
 
 export interface BuildOptions {
+  /** config.docker.builder: a buildx builder instead of the engine's own `docker build`. */
+  builder?: string
   /** Old base image ids replaced by the pulls (removed at the end when nothing uses them). */
   superseded?: readonly string[]
   jobs: number
@@ -126,7 +128,9 @@ async function buildOne(item: PlanItem, options: BuildOptions, leftovers: Set<st
       const unregister = onInterrupt(() => rm(context, { recursive: true, force: true }))
       try {
         step.update(`building (${fresh.reason})`)
-        const args = ['build', '--network=host', '--force-rm', '--tag', image.reference]
+        // A buildx builder (BuildKit, possibly remote) must --load the result into the engine;
+        // host networking there needs an entitlement, so it stays the builder's default.
+        const args = options.builder ? ['buildx', 'build', '--builder', options.builder, '--load', '--tag', image.reference] : ['build', '--network=host', '--force-rm', '--tag', image.reference]
         // force=1 means a real rebuild (fresh packages), not a replay of docker's layer cache.
         if (options.force && item.selected) args.push('--no-cache')
         args.push('--label', `${labels.context}=${digest}`, '--label', `${labels.base}=${baseIds.join(',')}`, '--label', `${labels.definition}=${image.definition.key}`)

@@ -3,8 +3,7 @@
 // `<image_type>/<system>` wins), its images with names and tags templated, and the
 // definitions each one depends on. Everything Docker would reject, every unknown template
 // parameter and every dependency resolving to nothing is an error here, before anything runs.
-import { existsSync } from 'node:fs'
-import { readdir, stat } from 'node:fs/promises'
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { dockerPathPattern } from './configSchema.js'
 import { UserError } from './errors.js'
@@ -72,18 +71,23 @@ export function checkDockerName(repository: string, tag: string, where: string):
   }
 }
 
-async function isDirectory(path: string): Promise<boolean> {
+// Directory listings are synchronous: thousands of tiny calls, each far cheaper than a trip
+// through libuv's thread pool.
+function isDirectory(path: string): boolean {
   try {
-    return (await stat(path)).isDirectory()
+    return statSync(path).isDirectory()
   } catch {
     return false
   }
 }
 
-async function subdirectories(dir: string): Promise<string[]> {
+function subdirectories(dir: string): string[] {
   try {
-    const entries = await readdir(dir, { withFileTypes: true })
-    return entries.filter((e) => e.isDirectory() || e.isSymbolicLink()).map((e) => e.name).sort()
+    const entries = readdirSync(dir, { withFileTypes: true })
+    return entries
+      .filter((e) => e.isDirectory() || (e.isSymbolicLink() && isDirectory(join(dir, e.name))))
+      .map((e) => e.name)
+      .sort()
   } catch {
     return []
   }
@@ -96,13 +100,13 @@ interface Found {
 }
 
 /** Every `<image_type>/<system>/casa_distro_docker.yaml` of the search path, first found wins. */
-async function findDefinitions(searchPath: readonly string[]): Promise<{ found: Found[]; shadowed: ShadowedDefinition[] }> {
+function findDefinitions(searchPath: readonly string[]): { found: Found[]; shadowed: ShadowedDefinition[] } {
   const winners = new Map<string, Found>()
   const shadowed: ShadowedDefinition[] = []
   for (const searchDir of searchPath) {
-    if (!(await isDirectory(searchDir))) continue
-    for (const imageType of await subdirectories(searchDir)) {
-      for (const system of await subdirectories(join(searchDir, imageType))) {
+    if (!isDirectory(searchDir)) continue
+    for (const imageType of subdirectories(searchDir)) {
+      for (const system of subdirectories(join(searchDir, imageType))) {
         const dir = join(searchDir, imageType, system)
         if (!existsSync(join(dir, definitionFileName))) continue
         const key = `${imageType}/${system}`
@@ -116,7 +120,7 @@ async function findDefinitions(searchPath: readonly string[]): Promise<{ found: 
 }
 
 export async function loadCatalog(options: CatalogOptions): Promise<ImageCatalog> {
-  const { found, shadowed } = await findDefinitions(options.searchPath)
+  const { found, shadowed } = findDefinitions(options.searchPath)
   const definitions: ImageDefinition[] = []
   const pendingDependencies = new Map<ImageDefinition, { found: Found; deps: { path: string; line: number }[] }>()
   const references = new Map<string, string>()
@@ -152,7 +156,7 @@ export async function loadCatalog(options: CatalogOptions): Promise<ImageCatalog
   for (const [definition, { found: item, deps }] of pendingDependencies) {
     const keys = new Set<string>()
     for (const dep of deps) {
-      const resolved = resolveDependency(dep.path, item, definitions).filter((key) => key !== definition.key)
+      const resolved = resolveDependency(dep.path, item, definitions, byKey).filter((key) => key !== definition.key)
       for (const key of resolved) keys.add(key)
       if (resolved.length === 0) {
         throw new UserError(`${definition.file}:${dep.line}: dependency ${dep.path} (${resolve(item.dir, dep.path)}) holds no image definition`)
@@ -169,11 +173,13 @@ export async function loadCatalog(options: CatalogOptions): Promise<ImageCatalog
  * so that it also finds definitions another search directory provides (a site overriding
  * only casa-dev still depends on the builtin casa-test).
  */
-function resolveDependency(path: string, item: Found, definitions: readonly ImageDefinition[]): string[] {
+function resolveDependency(path: string, item: Found, definitions: readonly ImageDefinition[], byKey: ReadonlyMap<string, ImageDefinition>): string[] {
   const target = resolve(item.dir, path)
   const inside = relative(item.searchDir, target)
   if (inside && !inside.startsWith('..') && !isAbsolute(inside)) {
     const prefix = inside.split(sep).join('/')
+    // `<image_type>/<system>` names one definition: a lookup, not a scan (large catalogs).
+    if (prefix.includes('/')) return byKey.has(prefix) ? [prefix] : []
     return definitions.filter((d) => d.key === prefix || d.key.startsWith(`${prefix}/`)).map((d) => d.key)
   }
   return definitions.filter((d) => d.dir === target || d.dir.startsWith(`${target}${sep}`)).map((d) => d.key)

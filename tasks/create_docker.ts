@@ -47,7 +47,7 @@ prints the plan (with --dry-run, in the shape of docker buildx bake --print) or 
         return
       }
       for (const item of plan.items) if (!item.selected) ui.info(`${item.image.reference} will be built first: ${item.reason}`)
-      const outcomes = await executePlan(plan, { jobs: options.jobs ?? config.jobs, force: options.force, signal, superseded })
+      const outcomes = await executePlan(plan, { jobs: options.jobs ?? config.jobs, force: options.force, signal, superseded, builder: config.docker.builder })
       ui.result(options.json ? JSON.stringify(outcomes, null, 2) : summaryTable(outcomes))
       return outcomes.some((o) => o.status === 'failed' || o.status === 'skipped') ? 1 : 0
     },

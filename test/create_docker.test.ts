@@ -72,6 +72,16 @@ t.test('--dry-run prints the plan in order and changes nothing; --json in the ba
   t.same(bake.target[`${ns}-base-one`].tags, [`${ns}/base:one`, `${ns}/base:extra`])
   t.same(bake.target[`${ns}-dev-x`]['x-casa'].depends_on, [`${ns}-base-one`])
   t.equal(imageId(`${ns}/base:one`), undefined, 'nothing built')
+
+  // A second search directory with the same <image_type>/<system>: shadowed, listed with -v.
+  const site = tempDir(t, 'casa-dkb-site-')
+  mkdirSync(join(site, 'base', 'bb'), { recursive: true })
+  writeFileSync(join(site, 'base', 'bb', 'casa_distro_docker.yaml'), 'image_sources:\n  - name: shadowed\n    tags: ["1"]\n')
+  writeFileSync(join(site, 'casa.config.ts'), `export default { namespace: '${ns}', imageSearchPath: ['{repository}/share/docker', '${site}'], templateParameters: { msg: 'hello' } }\n`)
+  const verbose = await runCli(['-r', repo, '-v', 'list_images', '--json'], { env: { ...env, CASA_CONFIG: join(site, 'casa.config.ts') } })
+  t.equal(verbose.code, 0, verbose.stderr)
+  t.match(verbose.stderr, `image definition ${join(site, 'base', 'bb')} is shadowed by ${join(defs, 'base', 'bb')}`)
+  t.notOk((JSON.parse(verbose.stdout) as { image: string }[]).some((r) => r.image.includes('shadowed')), 'the first directory wins')
 })
 
 t.test('a dependency is built first, then everything is up to date; a change rebuilds it and its dependents', async (t) => {
@@ -134,6 +144,29 @@ t.test('a failing build skips its dependents, the others still build, exit 1', a
   t.notMatch(result.stderr, /at .*\.js:\d+/, 'no stack trace')
   t.ok(imageId(`${ns}/other:1`))
   t.equal(imageId(`${ns}/broken:1`), undefined)
+})
+
+t.test('an image depending on two others is rebuilt when the one it only COPYs from changes', async (t) => {
+  definition('combo/bb', {
+    'casa_distro_docker.yaml': 'dependencies: [../../dev, ../../other/bb]\nimage_sources:\n  - name: combo\n    tags: ["1"]\n',
+    Dockerfile: `FROM ${ns}/dev:x\nCOPY --from=${ns}/other:1 /other /other\n`,
+  })
+  const first = await cli('create_docker', `${ns}/combo:*`)
+  t.equal(first.code, 0, first.stderr)
+  t.match(first.stdout, /1 built, 0 up to date/, 'its dependencies are up to date: only combo is built')
+  t.equal(sh('docker', ['run', '--rm', `${ns}/combo:1`, 'cat', '/msg', '/other']), 'hello-bb\nother\n')
+
+  appendFileSync(join(defs, 'other/bb/Dockerfile'), 'RUN echo again >> /other\n')
+  const listing = JSON.parse((await cli('list_images', '--json', `${ns}/combo:*`)).stdout) as { state: string }[]
+  t.same(listing.map((r) => r.state), [`out of date (base ${ns}/other:1 out of date)`])
+  const plan = await cli('create_docker', `${ns}/combo:*`, '--dry-run')
+  t.match(plan.stdout, new RegExp(`1\\s+${ns}/other:1\\s+build\\s+needed by ${ns}/combo:1 \\(files changed\\)`))
+  t.match(plan.stdout, new RegExp(`2\\s+${ns}/combo:1\\s+build\\s+base ${ns}/other:1 rebuilt first`))
+  t.notMatch(plan.stdout, `${ns}/dev:x  `, 'dev is up to date and stays out of the plan')
+  const rebuilt = await cli('create_docker', `${ns}/combo:*`)
+  t.equal(rebuilt.code, 0, rebuilt.stderr)
+  t.match(rebuilt.stdout, /2 built, 0 up to date/)
+  t.equal(sh('docker', ['run', '--rm', `${ns}/combo:1`, 'cat', '/other']), 'other\nagain\n')
 })
 
 t.test('bad input: one line, exit 1, nothing built', async (t) => {

@@ -120,7 +120,10 @@ t.test('filters: comma-separated wildcards on any tag; no match is the original 
 })
 
 t.test('FROM lines: stages, scratch and ARG defaults', async (t) => {
-  t.same(baseImages('ARG V=22.04\nFROM ubuntu:${V} AS build\nFROM build\nFROM --platform=linux/amd64 scratch\nFROM other/x:1\n'), ['ubuntu:22.04', 'other/x:1'])
+  t.same(
+    baseImages('ARG V=22.04\nFROM ubuntu:${V} AS build\nFROM build\nCOPY --from=build /a /a\nCOPY --from=0 /b /b\nFROM --platform=linux/amd64 scratch\nFROM other/x:1\nCOPY --from=tools/y:2 /c /c\n'),
+    ['ubuntu:22.04', 'other/x:1', 'tools/y:2'],
+  )
 })
 
 t.test('the builtin definitions parse, template and plan in dependency order', async (t) => {
