@@ -41,6 +41,8 @@ export interface Hub {
    * atomically: a symlink where the hub allows one, otherwise a copy renamed into place.
    */
   link(target: string, linkPath: string): Promise<'symlink' | 'copy'>
+  /** The target of a symbolic link, or undefined when `path` is not one. */
+  readLink(path: string): Promise<string | undefined>
   /** Entries of `dir` (none when it does not exist); recursive lists the whole tree, not following links. */
   list(dir: string, options?: { recursive?: boolean }): Promise<HubEntry[]>
   /** Remove a file, link or empty directory; absent is fine. */

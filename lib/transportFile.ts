@@ -2,7 +2,7 @@
 // system). Same guarantees as sftp: temporary name in the same directory, then rename(2).
 import { createHash } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
-import { chmod, copyFile, lstat, mkdir, readdir, readFile, rename, rm, rmdir, symlink, unlink, utimes, writeFile } from 'node:fs/promises'
+import { chmod, copyFile, lstat, mkdir, readdir, readFile, readlink, rename, rm, rmdir, symlink, unlink, utimes, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { UserError, errorMessage } from './errors.js'
@@ -85,6 +85,9 @@ export async function openFileHub(url: string, root: string): Promise<Hub> {
         await atomically(linkPath, (temp) => copyFile(join(dirname(at(linkPath)), target), temp))
         return 'copy'
       }
+    },
+    async readLink(path) {
+      return readlink(at(path)).catch(() => undefined)
     },
     async list(dir, options = {}) {
       const out: HubEntry[] = []

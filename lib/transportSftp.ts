@@ -210,6 +210,9 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
       })
       return 'copy'
     },
+    async readLink(path) {
+      return promised<string>((cb) => sftp.readlink(at(path), cb)).catch(() => undefined)
+    },
     async list(dir, options = {}) {
       const out: HubEntry[] = []
       const read = async (path: string, prefix: string): Promise<void> => {
