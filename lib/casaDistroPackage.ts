@@ -76,8 +76,10 @@ export async function bundleFiles(version: string): Promise<ZipEntry[]> {
       logLevel: 'silent',
       // esbuild loads casa.config.ts files when present; its native binary cannot be bundled.
       external: ['esbuild', 'cpu-features', '*.node'],
-      // CommonJS dependencies (ssh2) require node builtins: give them a real require.
-      banner: { js: `import{createRequire as __casaCreateRequire}from'node:module';const require=__casaCreateRequire(import.meta.url);` },
+      // CommonJS dependencies (ssh2) require node builtins and read __dirname: give them both.
+      banner: {
+        js: `import{createRequire as __casaRequire}from'node:module';import{fileURLToPath as __casaPath}from'node:url';const require=__casaRequire(import.meta.url);const __filename=__casaPath(import.meta.url);const __dirname=__casaPath(new URL('.',import.meta.url));`,
+      },
       plugins: [
         {
           name: 'casa-distro-admin-self',
