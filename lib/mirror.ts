@@ -4,8 +4,7 @@
 // run sees it unchanged), all uploads before any deletion (a downloader never finds a
 // referenced file missing), and leftovers of interrupted runs removed.
 import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
-import { readdir, stat } from 'node:fs/promises'
+import { createReadStream, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { UserError, errorMessage } from './errors.js'
@@ -52,24 +51,32 @@ export interface MirrorOptions {
   onProgress?: (bytesDone: number, bytesTotal: number, filesDone: number, filesTotal: number) => void
 }
 
-/** Every file and directory under `dir` (symlinks followed, like a web server would). */
-export async function localTree(dir: string): Promise<LocalEntry[]> {
+/**
+ * Every file and directory under `dir` (symlinks followed, like a web server would). Synchronous
+ * stat calls on purpose: for thousands of small files they are several times faster than the
+ * promise API, whose every call goes through the thread pool.
+ */
+export function localTree(dir: string): LocalEntry[] {
   const out: LocalEntry[] = []
-  const walk = async (path: string, prefix: string) => {
-    for (const name of (await readdir(path)).sort()) {
-      const info = await stat(join(path, name)).catch(() => undefined)
-      if (!info) continue // dangling link
+  const walk = (path: string, prefix: string) => {
+    for (const name of readdirSync(path).sort()) {
+      let info
+      try {
+        info = statSync(join(path, name))
+      } catch {
+        continue // dangling link
+      }
       const rel = prefix + name
       if (info.isDirectory()) {
         out.push({ path: rel, size: 0, mtime: Math.floor(info.mtimeMs / 1000), type: 'dir' })
-        await walk(join(path, name), `${rel}/`)
+        walk(join(path, name), `${rel}/`)
       } else if (info.isFile()) {
         out.push({ path: rel, size: info.size, mtime: Math.floor(info.mtimeMs / 1000), type: 'file' })
       }
     }
   }
   try {
-    await walk(dir, '')
+    walk(dir, '')
   } catch (error) {
     throw new UserError(`cannot read ${dir}: ${errorMessage(error)}`)
   }
@@ -87,7 +94,7 @@ const depth = (path: string) => path.split('/').length
 
 /** What mirroring `localDir` to `remoteDir` of `hub` would do (nothing is changed). */
 export async function planMirror(localDir: string, hub: Hub, remoteDir: string, options: MirrorOptions = {}): Promise<MirrorPlan> {
-  const local = await localTree(localDir)
+  const local = localTree(localDir)
   const remote = new Map<string, HubEntry>((await hub.list(remoteDir, { recursive: true })).map((e) => [e.path, e]))
   const plan: MirrorPlan = { localDir, remoteDir, directories: [], uploads: [], deletions: [], unchanged: 0 }
   const sameSize: LocalEntry[] = []

@@ -95,6 +95,8 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
   ui.debug(`connecting to sftp://${where} (known hosts: ${knownHostsFile}; ${auth.tried})`)
   const sftp = await new Promise<SFTPWrapper>((resolve, reject) => {
     client.once('ready', () => {
+      // many small SFTP requests in flight: Nagle's algorithm would hold each one back
+      client.setNoDelay(true)
       client.sftp((error, session) => (error ? reject(new UserError(`sftp://${where}: the server has no sftp subsystem: ${error.message}`)) : resolve(session)))
     })
     client.once('error', (error: Error & { level?: string; code?: string }) => {
