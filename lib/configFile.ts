@@ -9,7 +9,12 @@ import { packageRoot } from './paths.js'
 
 export async function loadConfigModule(file: string): Promise<{ default?: unknown }> {
   if (/\.(mjs|js)$/.test(file)) return import(pathToFileURL(file).href)
-  const { build } = await import('esbuild')
+  let build: typeof import('esbuild').build
+  try {
+    ;({ build } = await import('esbuild'))
+  } catch {
+    return loadWithoutEsbuild(file)
+  }
   const selfUrl = (subpath: string) => pathToFileURL(join(packageRoot, 'dist', 'lib', `${subpath || 'index'}.js`)).href
   let code: string
   try {
@@ -46,5 +51,20 @@ export async function loadConfigModule(file: string): Promise<{ default?: unknow
     return await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`)
   } catch (error) {
     throw new UserError(`${file}: ${(error as Error).message.split('\n')[0]}`)
+  }
+}
+
+/**
+ * Where esbuild is absent (the casa-distro zip runs with Node.js alone): a config written in
+ * plain JavaScript still loads, its `casa-distro-admin` import given defineConfig.
+ */
+async function loadWithoutEsbuild(file: string): Promise<{ default?: unknown }> {
+  const { readFile } = await import('node:fs/promises')
+  const shim = `data:text/javascript,${encodeURIComponent('export const defineConfig = (c) => c; export default { defineConfig }')}`
+  const source = (await readFile(file, 'utf8')).replace(/((?:from|import)\s*)(['"])casa-distro-admin(?:\/[\w/]*)?\2/g, `$1'${shim}'`)
+  try {
+    return await import(`data:text/javascript;base64,${Buffer.from(source).toString('base64')}`)
+  } catch (error) {
+    throw new UserError(`${file}: cannot load it without esbuild (${(error as Error).message.split('\n')[0]}): write it in plain JavaScript, or install casa-distro-admin with npm`)
   }
 }

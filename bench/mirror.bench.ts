@@ -1,0 +1,123 @@
+// Mirroring build workflows to sshd on loopback: publish_build_workflows (ours) against the
+// original's `lftp mirror -R --delete` in the same run, each into its own directory:
+//   - full upload of a tree of 5,000 files of mixed sizes (CASA_BENCH_MIRROR_FILES to change): goal <= 1.0
+//   - after changing 1% of the files (and deleting a few): goal <= 0.5
+//   - a run with nothing changed transfers 0 bytes (ours, read from its report)
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { performance } from 'node:perf_hooks'
+import { startSshd } from '../test/helpers/services.js'
+import { compare, type BenchLine } from './measure.js'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const bin = join(root, 'bin', 'casa_distro_admin.js')
+
+/** Deterministic sizes: mostly small text files, some of hundreds of kB, a few MB. */
+function makeTree(dir: string, count: number): { bytes: number; files: string[] } {
+  let seed = 42
+  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff) / 0x80000000)
+  const files: string[] = []
+  let bytes = 0
+  for (let i = 0; i < count; i++) {
+    const r = rand()
+    const size = r < 0.85 ? Math.floor(200 + rand() * 8000) : r < 0.99 ? Math.floor(20_000 + rand() * 200_000) : Math.floor(1_000_000 + rand() * 2_000_000)
+    const path = `src/p${i % 20}/d${Math.floor(i / 100) % 10}/f${i}.${r < 0.85 ? 'py' : 'bin'}`
+    mkdirSync(join(dir, path, '..'), { recursive: true })
+    writeFileSync(join(dir, path), Buffer.alloc(size, `${i} casa-distro build workflow file\n`))
+    files.push(path)
+    bytes += size
+  }
+  mkdirSync(join(dir, 'conf'), { recursive: true })
+  writeFileSync(join(dir, 'conf', 'casa_distro.json'), '{"distro":"bench"}')
+  return { bytes, files }
+}
+
+export default async function (): Promise<BenchLine[]> {
+  const count = Number(process.env.CASA_BENCH_MIRROR_FILES ?? 5000)
+  const sshd = await startSshd()
+  const work = mkdtempSync(join(tmpdir(), 'casa-bench-mirror-'))
+  try {
+    const repo = join(work, 'repo')
+    const workflow = join(repo, 'bench', 'master_ubuntu-22.04')
+    const { bytes, files } = makeTree(workflow, count)
+    const home = join(work, 'home')
+    mkdirSync(home)
+    const oursDir = join(sshd.root, 'ours')
+    const lftpDir = join(sshd.root, 'lftp')
+    writeFileSync(
+      join(repo, 'casa.config.ts'),
+      `export default { hubs: { buildWorkflows: { upload: 'sftp://${sshd.user}@127.0.0.1:${sshd.port}${oursDir}' } }, ssh: { identityFile: '${sshd.clientKey}', knownHosts: '${sshd.knownHosts}' } }\n`,
+    )
+    const env = { ...process.env, HOME: home, CASA_CONFIG: join(repo, 'casa.config.ts'), SSH_AUTH_SOCK: '', NO_COLOR: '1', CI: 'true' }
+    let lastReport = ''
+    const ours = () => {
+      const started = performance.now()
+      const result = spawnSync(process.execPath, [bin, '-r', repo, 'publish_build_workflows'], { env, encoding: 'utf8' })
+      const ms = performance.now() - started
+      if (result.status !== 0) throw new Error(`publish_build_workflows failed: ${result.stderr.slice(-400)}`)
+      lastReport = result.stderr
+      return ms
+    }
+    const ssh = `ssh -a -x -i ${sshd.clientKey} -o IdentitiesOnly=yes -o UserKnownHostsFile=${sshd.knownHosts} -o StrictHostKeyChecking=yes -o BatchMode=yes`
+    mkdirSync(lftpDir)
+    const lftp = () => {
+      const started = performance.now()
+      execFileSync('lftp', ['-c', `set sftp:connect-program "${ssh}"; open -u ${sshd.user}, sftp://127.0.0.1:${sshd.port}; mirror -R --delete ${join(workflow)} ${join(lftpDir, 'bench', 'master_ubuntu-22.04')}`], { stdio: 'ignore', env: { ...process.env, HOME: home } })
+      return performance.now() - started
+    }
+    mkdirSync(join(lftpDir, 'bench'), { recursive: true })
+
+    const lines: BenchLine[] = []
+    lines.push(await compare(`full upload of ${count} files (${(bytes / 1e6).toFixed(0)} MB) vs lftp mirror -R --delete`, ours, lftp, { runs: 1, goal: 1.0 }))
+    const oursFull = /(\d+) uploaded \(([^)]+)\)/.exec(lastReport)
+
+    // 1% of the files changed (new content, some with another size) and a few deleted
+    let round = 0
+    const changeOnePercent = () => {
+      round++
+      for (let i = 0; i < files.length; i += 100) {
+        const file = join(workflow, files[(i + round) % files.length]!)
+        const data = readFileSync(file)
+        writeFileSync(file, round % 2 ? Buffer.concat([data, Buffer.from(`changed ${round}\n`)]) : Buffer.from(data.toString('latin1').replace(/^\d+/, `${round}`), 'latin1'))
+      }
+      for (let i = 0; i < 5; i++) rmSync(join(workflow, files[(round * 7 + i * 997) % files.length]!), { force: true })
+    }
+    lines.push(
+      await compare(
+        `1% changed (${Math.ceil(files.length / 100)} files) vs lftp mirror -R --delete`,
+        () => {
+          changeOnePercent()
+          return ours()
+        },
+        lftp,
+        { runs: 3, goal: 0.5 },
+      ),
+    )
+    const oursUpdate = /(\d+) uploaded \(([^)]+)\), (\d+) deleted/.exec(lastReport)
+
+    // nothing changed: our report must say 0 bytes
+    ours()
+    const noChange = /(\d+) uploaded \((\d+) B\)/.exec(lastReport)
+    const transferred = noChange ? Number(noChange[2]) : Number.NaN
+    lines.push({
+      name: 'no-change run: bytes uploaded / tree size',
+      ours: transferred,
+      baseline: bytes,
+      unit: 'bytes',
+      ratio: transferred / bytes,
+      goal: 0,
+      note: `ours reported "${noChange?.[0] ?? lastReport.slice(-200)}"; full run "${oursFull?.[0]}", last 1% run "${oursUpdate?.[0]}"`,
+    })
+    // both mirrors must hold the same tree
+    const listing = (dir: string) => execFileSync('find', ['.', '-type', 'f', '-not', '-name', '.*'], { cwd: dir, encoding: 'utf8' }).split('\n').sort().join('\n')
+    if (listing(join(oursDir, 'bench', 'master_ubuntu-22.04')) !== listing(workflow)) throw new Error('our mirror differs from the local tree')
+    if (listing(join(lftpDir, 'bench', 'master_ubuntu-22.04')) !== listing(workflow)) throw new Error("lftp's mirror differs from the local tree")
+    return lines
+  } finally {
+    await sshd.stop()
+    rmSync(work, { recursive: true, force: true })
+  }
+}

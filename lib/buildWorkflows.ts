@@ -1,0 +1,44 @@
+// Build workflows as the original found them: a directory `<repository>/<distro>/<branch>_<system>/`
+// holding `conf/casa_distro.json` (the system is what follows the last `_`), selected by
+// shell wildcards on distro, branch and system.
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { imageFilter } from './imageFilter.js'
+
+export interface BuildWorkflow {
+  distro: string
+  branch: string
+  system: string
+  /** `<distro>/<branch>_<system>`, also its path on the hub. */
+  path: string
+  dir: string
+}
+
+const subdirs = (dir: string) => {
+  try {
+    return readdirSync(dir)
+      .filter((n) => !n.startsWith('.') && statSync(join(dir, n)).isDirectory())
+      .sort()
+  } catch {
+    return []
+  }
+}
+
+export function findBuildWorkflows(repository: string, filters: { distro: string; branch: string; system: string }): BuildWorkflow[] {
+  const [distro, branch, system] = [filters.distro, filters.branch, filters.system].map(imageFilter)
+  const found: BuildWorkflow[] = []
+  for (const d of subdirs(repository)) {
+    if (!distro!.matches(d)) continue
+    for (const name of subdirs(join(repository, d))) {
+      const underscore = name.lastIndexOf('_')
+      if (underscore <= 0) continue
+      const b = name.slice(0, underscore)
+      const s = name.slice(underscore + 1)
+      const dir = join(repository, d, name)
+      if (branch!.matches(b) && system!.matches(s) && existsSync(join(dir, 'conf', 'casa_distro.json'))) {
+        found.push({ distro: d, branch: b, system: s, path: `${d}/${name}`, dir })
+      }
+    }
+  }
+  return found
+}

@@ -1,0 +1,47 @@
+// Publishing the casa-distro zip: upload `casa-distro-<version>.zip` to the casa-distro hub,
+// then switch `casa-distro.zip` to it in one rename (a symlink, or a copy where the server
+// cannot link), so a download of casa-distro.zip gets the old or the new package, never a
+// mix. What is already published (same sha256, pointer already there) is left alone.
+import { createHash } from 'node:crypto'
+import { readFile, stat } from 'node:fs/promises'
+import { basename, join } from 'node:path'
+import { UserError } from './errors.js'
+import { packageFileName } from './casaDistroPackage.js'
+import type { Hub } from './transport.js'
+
+export const pointerName = 'casa-distro.zip'
+
+export interface CasaDistroPublishPlan {
+  file: string
+  name: string
+  sha256: string
+  upload: boolean
+  switchPointer: boolean
+}
+
+export async function localPackage(repository: string, version: string): Promise<{ file: string; sha256: string; size: number; mtime: number }> {
+  const file = join(repository, packageFileName(version))
+  const info = await stat(file).catch(() => undefined)
+  if (!info) throw new UserError(`${file} does not exist: run package_casa_distro first`)
+  const sha256 = createHash('sha256').update(await readFile(file)).digest('hex')
+  return { file, sha256, size: info.size, mtime: Math.floor(info.mtimeMs / 1000) }
+}
+
+/** What publishing would do: upload unless the hub holds the same bytes; switch the pointer unless it already points there. */
+export async function planCasaDistroPublish(repository: string, version: string, hub: Hub): Promise<CasaDistroPublishPlan> {
+  const local = await localPackage(repository, version)
+  const name = basename(local.file)
+  const [remote, pointer] = await hub.sha256([name, pointerName])
+  const link = await hub.readLink(pointerName)
+  const pointsThere = link !== undefined ? link === name : pointer === local.sha256
+  return { file: local.file, name, sha256: local.sha256, upload: remote !== local.sha256, switchPointer: remote !== local.sha256 || !pointsThere }
+}
+
+export async function publishCasaDistro(plan: CasaDistroPublishPlan, hub: Hub, onProgress?: (done: number, total: number) => void): Promise<'symlink' | 'copy' | 'unchanged'> {
+  if (plan.upload) {
+    const { mtimeMs } = await stat(plan.file)
+    await hub.put(plan.file, plan.name, { onProgress, mtime: Math.floor(mtimeMs / 1000) })
+  }
+  if (!plan.switchPointer) return 'unchanged'
+  return hub.link(plan.name, pointerName)
+}

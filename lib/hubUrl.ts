@@ -1,0 +1,36 @@
+// Hub URLs: where publishing tasks upload. `sftp://user@host[:port]/path` (an absolute path on
+// the server; `/~/path` is relative to the login directory, as the original's lftp used it) and
+// `file:///path` (a local or mounted directory). Parsed once, validated with one-line errors.
+import { fileURLToPath } from 'node:url'
+import { UserError } from './errors.js'
+import { expandHome } from './paths.js'
+
+export type HubLocation =
+  | { scheme: 'sftp'; user: string; host: string; port: number; root: string; display: string }
+  | { scheme: 'file'; root: string; display: string }
+
+export function parseHubUrl(url: string): HubLocation {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw new UserError(`invalid hub URL "${url}": expected sftp://user@host[:port]/path or file:///path`)
+  }
+  if (parsed.protocol === 'file:') {
+    // file://~/dir is accepted too, for symmetry with sftp://host/~/dir
+    const root = parsed.host === '~' ? expandHome(`~${decodeURIComponent(parsed.pathname)}`) : fileURLToPath(parsed)
+    return { scheme: 'file', root: root.replace(/\/+$/, '') || '/', display: url }
+  }
+  if (parsed.protocol === 'sftp:') {
+    if (!parsed.hostname) throw new UserError(`invalid hub URL "${url}": no host`)
+    if (parsed.password) throw new UserError(`hub URL sftp://${parsed.username}@${parsed.host}/...: passwords in URLs are not supported; use a key (ssh-agent or ssh.identityFile)`)
+    const user = decodeURIComponent(parsed.username) || process.env.USER || 'root'
+    const path = decodeURIComponent(parsed.pathname)
+    // `/~/x` and `/~` are relative to the login directory, where sftp starts.
+    const root = path === '/~' || path === '/~/' ? '.' : path.startsWith('/~/') ? path.slice(3).replace(/\/+$/, '') : path.replace(/\/+$/, '') || '/'
+    const port = parsed.port ? Number(parsed.port) : 22
+    const host = parsed.hostname.replace(/^\[|\]$/g, '')
+    return { scheme: 'sftp', user, host, port, root, display: `sftp://${user}@${parsed.host}${parsed.pathname}` }
+  }
+  throw new UserError(`unsupported hub URL "${url}": expected sftp:// or file://`)
+}

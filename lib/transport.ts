@@ -1,0 +1,101 @@
+// Hubs: the directories publishing tasks upload to, behind one interface whatever the URL
+// (sftp:// through ssh2 in-process, file:// for a local or mounted directory). Every write is
+// atomic: data lands under a temporary name in the same directory and is renamed into place,
+// so a downloader never sees a partial file and an interrupted upload leaves the old one whole.
+import { parseHubUrl } from './hubUrl.js'
+
+export interface SshOptions {
+  /** Private key file; ssh-agent ($SSH_AUTH_SOCK) is used when absent. */
+  identityFile?: string
+  /** known_hosts file (default ~/.ssh/known_hosts). */
+  knownHosts?: string
+}
+
+export interface PutOptions {
+  onProgress?: (done: number, total: number) => void
+  /** Permission bits of the new file (default 0o644). */
+  mode?: number
+  /** Modification time (seconds since the epoch) given to the remote file before its rename. */
+  mtime?: number
+}
+
+export interface HubEntry {
+  /** Relative to the listed directory, `/`-separated. */
+  path: string
+  size: number
+  /** Seconds since the epoch (what sftp carries). */
+  mtime: number
+  type: 'file' | 'dir' | 'symlink' | 'other'
+}
+
+export interface Hub {
+  /** The hub URL as the user wrote it (no secret: sftp URLs carry none). */
+  readonly url: string
+  /** Upload `localFile` to `remotePath` (relative to the hub root) atomically. */
+  put(localFile: string, remotePath: string, options?: PutOptions): Promise<void>
+  putText(text: string, remotePath: string): Promise<void>
+  /** The text of a remote file, or undefined when there is none. */
+  readText(remotePath: string): Promise<string | undefined>
+  /**
+   * Make `linkPath` point to `target` (relative to linkPath's directory), replacing it
+   * atomically: a symlink where the hub allows one, otherwise a copy renamed into place.
+   */
+  link(target: string, linkPath: string): Promise<'symlink' | 'copy'>
+  /** The target of a symbolic link, or undefined when `path` is not one. */
+  readLink(path: string): Promise<string | undefined>
+  /** Entries of `dir` (none when it does not exist); recursive lists the whole tree, not following links. */
+  list(dir: string, options?: { recursive?: boolean }): Promise<HubEntry[]>
+  /** Remove a file, link or empty directory; absent is fine. */
+  remove(path: string): Promise<void>
+  mkdirp(dir: string): Promise<void>
+  /** sha256 hex of remote files (undefined for absent ones), for checksum comparisons. */
+  sha256(paths: readonly string[]): Promise<(string | undefined)[]>
+  close(): Promise<void>
+}
+
+/** Open the hub a URL names: sftp://user@host[:port]/path or file:///path. */
+export async function openHub(url: string, ssh: SshOptions = {}): Promise<Hub> {
+  const location = parseHubUrl(url)
+  if (location.scheme === 'file') {
+    const { openFileHub } = await import('./transportFile.js')
+    return openFileHub(url, location.root)
+  }
+  const { openSftpHub } = await import('./transportSftp.js')
+  return openSftpHub(url, location, ssh)
+}
+
+/** A temporary name next to `path`, hidden, unique to this process and call. */
+export function temporaryName(path: string): string {
+  const slash = path.lastIndexOf('/')
+  const random = Math.random().toString(36).slice(2, 10)
+  return `${path.slice(0, slash + 1)}.${path.slice(slash + 1)}.casa-tmp-${process.pid}-${random}`
+}
+
+/** Our temporary files, so a mirror can clean those left by an interrupted run. */
+export const isTemporaryName = (path: string): boolean => /(^|\/)\.[^/]+\.casa-tmp-\d+-[a-z0-9]+$/.test(path)
+
+/** Run `work` over `items`, at most `limit` at a time; the first error stops new work and is thrown. */
+export async function eachBounded<T>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0
+  let failed: { error: unknown } | undefined
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const index = next++
+      try {
+        await work(items[index]!, index)
+      } catch (error) {
+        failed ??= { error }
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  if (failed) throw failed.error
+}
+
+/** `12.3 MB` */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1000) return `${bytes} B`
+  if (bytes < 1e6) return `${(bytes / 1e3).toFixed(1)} kB`
+  if (bytes < 1e9) return `${(bytes / 1e6).toFixed(1)} MB`
+  return `${(bytes / 1e9).toFixed(2)} GB`
+}

@@ -1,0 +1,133 @@
+// file:// hubs: a local or mounted directory (a web server's document root on a shared file
+// system). Same guarantees as sftp: temporary name in the same directory, then rename(2).
+import { createHash } from 'node:crypto'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { chmod, copyFile, lstat, mkdir, readdir, readFile, readlink, rename, rm, rmdir, symlink, unlink, utimes, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { UserError, errorMessage } from './errors.js'
+import { onInterrupt } from './interrupt.js'
+import { temporaryName, type Hub, type HubEntry, type PutOptions } from './transport.js'
+
+const isMissing = (error: unknown) => (error as NodeJS.ErrnoException)?.code === 'ENOENT'
+
+export async function openFileHub(url: string, root: string): Promise<Hub> {
+  const at = (path: string) => join(root, path)
+  const fail = (what: string, path: string, error: unknown) => new UserError(`${what} ${at(path)}: ${errorMessage(error)}`)
+
+  /** Write through `write(tempFile)`, then rename onto `path`; the temporary file never survives. */
+  async function atomically(path: string, write: (temp: string) => Promise<void>): Promise<void> {
+    const temp = temporaryName(at(path))
+    const forget = onInterrupt(() => rm(temp, { force: true }))
+    try {
+      await mkdir(dirname(temp), { recursive: true })
+      await write(temp)
+      await rename(temp, at(path))
+    } catch (error) {
+      await rm(temp, { force: true }).catch(() => undefined)
+      throw error instanceof UserError ? error : fail('cannot write', path, error)
+    } finally {
+      forget()
+    }
+  }
+
+  async function walk(dir: string, prefix: string, recursive: boolean, out: HubEntry[]): Promise<void> {
+    let names: string[]
+    try {
+      names = await readdir(dir)
+    } catch (error) {
+      if (isMissing(error) || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return
+      throw error
+    }
+    for (const name of names.sort()) {
+      const stat = await lstat(join(dir, name))
+      const type = stat.isFile() ? 'file' : stat.isDirectory() ? 'dir' : stat.isSymbolicLink() ? 'symlink' : 'other'
+      out.push({ path: prefix + name, size: stat.size, mtime: Math.floor(stat.mtimeMs / 1000), type })
+      if (recursive && type === 'dir') await walk(join(dir, name), `${prefix}${name}/`, true, out)
+    }
+  }
+
+  return {
+    url,
+    async put(localFile: string, remotePath: string, options: PutOptions = {}) {
+      await atomically(remotePath, async (temp) => {
+        const { size } = await lstat(localFile).catch((error) => {
+          throw new UserError(`cannot read ${localFile}: ${errorMessage(error)}`)
+        })
+        let done = 0
+        const source = createReadStream(localFile)
+        source.on('data', (chunk) => {
+          done += chunk.length
+          options.onProgress?.(done, size)
+        })
+        await pipeline(source, createWriteStream(temp, { mode: options.mode ?? 0o644 }))
+        await chmod(temp, options.mode ?? 0o644)
+        if (options.mtime !== undefined) await utimes(temp, options.mtime, options.mtime)
+      })
+    },
+    async putText(text, remotePath) {
+      await atomically(remotePath, (temp) => writeFile(temp, text, { mode: 0o644 }))
+    },
+    async readText(remotePath) {
+      try {
+        return await readFile(at(remotePath), 'utf8')
+      } catch (error) {
+        if (isMissing(error)) return undefined
+        throw fail('cannot read', remotePath, error)
+      }
+    },
+    async link(target, linkPath) {
+      try {
+        await atomically(linkPath, (temp) => symlink(target, temp))
+        return 'symlink'
+      } catch {
+        // a file system without links (some network mounts): a copy renamed into place
+        await atomically(linkPath, (temp) => copyFile(join(dirname(at(linkPath)), target), temp))
+        return 'copy'
+      }
+    },
+    async readLink(path) {
+      return readlink(at(path)).catch(() => undefined)
+    },
+    async list(dir, options = {}) {
+      const out: HubEntry[] = []
+      try {
+        await walk(at(dir), '', options.recursive ?? false, out)
+      } catch (error) {
+        throw fail('cannot list', dir, error)
+      }
+      return out
+    },
+    async remove(path) {
+      try {
+        const stat = await lstat(at(path))
+        if (stat.isDirectory()) await rmdir(at(path))
+        else await unlink(at(path))
+      } catch (error) {
+        if (!isMissing(error)) throw fail('cannot remove', path, error)
+      }
+    },
+    async mkdirp(dir) {
+      try {
+        await mkdir(at(dir), { recursive: true })
+      } catch (error) {
+        throw fail('cannot create directory', dir, error)
+      }
+    },
+    async sha256(paths) {
+      return Promise.all(
+        paths.map(async (path) => {
+          try {
+            const hash = createHash('sha256')
+            await pipeline(createReadStream(at(path)), hash)
+            return hash.digest('hex')
+          } catch (error) {
+            if (isMissing(error)) return undefined
+            throw fail('cannot read', path, error)
+          }
+        }),
+      )
+    },
+    async close() {},
+  }
+}

@@ -1,0 +1,304 @@
+// sftp:// hubs through ssh2, in-process (no ssh/lftp child, no password prompt). Keys come
+// from ssh-agent ($SSH_AUTH_SOCK) or ssh.identityFile; the host key must be in known_hosts
+// (ssh.knownHosts or ~/.ssh/known_hosts): unknown or changed keys are refused with one line.
+// Writes go to a temporary name in the target directory, then posix-rename@openssh.com
+// replaces the target atomically (plain rename where the server lacks that extension).
+import { createHash } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
+import { posix } from 'node:path'
+import type { Client, ConnectConfig, SFTPWrapper, Stats } from 'ssh2'
+import { UserError, errorMessage } from './errors.js'
+import type { HubLocation } from './hubUrl.js'
+import { onInterrupt } from './interrupt.js'
+import { blobType, checkHostKey, fingerprint, knownHostsName, knownKeys, type HostKeyVerdict } from './knownHosts.js'
+import { home } from './paths.js'
+import { temporaryName, type Hub, type HubEntry, type PutOptions, type SshOptions } from './transport.js'
+import { ui } from './ui.js'
+
+type SftpLocation = Extract<HubLocation, { scheme: 'sftp' }>
+
+const NO_SUCH_FILE = 2
+const sftpCode = (error: unknown) => (error as { code?: number })?.code
+const promised = <T>(call: (cb: (error: Error | null | undefined, value: T) => void) => void) =>
+  new Promise<T>((resolve, reject) => call((error, value) => (error ? reject(error) : resolve(value))))
+
+function typeOf(mode: number): HubEntry['type'] {
+  switch (mode & 0o170000) {
+    case 0o100000:
+      return 'file'
+    case 0o040000:
+      return 'dir'
+    case 0o120000:
+      return 'symlink'
+    default:
+      return 'other'
+  }
+}
+
+/** The identity to offer: the configured key file, else the agent, else OpenSSH's default key files. */
+function credentials(ssh: SshOptions): { privateKey?: Buffer; agent?: string; tried: string } {
+  const agent = process.env.SSH_AUTH_SOCK || undefined
+  if (ssh.identityFile) {
+    let privateKey: Buffer
+    try {
+      privateKey = readFileSync(ssh.identityFile)
+    } catch (error) {
+      throw new UserError(`cannot read ssh.identityFile ${ssh.identityFile}: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`)
+    }
+    return { privateKey, agent, tried: `key ${ssh.identityFile}${agent ? ' and ssh-agent' : ''}` }
+  }
+  if (agent) return { agent, tried: 'ssh-agent keys' }
+  const fallback = ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((n) => posix.join(home(), '.ssh', n)).find((f) => existsSync(f))
+  if (fallback) return { privateKey: readFileSync(fallback), tried: `key ${fallback}` }
+  throw new UserError('no SSH key: start ssh-agent and ssh-add your key, or set ssh.identityFile in casa.config.ts')
+}
+
+export async function openSftpHub(url: string, location: SftpLocation, ssh: SshOptions): Promise<Hub> {
+  const { host, port, user, root } = location
+  const where = `${user}@${knownHostsName(host, port)}`
+  const knownHostsFile = ssh.knownHosts ?? posix.join(home(), '.ssh', 'known_hosts')
+  const known = knownKeys(knownHostsFile, host, port)
+  const auth = credentials(ssh)
+  const { default: ssh2 } = await import('ssh2')
+  const client: Client = new ssh2.Client()
+  let verdict: (HostKeyVerdict & { blob: Buffer }) | undefined
+
+  const hostKeyMessage = (v: NonNullable<typeof verdict>) => {
+    const seen = `${blobType(v.blob)} ${fingerprint(v.blob)}`
+    const name = knownHostsName(host, port)
+    if (v.ok) return ''
+    if (v.reason === 'unknown')
+      return `host key of ${name} (${seen}) is not in ${knownHostsFile}: check it with the server's admin, then add it: ssh-keyscan${port === 22 ? '' : ` -p ${port}`} ${host} >> ${knownHostsFile}`
+    if (v.reason === 'revoked') return `host key of ${name} (${seen}) is marked @revoked in ${knownHostsFile}:${v.line}: refusing to connect`
+    return `host key of ${name} has CHANGED (server sent ${seen}, ${knownHostsFile}:${v.line} holds another): refusing to connect; if the change is expected, run ssh-keygen -R '${name}' -f ${knownHostsFile} and add the new key`
+  }
+
+  // Ask first for the key types known_hosts holds, as OpenSSH does, so a server with several
+  // host keys shows the one we can check.
+  const knownTypes = [...new Set(known.filter((k) => !k.revoked).map((k) => k.type))]
+  const defaultHostKeyTypes = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']
+  const config: ConnectConfig = {
+    host,
+    port,
+    username: user,
+    readyTimeout: 20_000,
+    keepaliveInterval: 15_000,
+    ...(auth.privateKey ? { privateKey: auth.privateKey } : {}),
+    ...(auth.agent ? { agent: auth.agent } : {}),
+    algorithms: { serverHostKey: [...knownTypes.filter((t) => defaultHostKeyTypes.includes(t)), ...defaultHostKeyTypes.filter((t) => !knownTypes.includes(t))] as never },
+    hostVerifier: (key: Buffer) => {
+      verdict = { ...checkHostKey(known, key), blob: key }
+      return verdict.ok
+    },
+  }
+
+  ui.debug(`connecting to sftp://${where} (known hosts: ${knownHostsFile}; ${auth.tried})`)
+  const sftp = await new Promise<SFTPWrapper>((resolve, reject) => {
+    client.once('ready', () => {
+      // many small SFTP requests in flight: Nagle's algorithm would hold each one back
+      client.setNoDelay(true)
+      client.sftp((error, session) => (error ? reject(new UserError(`sftp://${where}: the server has no sftp subsystem: ${error.message}`)) : resolve(session)))
+    })
+    client.once('error', (error: Error & { level?: string; code?: string }) => {
+      if (verdict && !verdict.ok) return reject(new UserError(hostKeyMessage(verdict)))
+      if (error.level === 'client-authentication') return reject(new UserError(`sftp://${where}: the server refused ${auth.tried} for user ${user}`))
+      if (error.level === 'client-timeout') return reject(new UserError(`sftp://${where}: no answer (timed out)`))
+      if (error.level === 'agent') return reject(new UserError(`sftp://${where}: ssh-agent failed: ${error.message}`))
+      if (error.code) return reject(new UserError(`cannot connect to ${knownHostsName(host, port)}: ${error.code === 'ECONNREFUSED' ? 'connection refused' : error.code}`))
+      reject(new UserError(`sftp://${where}: ${error.message}`))
+    })
+    try {
+      client.connect(config)
+    } catch (error) {
+      // ssh2 parses the key synchronously: an encrypted or malformed key ends here (the message names no secret)
+      const message = errorMessage(error)
+      reject(new UserError(/passphrase/i.test(message) ? `${ssh.identityFile}: the key is encrypted: load it into ssh-agent (ssh-add) instead` : `cannot use ${auth.tried}: ${message}`))
+    }
+  })
+  client.on('error', (error) => ui.debug(`sftp://${where}: ${error.message}`))
+
+  const at = (path: string) => (path === '' || path === '.' ? root : root === '.' ? path : posix.join(root, path))
+  const fail = (what: string, path: string, error: unknown) => new UserError(`${what} sftp://${where}/${at(path)}: ${errorMessage(error)}`)
+  const hasPosixRename = (sftp as unknown as { _extensions?: Record<string, string> })._extensions?.['posix-rename@openssh.com'] !== undefined
+
+  const stat = (path: string) => promised<Stats>((cb) => sftp.lstat(path, cb)).catch((error) => (sftpCode(error) === NO_SUCH_FILE ? undefined : Promise.reject(error)))
+  const madeDirs = new Map<string, Promise<void>>()
+  const mkdirp = (dir: string): Promise<void> => {
+    if (dir === '.' || dir === '/' || dir === '') return Promise.resolve()
+    let made = madeDirs.get(dir)
+    if (!made) {
+      made = (async () => {
+        const found = await stat(dir)
+        if (found) return
+        await mkdirp(posix.dirname(dir))
+        await promised<void>((cb) => sftp.mkdir(dir, cb)).catch(async (error) => {
+          if (!(await stat(dir))) throw error // lost a race with another mkdir: fine if it exists now
+        })
+      })()
+      madeDirs.set(dir, made)
+      made.catch(() => madeDirs.delete(dir))
+    }
+    return made
+  }
+
+  /** Replace `target` by `temp`, atomically where the server supports posix-rename. */
+  const renameOver = async (temp: string, target: string) => {
+    if (hasPosixRename) return promised<void>((cb) => sftp.ext_openssh_rename(temp, target, cb))
+    await promised<void>((cb) => sftp.rename(temp, target, cb)).catch(async () => {
+      await promised<void>((cb) => sftp.unlink(target, cb)).catch(() => undefined)
+      await promised<void>((cb) => sftp.rename(temp, target, cb))
+    })
+  }
+
+  /** Write into a temporary name with `write`, then rename onto `path`; creates missing directories. */
+  const atomically = async (path: string, write: (temp: string) => Promise<void>) => {
+    const target = at(path)
+    const temp = temporaryName(target)
+    const removeTemp = () => promised<void>((cb) => sftp.unlink(temp, cb)).catch(() => undefined)
+    const forget = onInterrupt(removeTemp)
+    try {
+      try {
+        await write(temp)
+      } catch (error) {
+        if (sftpCode(error) !== NO_SUCH_FILE) throw error
+        await mkdirp(posix.dirname(target))
+        await write(temp)
+      }
+      await renameOver(temp, target)
+    } catch (error) {
+      await removeTemp()
+      throw error instanceof UserError ? error : fail('cannot write', path, error)
+    } finally {
+      forget()
+    }
+  }
+
+  const writeBuffer = (temp: string, data: Buffer, mode: number) =>
+    promised<void>((cb) => sftp.writeFile(temp, data, { mode }, cb as (error?: Error | null) => void))
+
+  return {
+    url,
+    async put(localFile: string, remotePath: string, options: PutOptions = {}) {
+      if (!existsSync(localFile)) throw new UserError(`cannot upload ${localFile}: no such file`)
+      await atomically(remotePath, async (temp) => {
+        await promised<void>((cb) =>
+          sftp.fastPut(localFile, temp, { mode: options.mode ?? 0o644, concurrency: 16, chunkSize: 32 * 1024, step: (done, _chunk, total) => options.onProgress?.(done, total) }, cb as (error?: Error | null) => void),
+        )
+        if (options.mtime !== undefined) await promised<void>((cb) => sftp.utimes(temp, options.mtime!, options.mtime!, cb))
+      })
+    },
+    async putText(text, remotePath) {
+      await atomically(remotePath, (temp) => writeBuffer(temp, Buffer.from(text), 0o644))
+    },
+    async readText(remotePath) {
+      try {
+        return (await promised<Buffer>((cb) => sftp.readFile(at(remotePath), cb))).toString('utf8')
+      } catch (error) {
+        if (sftpCode(error) === NO_SUCH_FILE) return undefined
+        throw fail('cannot read', remotePath, error)
+      }
+    },
+    async link(target, linkPath) {
+      try {
+        await atomically(linkPath, (temp) => promised<void>((cb) => sftp.symlink(target, temp, cb)))
+        return 'symlink'
+      } catch (error) {
+        ui.debug(`symlink refused on sftp://${where} (${errorMessage(error)}): copying instead`)
+      }
+      const source = posix.join(posix.dirname(at(linkPath)), target)
+      await atomically(linkPath, async (temp) => {
+        const data = await promised<Buffer>((cb) => sftp.readFile(source, cb))
+        await writeBuffer(temp, data, 0o644)
+      })
+      return 'copy'
+    },
+    async readLink(path) {
+      return promised<string>((cb) => sftp.readlink(at(path), cb)).catch(() => undefined)
+    },
+    async list(dir, options = {}) {
+      const out: HubEntry[] = []
+      const read = async (path: string, prefix: string): Promise<void> => {
+        let entries
+        try {
+          entries = await promised<{ filename: string; attrs: Stats }[]>((cb) => sftp.readdir(path, cb as never))
+        } catch (error) {
+          if (sftpCode(error) === NO_SUCH_FILE) return
+          throw fail('cannot list', prefix || dir, error)
+        }
+        const subdirs: Promise<void>[] = []
+        for (const entry of entries.sort((a, b) => (a.filename < b.filename ? -1 : 1))) {
+          if (entry.filename === '.' || entry.filename === '..') continue
+          const type = typeOf(entry.attrs.mode)
+          out.push({ path: prefix + entry.filename, size: entry.attrs.size, mtime: entry.attrs.mtime, type })
+          if (options.recursive && type === 'dir') subdirs.push(read(posix.join(path, entry.filename), `${prefix}${entry.filename}/`))
+        }
+        await Promise.all(subdirs)
+      }
+      await read(at(dir), '')
+      return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+    },
+    async remove(path) {
+      const target = at(path)
+      const found = await stat(target).catch((error) => Promise.reject(fail('cannot remove', path, error)))
+      if (!found) return
+      try {
+        if (found.isDirectory()) await promised<void>((cb) => sftp.rmdir(target, cb))
+        else await promised<void>((cb) => sftp.unlink(target, cb))
+      } catch (error) {
+        if (sftpCode(error) !== NO_SUCH_FILE) throw fail('cannot remove', path, error)
+      }
+    },
+    async mkdirp(dir) {
+      await mkdirp(at(dir)).catch((error) => Promise.reject(fail('cannot create directory', dir, error)))
+    },
+    async sha256(paths) {
+      const hashes = new Map<string, string>()
+      // One `sha256sum` per 100 files on the server when it lets us run commands; else download.
+      for (let i = 0; i < paths.length; i += 100) {
+        const batch = paths.slice(i, i + 100).map(at)
+        const output = await execText(client, `sha256sum -- ${batch.map(shellQuote).join(' ')}`).catch(() => '')
+        for (const line of output.split('\n')) {
+          const match = /^([0-9a-f]{64}) [ *](.*)$/.exec(line)
+          if (match) hashes.set(match[2]!, match[1]!)
+        }
+      }
+      const result: (string | undefined)[] = []
+      for (const path of paths) {
+        const full = at(path)
+        if (hashes.has(full)) {
+          result.push(hashes.get(full))
+          continue
+        }
+        try {
+          const data = await promised<Buffer>((cb) => sftp.readFile(full, cb))
+          result.push(createHash('sha256').update(data).digest('hex'))
+        } catch (error) {
+          if (sftpCode(error) === NO_SUCH_FILE) result.push(undefined)
+          else throw fail('cannot read', path, error)
+        }
+      }
+      return result
+    },
+    async close() {
+      sftp.end()
+      client.end()
+    },
+  }
+}
+
+function shellQuote(word: string): string {
+  return `'${word.replace(/'/g, `'\\''`)}'`
+}
+
+/** stdout of a command run over the connection (fails when the server allows no commands). */
+function execText(client: Client, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    client.exec(command, (error, channel) => {
+      if (error) return reject(error)
+      let out = ''
+      channel.on('data', (chunk: Buffer) => (out += chunk.toString()))
+      channel.stderr.on('data', () => undefined)
+      channel.on('close', () => resolve(out))
+    })
+  })
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env -S node --import tsx
+// publish_build_workflows: mirror build workflow directories of the repository to the
+// build workflows hub, uploading only what changed and deleting what is gone.
+import { defineTask } from 'casa-distro-admin/task'
+
+export default defineTask(
+  {
+    name: 'publish_build_workflows',
+    summary: 'Mirror build workflows (<distro>/<branch>_<system>) to the build workflows hub',
+    description: `A build workflow is a directory <repository>/<distro>/<branch>_<system>/ holding
+conf/casa_distro.json. Each one matching the filters is mirrored to the same relative path
+under hubs.buildWorkflows.upload (sftp:// or file://): files whose size or modification time
+differ (or sha256 with checksum=1) are uploaded, each under a temporary name renamed into
+place, then remote files that no longer exist locally are deleted.`,
+    options: {
+      distro: { type: 'string', default: '*', help: 'wildcard filter on the distro directory' },
+      branch: { type: 'string', default: '*', help: 'wildcard filter on the branch' },
+      system: { type: 'string', default: '*', help: 'wildcard filter on the system (what follows the last _)' },
+      checksum: { type: 'boolean', help: 'compare files by sha256 instead of size and modification time' },
+      dry_run: { type: 'boolean', help: 'list what would be uploaded and deleted, change nothing' },
+    },
+    async run(options, { config }) {
+      const { ui } = await import('casa-distro-admin/ui')
+      const { UserError } = await import('casa-distro-admin/errors')
+      const { findBuildWorkflows } = await import('casa-distro-admin/buildWorkflows')
+      const { openHub, formatBytes } = await import('casa-distro-admin/transport')
+      const { planMirror, applyMirror } = await import('casa-distro-admin/mirror')
+      const workflows = findBuildWorkflows(config.repository, options)
+      if (workflows.length === 0) {
+        throw new UserError(`No build workflow match distro="${options.distro}" branch="${options.branch}" system="${options.system}" in ${config.repository}`)
+      }
+      const url = config.hubs.buildWorkflows.upload
+      const hub = await openHub(url, config.ssh)
+      try {
+        for (const workflow of workflows) {
+          const plan = await ui.step(`comparing ${workflow.path} with ${url}`, () => planMirror(workflow.dir, hub, workflow.path, { checksum: options.checksum }))
+          if (options.dry_run) {
+            const rows = [...plan.uploads.map((u) => ['upload', `${workflow.path}/${u.path}`, `${formatBytes(u.size)} (${u.reason})`]), ...plan.deletions.map((d) => ['delete', `${workflow.path}/${d}`, ''])]
+            ui.result(rows.length ? ui.table(['action', 'path', 'detail'], rows) : `${workflow.path}: up to date`)
+            continue
+          }
+          const result = await ui.step(
+            `${workflow.path} -> ${url}`,
+            (step) => applyMirror(plan, hub, { concurrency: 8, onProgress: (b, t, f, n) => step.update(`${f}/${n} files, ${formatBytes(b)} of ${formatBytes(t)}`) }),
+            (r) => `${workflow.path}: ${r.uploaded} uploaded (${formatBytes(r.bytes)}), ${r.deleted} deleted, ${r.unchanged} unchanged`,
+          )
+          void result
+        }
+      } finally {
+        await hub.close()
+      }
+    },
+  },
+  import.meta.url,
+)

@@ -1,0 +1,146 @@
+// package_casa_distro and publish_casa_distro end to end: the zip (<= 1 MB, reproducible) runs
+// with Node.js alone from a directory with no node_modules above it, including an sftp upload;
+// publishing to sshd switches casa-distro.zip atomically and a re-run changes nothing.
+import t from 'tap'
+import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { runCli, runProgram } from './helpers/cli.js'
+import { startSshd, type Sshd } from './helpers/services.js'
+import { sftpBatch, sftpGet, sftpUrl, sshConfig, workflowRepository } from './helpers/sftp.js'
+import { tempDir } from './helpers/tmp.js'
+
+let sshd: Sshd
+t.before(async () => {
+  sshd = await startSshd()
+})
+t.teardown(() => sshd?.stop())
+
+/** The end of a program's stderr, enough to see why it failed. */
+const tail = (text: string) => text.slice(-600)
+const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex')
+const version = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version as string
+
+t.test('the zip is small, reproducible, and runs with Node.js alone', async (t) => {
+  const hubDir = join(sshd.root, 'zip-run')
+  const repo = workflowRepository(t, `{ hubs: { buildWorkflows: { upload: '${sftpUrl(sshd, hubDir)}' } }, ${sshConfig(sshd)} }`)
+  const made = await runCli(['-r', repo.dir, 'package_casa_distro'], { env: repo.env })
+  t.equal(made.code, 0, tail(made.stderr))
+  const zip = join(repo.dir, `casa-distro-${version}.zip`)
+  t.equal(made.stdout.trim(), zip)
+  const size = statSync(zip).size
+  t.ok(size <= 1_000_000, `at most 1 MB (${size} bytes)`)
+  const first = readFileSync(zip)
+  const again = await runCli(['-r', repo.dir, 'package_casa_distro'], { env: repo.env })
+  t.equal(again.code, 0, tail(again.stderr))
+  t.equal(sha(readFileSync(zip)), sha(first), 'the same sources give the same bytes')
+  t.same(
+    execFileSync('ls', ['-a', repo.dir], { encoding: 'utf8' }).split('\n').filter((n) => n.includes('.tmp')),
+    [],
+    'no temporary file left',
+  )
+
+  const unpacked = tempDir(t, 'casa-zip-run-')
+  for (let dir = unpacked; dir !== dirname(dir); dir = dirname(dir)) t.notOk(existsSync(join(dir, 'node_modules')), `no node_modules in ${dir}`)
+  execFileSync('unzip', ['-q', zip, '-d', unpacked])
+  const top = join(unpacked, `casa-distro-${version}`)
+  t.ok(existsSync(join(top, 'README.md')), 'README inside')
+  t.ok(statSync(join(top, 'bin', 'casa_distro_admin.js')).mode & 0o100, 'the launcher is executable')
+  const home = join(unpacked, 'home')
+  mkdirSync(home)
+  const env = { HOME: home, SSH_AUTH_SOCK: '', CASA_CONFIG: '' }
+  const node = (args: string[]) => runProgram(process.execPath, [join(top, 'bin', 'casa_distro_admin.js'), ...args], { cwd: unpacked, env })
+
+  const help = await node(['help'])
+  t.equal(help.code, 0, tail(help.stderr))
+  for (const task of ['package_casa_distro', 'publish_casa_distro', 'publish_build_workflows', 'publish_singularity', 'show_config']) t.match(help.stdout, task)
+  const taskHelp = await node(['help', 'publish_build_workflows'])
+  t.match(taskHelp.stdout, /checksum/)
+
+  // a workflow in the unzipped package's own repository, a plain-JS config, a real sftp upload
+  const workflows = join(unpacked, 'repo')
+  mkdirSync(join(workflows, 'bv', 'master_ubuntu-22.04', 'conf'), { recursive: true })
+  writeFileSync(join(workflows, 'bv', 'master_ubuntu-22.04', 'conf', 'casa_distro.json'), '{"from":"zip"}')
+  const config = join(unpacked, 'casa.config.mjs')
+  writeFileSync(config, `export default { hubs: { buildWorkflows: { upload: '${sftpUrl(sshd, hubDir)}' } }, ${sshConfig(sshd)} }\n`)
+  const dry = await node(['-r', workflows, '--config', config, 'publish_build_workflows', '--dry-run'])
+  t.equal(dry.code, 0, tail(dry.stderr))
+  t.match(dry.stdout, /upload\s+bv\/master_ubuntu-22\.04\/conf\/casa_distro\.json\s+14 B \(new\)/)
+  t.notOk(existsSync(hubDir), 'the dry run uploaded nothing')
+  const published = await node(['-r', workflows, '--config', config, 'publish_build_workflows'])
+  t.equal(published.code, 0, tail(published.stderr))
+  t.equal(sftpGet(sshd, `${hubDir}/bv/master_ubuntu-22.04/conf/casa_distro.json`, unpacked).toString(), '{"from":"zip"}', 'uploaded over sftp by the zipped command')
+
+  // a casa.config.ts of the usual form loads without esbuild
+  writeFileSync(join(workflows, 'casa.config.ts'), `import { defineConfig } from 'casa-distro-admin'\nexport default defineConfig({ namespace: 'fromzip' })\n`)
+  const shown = await node(['-r', workflows, 'show_config'])
+  t.equal(shown.code, 0, tail(shown.stderr))
+  t.match(shown.stdout, /namespace: fromzip/)
+})
+
+t.test('publish_casa_distro: upload, atomic pointer switch, re-run changes nothing', async (t) => {
+  const hubDir = join(sshd.root, 'casa-distro')
+  const repo = workflowRepository(t, `{ hubs: { casaDistro: { upload: '${sftpUrl(sshd, hubDir)}' } }, ${sshConfig(sshd)} }`)
+  const missing = await runCli(['-r', repo.dir, 'publish_casa_distro', 'package_version=9.9.9'], { env: repo.env })
+  t.equal(missing.code, 1)
+  t.match(missing.stderr, /casa-distro-9\.9\.9\.zip does not exist: run package_casa_distro first/)
+
+  const versionA = '3.0.0-a'
+  const versionB = '3.0.0-b'
+  for (const v of [versionA, versionB]) {
+    const made = await runCli(['-r', repo.dir, 'package_casa_distro', `package_version=${v}`], { env: repo.env })
+    t.equal(made.code, 0, tail(made.stderr))
+  }
+  const zipA = readFileSync(join(repo.dir, `casa-distro-${versionA}.zip`))
+  const zipB = readFileSync(join(repo.dir, `casa-distro-${versionB}.zip`))
+
+  const dry = await runCli(['-r', repo.dir, 'publish_casa_distro', `package_version=${versionA}`, '--dry-run'], { env: repo.env })
+  t.equal(dry.code, 0, tail(dry.stderr))
+  t.match(dry.stdout, /upload\s+\S+casa-distro-3\.0\.0-a\.zip/)
+  t.match(dry.stdout, /switch\s+casa-distro\.zip -> casa-distro-3\.0\.0-a\.zip/)
+  t.notOk(existsSync(hubDir), 'a dry run changes nothing')
+
+  const first = await runCli(['-r', repo.dir, 'publish_casa_distro', `package_version=${versionA}`], { env: repo.env })
+  t.equal(first.code, 0, tail(first.stderr))
+  t.match(first.stderr, /uploaded casa-distro-3\.0\.0-a\.zip; casa-distro\.zip -> casa-distro-3\.0\.0-a\.zip \(symlink\)/)
+  const pointer = join(hubDir, 'casa-distro.zip')
+  t.equal(readlinkSync(pointer), `casa-distro-${versionA}.zip`)
+  t.equal(sha(sftpGet(sshd, `${hubDir}/casa-distro.zip`, tempDir(t))), sha(zipA), 'OpenSSH sftp downloads version A through the pointer')
+
+  const before = { zip: statSync(join(hubDir, `casa-distro-${versionA}.zip`)), link: lstatSync(pointer) }
+  const rerun = await runCli(['-r', repo.dir, 'publish_casa_distro', `package_version=${versionA}`], { env: repo.env })
+  t.equal(rerun.code, 0, tail(rerun.stderr))
+  t.match(rerun.stderr, /already published/)
+  t.equal(statSync(join(hubDir, `casa-distro-${versionA}.zip`)).ino, before.zip.ino, 'the zip was not uploaded again')
+  t.equal(lstatSync(pointer).ino, before.link.ino, 'the pointer was not re-created')
+
+  // switch to B while a reader follows the pointer all along: always a whole zip, A or B
+  let reading = true
+  const seen = new Map<string, number>()
+  const reader = (async () => {
+    while (reading) {
+      const digest = sha(readFileSync(pointer)) // throws if the pointer is ever missing
+      seen.set(digest, (seen.get(digest) ?? 0) + 1)
+      await new Promise((r) => setImmediate(r))
+    }
+  })()
+  const second = await runCli(['-r', repo.dir, 'publish_casa_distro', `package_version=${versionB}`], { env: repo.env })
+  reading = false
+  await reader
+  t.equal(second.code, 0, tail(second.stderr))
+  t.ok([...seen.keys()].every((d) => d === sha(zipA) || d === sha(zipB)), `every read found a whole zip (${[...seen.values()].reduce((a, b) => a + b, 0)} reads)`)
+  t.equal(readlinkSync(pointer), `casa-distro-${versionB}.zip`)
+  t.equal(sha(sftpGet(sshd, `${hubDir}/casa-distro.zip`, tempDir(t))), sha(zipB), 'OpenSSH sftp downloads version B through the pointer')
+  t.match(sftpBatch(sshd, [`ls -l ${hubDir}`]), /casa-distro-3\.0\.0-a\.zip[\s\S]*casa-distro-3\.0\.0-b\.zip/, 'both versions stay on the server')
+})
+
+t.test('publish_casa_distro to a file:// hub', async (t) => {
+  const hubDir = join(tempDir(t), 'www')
+  const repo = workflowRepository(t, `{ hubs: { casaDistro: { upload: 'file://${hubDir}' } } }`)
+  t.equal((await runCli(['-r', repo.dir, 'package_casa_distro'], { env: repo.env })).code, 0)
+  const published = await runCli(['-r', repo.dir, 'publish_casa_distro'], { env: repo.env })
+  t.equal(published.code, 0, tail(published.stderr))
+  t.equal(readlinkSync(join(hubDir, 'casa-distro.zip')), `casa-distro-${version}.zip`)
+  t.equal(sha(readFileSync(join(hubDir, 'casa-distro.zip'))), sha(readFileSync(join(repo.dir, `casa-distro-${version}.zip`))))
+})
