@@ -5,7 +5,7 @@
 // directory, `docker build --network=host --force-rm`, add the other tags and remove the
 // superseded image ids nobody tags any more. A failure skips what depends on it; the rest goes on.
 import { rm } from 'node:fs/promises'
-import { docker, inspectImages, pullImage, type ImageInfo } from './docker.js'
+import { docker, inspectImages, pullImage, removeUntagged, type ImageInfo } from './docker.js'
 import { contextDigest, contextFiles, stageContext } from './buildContext.js'
 import { freshness, labels, shortId, type BuildPlan, type PlanItem } from './buildPlan.js'
 import { errorMessage, UserError } from './errors.js'
@@ -182,16 +182,7 @@ async function addTags(repository: string, tags: readonly string[], image: Image
  * uses stays (fine).
  */
 async function removeSuperseded(ids: readonly string[], leftovers: Set<string>): Promise<void> {
-  if (ids.length === 0) return
-  const still = await inspectImages(ids)
-  for (const id of ids) {
-    const info = still.get(id)
-    if (info && (info.RepoTags ?? []).length === 0) {
-      const result = await docker(['image', 'rm', id], { allowFailure: true })
-      if (result.exitCode === 0) ui.debug(`removed superseded image ${shortId(id)}`)
-      else if (/dependent child images/.test(result.stderr)) leftovers.add(id)
-    }
-  }
+  for (const id of await removeUntagged(ids)) leftovers.add(id)
 }
 
 /**
