@@ -187,12 +187,13 @@ async function removeSuperseded(ids: readonly string[], leftovers: Set<string>):
 
 /**
  * Pull the FROM images of the definitions without dependencies, all at once. A failed pull of
- * an image present locally is a warning (offline sites); of an absent one, an error. `before`
- * is the engine's view before the pulls; returns the bases a pull refreshed and the old ids
- * they replaced.
+ * an image present locally is a warning (offline sites); of an absent one, an error.
+ * `beforePulls` is the engine's view taken as the pulls start (a base a fast pull already
+ * replaced then shows its new id, and its old id is left to docker like any dangling image);
+ * returns the bases a pull refreshed and the old ids they replaced.
  */
-export async function pullBases(bases: readonly string[], before: ReadonlyMap<string, ImageInfo>, signal?: AbortSignal): Promise<{ refreshed: Map<string, ImageInfo>; superseded: string[] }> {
-  const results = await Promise.all(bases.map((base) => pullImage(base, signal)))
+export async function pullBases(bases: readonly string[], beforePulls: Promise<ReadonlyMap<string, ImageInfo>>, signal?: AbortSignal): Promise<{ refreshed: Map<string, ImageInfo>; superseded: string[] }> {
+  const [results, before] = await Promise.all([Promise.all(bases.map((base) => pullImage(base, signal))), beforePulls])
   const pulled = bases.filter((_, i) => results[i]!.ok)
   const refreshed = pulled.length > 0 ? await inspectImages(pulled) : new Map<string, ImageInfo>()
   const superseded: string[] = []
