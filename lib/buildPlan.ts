@@ -125,7 +125,7 @@ export async function imageFacts(image: CatalogImage, catalog: ImageCatalog): Pr
 
 /**
  * Plan a build of the images matching `filter`. `local` must hold the local images (by
- * reference) of the catalog images and of the bases: use `planReferences` to know which.
+ * reference) of the catalog images and of the bases: `gatherFacts` lists those references.
  */
 export async function planBuild(catalog: ImageCatalog, options: PlanOptions, facts: ReadonlyMap<CatalogImage, ImageFacts>): Promise<BuildPlan> {
   const ordered = imageOrder(catalog)
