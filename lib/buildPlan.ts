@@ -125,7 +125,7 @@ export async function imageFacts(image: CatalogImage, catalog: ImageCatalog): Pr
 
 /**
  * Plan a build of the images matching `filter`. `local` must hold the local images (by
- * reference) of the catalog images and of the bases: use `planReferences` to know which.
+ * reference) of the catalog images and of the bases: `gatherFacts` lists those references.
  */
 export async function planBuild(catalog: ImageCatalog, options: PlanOptions, facts: ReadonlyMap<CatalogImage, ImageFacts>): Promise<BuildPlan> {
   const ordered = imageOrder(catalog)
@@ -209,27 +209,31 @@ export async function gatherFacts(catalog: ImageCatalog, images: Iterable<Catalo
 }
 
 /**
- * The whole planning step as tasks use it: facts, one batched inspect, then `pull` with the
- * external FROM images of the definitions without dependencies (create_docker pulls them
- * there, as the original did; it returns the refreshed entries), then the plan.
+ * The whole planning step as tasks use it: facts, one batched inspect and, alongside, `pull`
+ * with the external FROM images of the definitions without dependencies (create_docker pulls
+ * them there, as the original did; it returns the refreshed entries), then the plan.
  */
 export async function makePlan(
   catalog: ImageCatalog,
   options: Omit<PlanOptions, 'local'>,
   inspect: (refs: readonly string[]) => Promise<LocalImages>,
-  pull?: (rootBases: string[], local: LocalImages) => Promise<LocalImages>,
+  pull?: (rootBases: string[], local: Promise<LocalImages>) => Promise<LocalImages>,
 ): Promise<BuildPlan> {
   definitionOrder(catalog) // a cycle is reported before anything else
   const selected = matchImages(catalog, options.filter)
   const { facts, references } = await gatherFacts(catalog, selected)
-  let local = await inspect(references)
-  if (pull) {
+  // The inspect and the pulls run side by side: on a no-op run they are all the docker work.
+  const inspected = inspect(references)
+  let local: LocalImages
+  if (!pull) local = await inspected
+  else {
     const catalogImages = referenceIndex(catalog)
     const rootBases = new Set<string>()
     for (const [image, fact] of facts) {
       if (image.definition.dependencies.length === 0) for (const base of fact.bases) if (!catalogImages.has(base)) rootBases.add(base)
     }
-    const refreshed = await pull([...rootBases].sort(), local)
+    const refreshed = await pull([...rootBases].sort(), inspected)
+    local = await inspected
     if (refreshed.size > 0) local = new Map([...local, ...refreshed])
   }
   return planBuild(catalog, { ...options, local }, facts)

@@ -164,3 +164,22 @@ export async function pullImage(reference: string, signal?: AbortSignal): Promis
 function lastLine(text: string): string {
   return text.split('\n').map((l) => l.trim()).filter(Boolean).pop() ?? ''
 }
+
+/**
+ * Remove the images among `ids` that no tag names any more (superseded builds, old bases,
+ * old pushes). Returns the ids still needed as the parent of another image, to retry later;
+ * an image a container uses stays.
+ */
+export async function removeUntagged(ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return []
+  const blocked: string[] = []
+  const still = await inspectImages(ids)
+  for (const id of ids) {
+    const info = still.get(id)
+    if (!info || (info.RepoTags ?? []).length > 0) continue
+    const result = await docker(['image', 'rm', id], { allowFailure: true })
+    if (result.exitCode === 0) ui.debug(`removed superseded image ${id.replace(/^sha256:/, '').slice(0, 12)}`)
+    else if (/dependent child images/.test(result.stderr)) blocked.push(id)
+  }
+  return blocked
+}

@@ -5,7 +5,7 @@
 // directory, `docker build --network=host --force-rm`, add the other tags and remove the
 // superseded image ids nobody tags any more. A failure skips what depends on it; the rest goes on.
 import { rm } from 'node:fs/promises'
-import { docker, inspectImages, pullImage, type ImageInfo } from './docker.js'
+import { docker, inspectImages, pullImage, removeUntagged, type ImageInfo } from './docker.js'
 import { contextDigest, contextFiles, stageContext } from './buildContext.js'
 import { freshness, labels, shortId, type BuildPlan, type PlanItem } from './buildPlan.js'
 import { errorMessage, UserError } from './errors.js'
@@ -182,26 +182,18 @@ async function addTags(repository: string, tags: readonly string[], image: Image
  * uses stays (fine).
  */
 async function removeSuperseded(ids: readonly string[], leftovers: Set<string>): Promise<void> {
-  if (ids.length === 0) return
-  const still = await inspectImages(ids)
-  for (const id of ids) {
-    const info = still.get(id)
-    if (info && (info.RepoTags ?? []).length === 0) {
-      const result = await docker(['image', 'rm', id], { allowFailure: true })
-      if (result.exitCode === 0) ui.debug(`removed superseded image ${shortId(id)}`)
-      else if (/dependent child images/.test(result.stderr)) leftovers.add(id)
-    }
-  }
+  for (const id of await removeUntagged(ids)) leftovers.add(id)
 }
 
 /**
  * Pull the FROM images of the definitions without dependencies, all at once. A failed pull of
- * an image present locally is a warning (offline sites); of an absent one, an error. `before`
- * is the engine's view before the pulls; returns the bases a pull refreshed and the old ids
- * they replaced.
+ * an image present locally is a warning (offline sites); of an absent one, an error.
+ * `beforePulls` is the engine's view taken as the pulls start (a base a fast pull already
+ * replaced then shows its new id, and its old id is left to docker like any dangling image);
+ * returns the bases a pull refreshed and the old ids they replaced.
  */
-export async function pullBases(bases: readonly string[], before: ReadonlyMap<string, ImageInfo>, signal?: AbortSignal): Promise<{ refreshed: Map<string, ImageInfo>; superseded: string[] }> {
-  const results = await Promise.all(bases.map((base) => pullImage(base, signal)))
+export async function pullBases(bases: readonly string[], beforePulls: Promise<ReadonlyMap<string, ImageInfo>>, signal?: AbortSignal): Promise<{ refreshed: Map<string, ImageInfo>; superseded: string[] }> {
+  const [results, before] = await Promise.all([Promise.all(bases.map((base) => pullImage(base, signal))), beforePulls])
   const pulled = bases.filter((_, i) => results[i]!.ok)
   const refreshed = pulled.length > 0 ? await inspectImages(pulled) : new Map<string, ImageInfo>()
   const superseded: string[] = []

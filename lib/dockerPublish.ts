@@ -4,7 +4,7 @@
 // `docker login` (never a password of ours), then check that the registry's manifest digest
 // for each tag equals the local RepoDigest. update_docker pulls the other way.
 import type { DockerHub } from './configSchema.js'
-import { docker, inspectImages, pullImage, type ImageInfo } from './docker.js'
+import { docker, inspectImages, pullImage, removeUntagged, type ImageInfo } from './docker.js'
 import { UserError, errorMessage } from './errors.js'
 import type { CatalogImage } from './imageCatalog.js'
 import { dockerCredentials, RegistryClient } from './registry.js'
@@ -56,7 +56,10 @@ async function pushTag(image: CatalogImage, hub: DockerHub, tag: string, signal?
   return ui.step(
     `push ${remote}`,
     async (step) => {
+      const previous = (await inspectImages([remote])).get(remote)
       await docker(['tag', found.Id, remote])
+      // The registry tag of an earlier push held the old build: let it go with its tag.
+      if (previous && previous.Id !== found.Id) await removeUntagged([previous.Id])
       const result = await docker(['push', remote], {
         allowFailure: true,
         signal,
@@ -129,6 +132,7 @@ export async function updateImages(images: readonly CatalogImage[], hubs: Docker
           const after = (await inspectImages([remote])).get(remote)!
           for (const t of image.tags) await docker(['tag', after.Id, `${image.repository}:${t}`])
           const changed = before?.Id !== after.Id
+          if (before && changed) await removeUntagged([before.Id])
           return { reference: remote, status: changed ? ('updated' as const) : ('unchanged' as const), detail: changed ? `${before ? shortId(before.Id) : 'absent'} -> ${shortId(after.Id)}` : shortId(after.Id) }
         },
         (o) => `${o.reference} ${o.status} (${o.detail})`,

@@ -36,7 +36,7 @@ prints the plan (with --dry-run, in the shape of docker buildx bake --print) or 
       if (options.jobs !== undefined && (!Number.isInteger(options.jobs) || options.jobs < 1)) throw new UsageError(`jobs: expected a whole number from 1, got ${options.jobs}`)
       const catalog = await catalogFromConfig(config)
       let superseded: string[] = []
-      const pull = async (bases: string[], local: ReadonlyMap<string, ImageInfo>) => {
+      const pull = async (bases: string[], local: Promise<ReadonlyMap<string, ImageInfo>>) => {
         const pulled = await pullBases(bases, local, signal)
         superseded = pulled.superseded
         return pulled.refreshed

@@ -127,3 +127,17 @@ t.test('update_docker pulls the images from their hubs and tags them locally', a
   t.equal(refused.code, 1)
   t.match(refused.stderr, `pull from ${privateRegistry.host} refused: not logged in or not allowed (run: docker login ${privateRegistry.host})`)
 })
+
+t.test('a rebuilt image published again: the old build goes once no tag names it', async (t) => {
+  sh('docker', ['login', '--username', 'casa', '--password-stdin', privateRegistry.host], { ...process.env, DOCKER_CONFIG: dockerConfig }, password)
+  const oldId = imageId(`${ns}/pub:v1`)!
+  writeFileSync(join(defs, 'pub/bb/Dockerfile'), `FROM ${base}\nRUN echo pub changed > /name\n`)
+  const built = await cli('create_docker', `${ns}/pub:*`)
+  t.equal(built.code, 0, built.stderr)
+  t.ok(imageId(oldId), 'still there: the registry tag of the first push names it')
+  const pushed = await cli('publish_docker', `${ns}/pub:*`)
+  t.equal(pushed.code, 0, pushed.stderr)
+  t.equal(imageId(oldId), undefined, 'gone after the registry tags moved to the new build')
+  const digest = await registryDigest(publicRegistry.host, 'demo/pub', 'v1')
+  t.match(pushed.stdout, new RegExp(`${publicRegistry.host}/demo/pub:v1\\s+pushed\\s+${digest}`))
+})
