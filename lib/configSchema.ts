@@ -59,6 +59,8 @@ export const configSchema = object({
     buildWorkflows: object({ upload: url(['sftp', 'file']) }),
     releasePlan: object({ upload: url(['sftp', 'file']) }),
   }),
+  /** Files uploaded at once by mirrors (publish_build_workflows), over one sftp connection. */
+  uploads: integer(1, 64),
   ssh: object({
     /** Private key file; ssh-agent ($SSH_AUTH_SOCK) is used when absent. */
     identityFile: optional(string()),
