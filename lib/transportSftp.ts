@@ -256,6 +256,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
       // One `sha256sum` per 100 files on the server when it lets us run commands; else download.
       for (let i = 0; i < paths.length; i += 100) {
         const batch = paths.slice(i, i + 100).map(at)
+        ui.command(['ssh', where, 'sha256sum', '--', ...batch])
         const output = await execText(client, `sha256sum -- ${batch.map(shellQuote).join(' ')}`).catch(() => '')
         for (const line of output.split('\n')) {
           const match = /^([0-9a-f]{64}) [ *](.*)$/.exec(line)
