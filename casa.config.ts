@@ -44,7 +44,12 @@ export default defineConfig({
     releasePlan: { upload: 'sftp://brainvisa@brainvisa.info/~/prod/www/casa-distro' },
   },
 
+  // sftp:// hubs use ssh-agent ($SSH_AUTH_SOCK), else identityFile; host keys must be in
+  // knownHosts (default ~/.ssh/known_hosts), e.g.
+  // ssh: { identityFile: '~/.ssh/id_ed25519', knownHosts: '~/.ssh/known_hosts' },
   ssh: {},
+  // Files a mirror (publish_build_workflows) uploads at once over its sftp connection.
+  uploads: 8,
 
   singularity: {
     compressor: 'gzip',

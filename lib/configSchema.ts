@@ -1,6 +1,6 @@
 // The shape of casa.config.ts, as a schema that both validates a loaded config and gives
 // its TypeScript type. Add keys here (and their defaults in ../casa.config.ts) as tasks need them.
-import { array, integer, object, oneOf, optional, record, refine, string, type Infer } from './schema.js'
+import { array, boolean, integer, object, oneOf, optional, record, refine, string, type Infer } from './schema.js'
 
 /** Lower-case path components as Docker accepts them in repository names. */
 export const dockerPathPattern = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/
@@ -61,11 +61,15 @@ export const configSchema = object({
     buildWorkflows: object({ upload: url(['sftp', 'file']) }),
     releasePlan: object({ upload: url(['sftp', 'file']) }),
   }),
+  /** Files uploaded at once by mirrors (publish_build_workflows), over one sftp connection. */
+  uploads: integer(1, 64),
   ssh: object({
     /** Private key file; ssh-agent ($SSH_AUTH_SOCK) is used when absent. */
     identityFile: optional(string()),
     /** known_hosts file checked for server host keys (default ~/.ssh/known_hosts). */
     knownHosts: optional(string()),
+    /** Run `sha256sum` on sftp servers for checksum=1 instead of downloading; false for sftp-only accounts. */
+    remoteCommands: optional(boolean()),
   }),
   singularity: object({
     /** squashfs compressor of the image partition. */

@@ -9,6 +9,8 @@ export interface SshOptions {
   identityFile?: string
   /** known_hosts file (default ~/.ssh/known_hosts). */
   knownHosts?: string
+  /** Run `sha256sum` on the server for checksums instead of downloading files (default true). */
+  remoteCommands?: boolean
 }
 
 export interface PutOptions {

@@ -119,6 +119,8 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
 
   const at = (path: string) => (path === '' || path === '.' ? root : root === '.' ? path : posix.join(root, path))
   const fail = (what: string, path: string, error: unknown) => new UserError(`${what} sftp://${where}/${at(path)}: ${errorMessage(error)}`)
+  // sha256sum on the server, unless the account is sftp-only (ssh.remoteCommands: false)
+  const remoteCommands = ssh.remoteCommands !== false
   const hasPosixRename = (sftp as unknown as { _extensions?: Record<string, string> })._extensions?.['posix-rename@openssh.com'] !== undefined
 
   const stat = (path: string) => promised<Stats>((cb) => sftp.lstat(path, cb)).catch((error) => (sftpCode(error) === NO_SUCH_FILE ? undefined : Promise.reject(error)))
@@ -256,7 +258,8 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
       // One `sha256sum` per 100 files on the server when it lets us run commands; else download.
       for (let i = 0; i < paths.length; i += 100) {
         const batch = paths.slice(i, i + 100).map(at)
-        const output = await execText(client, `sha256sum -- ${batch.map(shellQuote).join(' ')}`).catch(() => '')
+        if (remoteCommands) ui.command(['ssh', where, 'sha256sum', '--', ...batch])
+        const output = remoteCommands ? (await execRemote(client, `sha256sum -- ${batch.map(shellQuote).join(' ')}`).catch(() => undefined))?.stdout.toString() ?? '' : ''
         for (const line of output.split('\n')) {
           const match = /^([0-9a-f]{64}) [ *](.*)$/.exec(line)
           if (match) hashes.set(match[2]!, match[1]!)
@@ -290,15 +293,24 @@ function shellQuote(word: string): string {
   return `'${word.replace(/'/g, `'\\''`)}'`
 }
 
-/** stdout of a command run over the connection (fails when the server allows no commands). */
-function execText(client: Client, command: string): Promise<string> {
+interface RemoteResult {
+  code: number | undefined
+  stdout: Buffer
+  stderr: string
+}
+
+/** A command run over the connection (rejects when the server allows no commands). */
+function execRemote(client: Client, command: string): Promise<RemoteResult> {
   return new Promise((resolve, reject) => {
     client.exec(command, (error, channel) => {
       if (error) return reject(error)
-      let out = ''
-      channel.on('data', (chunk: Buffer) => (out += chunk.toString()))
-      channel.stderr.on('data', () => undefined)
-      channel.on('close', () => resolve(out))
+      const out: Buffer[] = []
+      let stderr = ''
+      let code: number | undefined
+      channel.on('data', (chunk: Buffer) => out.push(chunk))
+      channel.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+      channel.on('exit', (exitCode: number | null) => (code = exitCode ?? undefined))
+      channel.on('close', () => resolve({ code, stdout: Buffer.concat(out), stderr }))
     })
   })
 }

@@ -41,7 +41,7 @@ place, then remote files that no longer exist locally are deleted.`,
           }
           const result = await ui.step(
             `${workflow.path} -> ${url}`,
-            (step) => applyMirror(plan, hub, { concurrency: 8, onProgress: (b, t, f, n) => step.update(`${f}/${n} files, ${formatBytes(b)} of ${formatBytes(t)}`) }),
+            (step) => applyMirror(plan, hub, { concurrency: config.uploads, onProgress: (b, t, f, n) => step.update(`${f}/${n} files, ${formatBytes(b)} of ${formatBytes(t)}`) }),
             (r) => `${workflow.path}: ${r.uploaded} uploaded (${formatBytes(r.bytes)}), ${r.deleted} deleted, ${r.unchanged} unchanged`,
           )
           void result

@@ -153,3 +153,29 @@ t.test('an upload killed half way leaves the old file whole; readers never see a
   t.equal(sha(sftpGet(sshd, join(remoteDir, 'big.bin'), tempDir(t))), newSha, 'the new file is in place (read with OpenSSH sftp)')
   t.same(readdirSync(remoteDir).filter((n) => n.includes('.casa-tmp-')), [], 'the leftover temporary file was removed')
 })
+
+t.test('Ctrl-C during an upload: exit 130, the temporary file is removed, the old file stays', async (t) => {
+  const remoteRoot = join(sshd.root, 'sigint')
+  const repo = workflowRepository(t, `{ hubs: { buildWorkflows: { upload: '${sftpUrl(sshd, remoteRoot)}' } }, ${sshConfig(sshd)} }`)
+  const local = repo.dir
+  write(local, 'd/b_s/conf/casa_distro.json', '{}')
+  write(local, 'd/b_s/big.bin', 'old')
+  t.equal((await runCli(['-r', local, 'publish_build_workflows'], { env: repo.env })).code, 0)
+  write(local, 'd/b_s/big.bin', randomBytes(200_000_000))
+  const remoteDir = join(remoteRoot, 'd', 'b_s')
+  const child = spawn(process.execPath, [binPath, '-r', local, 'publish_build_workflows'], { env: { ...process.env, ...repo.env, NO_COLOR: '1', CI: 'true' }, stdio: 'ignore' })
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  let sent = false
+  for (let i = 0; i < 600 && !sent; i++) {
+    await new Promise((r) => setTimeout(r, 20))
+    const temp = readdirSync(remoteDir).find((n) => n.startsWith('.big.bin.casa-tmp-'))
+    if (temp && statSync(join(remoteDir, temp)).size > 10_000_000) {
+      child.kill('SIGINT')
+      sent = true
+    }
+  }
+  t.ok(sent, 'interrupted during the upload')
+  t.equal(await exited, 130)
+  t.equal(readFileSync(join(remoteDir, 'big.bin'), 'utf8'), 'old', 'the old file is whole')
+  t.same(readdirSync(remoteDir).filter((n) => n.includes('.casa-tmp-')), [], 'the temporary file was removed')
+})

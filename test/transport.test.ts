@@ -163,3 +163,9 @@ t.test('unreachable server and bad URLs: one line', async (t) => {
   t.match(withPassword.stderr, /passwords in URLs are not supported/)
   t.notMatch(withPassword.stderr, /hunter2/, 'the password is not echoed')
 })
+
+t.test('sftp hub with ssh.remoteCommands false: sha256 by download, same answers', async (t) => {
+  const hub = await openHub(sftpUrl(sshd, `${sshd.root}/norc`), { ...ssh(), remoteCommands: false })
+  t.teardown(() => hub.close())
+  await exercise(t, hub, join(sshd.root, 'norc'))
+})
