@@ -35,7 +35,7 @@ const refusedPattern = /unauthorized|authentication required|no basic auth crede
 
 export interface PushOutcome {
   reference: string
-  status: 'pushed' | 'failed'
+  status: 'pushed' | 'up to date' | 'failed'
   digest: string
   detail: string
 }
@@ -53,10 +53,20 @@ async function pushTag(image: CatalogImage, hub: DockerHub, tag: string, signal?
   const remote = hubReference(image, hub, tag)
   const found = (await inspectImages([local])).get(local)
   if (!found) throw new UserError(`${local} is not built (run create_docker image_names='${local}')`)
+  const apiHost = hub.registry === 'docker.io' ? 'registry-1.docker.io' : hub.registry
+  const registryDigest = async () => {
+    const client = new RegistryClient(apiHost, `${hub.namespace}/${image.name}`, await dockerCredentials(hub.registry))
+    return client.manifestDigest(tag)
+  }
   return ui.step(
     `push ${remote}`,
     async (step) => {
       const previous = (await inspectImages([remote])).get(remote)
+      // Pushed before and the registry still serves that very manifest: nothing to send.
+      const pushedBefore = previous?.Id === found.Id ? repoDigest(previous, hub, image.name) : undefined
+      if (pushedBefore && (await registryDigest().catch(() => undefined)) === pushedBefore) {
+        return { reference: remote, status: 'up to date' as const, digest: pushedBefore, detail: `image ${shortId(found.Id)}` }
+      }
       await docker(['tag', found.Id, remote])
       // The registry tag of an earlier push held the old build: let it go with its tag.
       if (previous && previous.Id !== found.Id) await removeUntagged([previous.Id])
@@ -73,15 +83,13 @@ async function pushTag(image: CatalogImage, hub: DockerHub, tag: string, signal?
       const pushed = (await inspectImages([remote])).get(remote)
       const localDigest = pushed && repoDigest(pushed, hub, image.name)
       if (!localDigest) throw new UserError(`docker push ${remote} left no repo digest on the local image`)
-      const apiHost = hub.registry === 'docker.io' ? 'registry-1.docker.io' : hub.registry
-      const client = new RegistryClient(apiHost, `${hub.namespace}/${image.name}`, await dockerCredentials(hub.registry))
-      const registryDigest = await client.manifestDigest(tag)
-      if (registryDigest !== localDigest) {
-        throw new UserError(`${remote}: the registry holds manifest ${registryDigest ?? 'none'} but the local repo digest is ${localDigest}`)
+      const inRegistry = await registryDigest()
+      if (inRegistry !== localDigest) {
+        throw new UserError(`${remote}: the registry holds manifest ${inRegistry ?? 'none'} but the local repo digest is ${localDigest}`)
       }
       return { reference: remote, status: 'pushed' as const, digest: localDigest, detail: `image ${shortId(found.Id)}` }
     },
-    (o) => `${o.reference} pushed (${o.digest.slice(0, 19)}…, checked)`,
+    (o) => `${o.reference} ${o.status} (${o.digest.slice(0, 19)}…, checked)`,
   )
 }
 

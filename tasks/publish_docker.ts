@@ -36,11 +36,12 @@ compared with the local repo digest.`,
       }
       await checkEngine()
       const outcomes = await publishImages(images, config.hubs.docker, { jobs: options.jobs ?? config.jobs, signal })
-      const failed = outcomes.filter((o) => o.status === 'failed').length
+      const count = (status: string) => outcomes.filter((o) => o.status === status).length
+      const failed = count('failed')
       ui.result(
         options.json
           ? JSON.stringify(outcomes, null, 2)
-          : `${ui.table(['pushed as', 'result', 'digest'], outcomes.map((o) => [o.reference, o.status, o.digest || o.detail]))}\n${outcomes.length - failed} pushed, ${failed} failed`,
+          : `${ui.table(['pushed as', 'result', 'digest'], outcomes.map((o) => [o.reference, o.status, o.digest || o.detail]))}\n${count('pushed')} pushed, ${count('up to date')} up to date, ${failed} failed`,
       )
       return failed > 0 ? 1 : 0
     },

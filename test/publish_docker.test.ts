@@ -82,7 +82,7 @@ t.test('build, then publish: public pushed, private refused without a login', as
   const result = await cli('publish_docker')
   t.equal(result.code, 1, 'a refused push fails the run')
   t.match(result.stderr, `error: push to ${privateRegistry.host} refused: not logged in or not allowed (run: docker login ${privateRegistry.host})`)
-  t.match(result.stdout, /2 pushed, 2 failed/)
+  t.match(result.stdout, /2 pushed, 0 up to date, 2 failed/)
   for (const tag of ['v1', 'latest-build']) {
     const digest = await registryDigest(publicRegistry.host, 'demo/pub', tag)
     t.match(digest, /^sha256:/, `demo/pub:${tag} is in the public registry`)
@@ -97,12 +97,18 @@ t.test('after docker login the private push goes through, the password never sho
   sh('docker', ['login', '--username', 'casa', '--password-stdin', privateRegistry.host], { ...process.env, DOCKER_CONFIG: dockerConfig }, password)
   const result = await cli('-v', 'publish_docker', `${ns}/priv:*`)
   t.equal(result.code, 0, result.stderr)
-  t.match(result.stdout, /2 pushed, 0 failed/)
+  t.match(result.stdout, /2 pushed, 0 up to date, 0 failed/)
   const digest = await registryDigest(privateRegistry.host, 'site/priv', 'latest-build', `casa:${password}`)
   t.match(digest, /^sha256:/)
   t.match(result.stdout, new RegExp(`${privateRegistry.host}/site/priv:latest-build\\s+pushed\\s+${digest}`))
   t.notMatch(result.stdout + result.stderr, password)
   t.match(result.stderr, `$ docker push ${privateRegistry.host}/site/priv:v1`, '-v shows the docker commands')
+
+  const again = await cli('-v', 'publish_docker', `${ns}/priv:*`)
+  t.equal(again.code, 0, again.stderr)
+  t.match(again.stdout, /0 pushed, 2 up to date, 0 failed/, 'the registry already serves these manifests')
+  t.match(again.stdout, new RegExp(`${privateRegistry.host}/site/priv:latest-build\\s+up to date\\s+${digest}`))
+  t.notMatch(again.stderr, '$ docker push', 'nothing pushed')
 })
 
 t.test('update_docker pulls the images from their hubs and tags them locally', async (t) => {
