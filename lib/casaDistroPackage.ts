@@ -17,6 +17,8 @@ export interface PackageResult {
   version: string
   bytes: number
   entries: number
+  /** The file already held these very bytes (the zip is reproducible), so it was left alone. */
+  upToDate: boolean
 }
 
 export const packageFileName = (version: string) => `casa-distro-${version}.zip`
@@ -124,6 +126,9 @@ export async function writeCasaDistroPackage(repository: string, version: string
   const files = await bundleFiles(version)
   const archive = zipArchive(files.map((e) => ({ ...e, name: `${top}/${e.name}` })))
   const file = join(repository, packageFileName(version))
+  if (existsSync(file) && readFileSync(file).equals(archive)) {
+    return { file, version, bytes: archive.length, entries: files.length, upToDate: true }
+  }
   const temp = `${file}.tmp-${process.pid}`
   const forget = onInterrupt(() => rm(temp, { force: true }))
   try {
@@ -136,5 +141,5 @@ export async function writeCasaDistroPackage(repository: string, version: string
   } finally {
     forget()
   }
-  return { file, version, bytes: archive.length, entries: files.length }
+  return { file, version, bytes: archive.length, entries: files.length, upToDate: false }
 }

@@ -29,7 +29,7 @@ sources give the same zip, byte for byte. publish_casa_distro uploads it.`,
       const result = await ui.step(
         `bundling casa-distro ${version}`,
         () => writeCasaDistroPackage(config.repository, version),
-        (r) => `wrote ${r.file} (${formatBytes(r.bytes)}, ${r.entries} files)`,
+        (r) => `${r.upToDate ? 'up to date' : 'wrote'} ${r.file} (${formatBytes(r.bytes)}, ${r.entries} files)`,
       )
       ui.result(result.file)
     },

@@ -4,7 +4,7 @@
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { runCli, runProgram } from './helpers/cli.js'
 import { startSshd, type Sshd } from './helpers/services.js'
@@ -34,6 +34,10 @@ t.test('the zip is small, reproducible, and runs with Node.js alone', async (t) 
   const first = readFileSync(zip)
   const again = await runCli(['-r', repo.dir, 'package_casa_distro'], { env: repo.env })
   t.equal(again.code, 0, tail(again.stderr))
+  t.match(again.stderr, `up to date ${zip}`, 'a zip with the same bytes is left alone')
+  rmSync(zip)
+  const remade = await runCli(['-r', repo.dir, 'package_casa_distro'], { env: repo.env })
+  t.equal(remade.code, 0, tail(remade.stderr))
   t.equal(sha(readFileSync(zip)), sha(first), 'the same sources give the same bytes')
   t.same(
     execFileSync('ls', ['-a', repo.dir], { encoding: 'utf8' }).split('\n').filter((n) => n.includes('.tmp')),
