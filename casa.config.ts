@@ -57,8 +57,16 @@ export default defineConfig({
   },
 
   releasePlan: {
-    // One entry per git repository, e.g.
-    // { project: 'soma', name: 'soma-base', url: 'https://github.com/populse/soma-base.git' }
+    // One entry per git repository. Branches default to bugFix 'master', releaseCandidate
+    // 'release_candidate', latestRelease 'latest_release'; the version is read from
+    // project_info.cmake, */info.py, package.json or pyproject.toml (or versionFile). E.g.
+    //   { project: 'soma', name: 'soma-base', url: 'https://github.com/populse/soma-base.git' },
+    //   { project: 'soma', name: 'soma-io', url: 'https://github.com/brainvisa/soma-io.git' },
+    //   { project: 'brainvisa', name: 'brainvisa-share', url: 'https://github.com/brainvisa/brainvisa-share.git' },
+    //   { project: 'morphologist', name: 'morphologist-nonfree', url: 'git@github.com:brainvisa/morphologist-nonfree.git', bugFix: 'master' },
+    // The list can be computed (the config is TypeScript); validation checks the result.
     components: [],
+    // Components inspected at once (git fetches are network-bound, so more than jobs).
+    jobs: 8,
   },
 })

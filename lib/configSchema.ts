@@ -19,16 +19,19 @@ const releaseComponent = object({
   /** Project the component belongs to (groups rows in the plan). */
   project: string(),
   /** Component name, unique in the plan. */
-  name: string(),
+  name: refine(string(), 'a component name (letters, digits, ., _, -)', (v) => /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(v)),
   /** git URL of the component's repository (any URL git accepts). */
-  url: string(),
+  url: refine(string(), 'a git URL', (v) => v.length > 0),
   /** Branch where fixes land (the plan's `bug_fix`). */
   bugFix: optional(string()),
   /** Branch of the release candidate (the plan's `release_candidate`). */
   releaseCandidate: optional(string()),
   /** Branch of the latest release (the plan's `latest_release`). */
   latestRelease: optional(string()),
-  /** File holding the version, relative to the repository root, when not one of the usual ones. */
+  /**
+   * File holding the version, relative to the repository root: forces which one is read
+   * (its kind is told by its name: project_info.cmake, *info.py, package.json, pyproject.toml).
+   */
   versionFile: optional(string()),
 })
 
@@ -78,7 +81,10 @@ export const configSchema = object({
     extension: oneOf(['.sif', '.simg'] as const),
   }),
   releasePlan: object({
-    components: array(releaseComponent),
+    /** The git components of release plans; names must be unique. */
+    components: refine(array(releaseComponent), 'components with unique names', (list) => new Set(list.map((c) => c.name)).size === list.length),
+    /** How many components are inspected (git fetch + reads) at once. */
+    jobs: integer(1, 64),
   }),
 })
 

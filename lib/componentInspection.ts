@@ -1,0 +1,110 @@
+// Inspecting release-plan components with real git: refresh each component's bare mirror,
+// then read the revision and version of its three branches and its version tags. Components
+// are inspected a few at a time, one progress line each; a component that cannot be read
+// carries its error and the others go on.
+import type { ReleaseComponent } from './configSchema.js'
+import { formatVersion, parseVersion, versionAt } from './componentVersion.js'
+import { errorMessage } from './errors.js'
+import { mirrorPath, readRefs, updateMirror } from './gitMirror.js'
+import { ui } from './ui.js'
+
+export const branchRoles = ['bug_fix', 'release_candidate', 'latest_release'] as const
+export type BranchRole = (typeof branchRoles)[number]
+
+export interface BranchInspection {
+  /** The git branch playing this role. */
+  branch: string
+  /** Absent when the branch does not exist. */
+  revision?: string
+  version?: string
+  versionFile?: string
+  /** Why the version could not be read. */
+  versionError?: string
+}
+
+export interface ComponentInspection {
+  component: ReleaseComponent
+  /** Set when the repository could not be read at all. */
+  error?: string
+  branches: Record<BranchRole, BranchInspection>
+  /** Version-like tags (`5.0.2`, `v5.0.2`) -> commit. */
+  versionTags: Record<string, string>
+}
+
+export function branchNames(component: ReleaseComponent): Record<BranchRole, string> {
+  return {
+    bug_fix: component.bugFix ?? 'master',
+    release_candidate: component.releaseCandidate ?? 'release_candidate',
+    latest_release: component.latestRelease ?? 'latest_release',
+  }
+}
+
+/** Inspect one component through its mirror under `repository`. Never throws for git trouble. */
+export async function inspectComponent(component: ReleaseComponent, repository: string, signal?: AbortSignal): Promise<ComponentInspection> {
+  const names = branchNames(component)
+  const result: ComponentInspection = {
+    component,
+    branches: { bug_fix: { branch: names.bug_fix }, release_candidate: { branch: names.release_candidate }, latest_release: { branch: names.latest_release } },
+    versionTags: {},
+  }
+  const mirror = mirrorPath(repository, component.project, component.name)
+  try {
+    await updateMirror(mirror, component.url, signal)
+  } catch (error) {
+    if (signal?.aborted) throw error
+    result.error = `cannot read ${component.url}: ${errorMessage(error)}`
+    return result
+  }
+  const refs = await readRefs(mirror)
+  for (const [tag, commit] of refs.tags) if (parseVersion(tag)) result.versionTags[tag] = commit
+  // Branches at the same revision share one read.
+  const byRevision = new Map<string, Promise<Pick<BranchInspection, 'version' | 'versionFile' | 'versionError'>>>()
+  for (const role of branchRoles) {
+    const entry = result.branches[role]
+    const revision = refs.branches.get(entry.branch)
+    if (!revision) continue
+    entry.revision = revision
+    if (!byRevision.has(revision)) {
+      byRevision.set(
+        revision,
+        versionAt(mirror, revision, component.versionFile).then(
+          (v) => ({ version: formatVersion(v.version), versionFile: v.file }),
+          (error: unknown) => ({ versionError: errorMessage(error) }),
+        ),
+      )
+    }
+    Object.assign(entry, await byRevision.get(revision))
+  }
+  return result
+}
+
+/** Run `work` on every item, at most `jobs` at once, keeping the results in order. */
+export async function mapLimited<T, R>(items: readonly T[], jobs: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length)
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++
+      results[index] = await work(items[index]!)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker))
+  return results
+}
+
+function summary(i: ComponentInspection): string {
+  const name = `${i.component.project}/${i.component.name}`
+  if (i.error) return `${name}: ${i.error}`
+  const parts = branchRoles.map((role) => {
+    const b = i.branches[role]
+    return `${role} ${b.revision ? (b.version ?? 'no version') : 'absent'}`
+  })
+  return `${name}: ${parts.join(', ')}`
+}
+
+/** Inspect components concurrently (bounded), one progress line per component. */
+export async function inspectComponents(components: readonly ReleaseComponent[], repository: string, options: { jobs: number; signal?: AbortSignal }): Promise<ComponentInspection[]> {
+  return mapLimited(components, options.jobs, (component) =>
+    ui.step(`inspect ${component.project}/${component.name}`, () => inspectComponent(component, repository, options.signal), summary),
+  )
+}

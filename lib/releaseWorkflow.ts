@@ -1,0 +1,109 @@
+// What the release-plan tasks do, end to end: choose the components (filter + decisions),
+// inspect them, build or merge the plan, write release_plan.yaml and release_plan.html
+// atomically, and publish both to the release-plan hub.
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { ResolvedConfig } from './config.js'
+import type { ReleaseComponent } from './configSchema.js'
+import { inspectComponents } from './componentInspection.js'
+import { UserError } from './errors.js'
+import { imageFilter } from './imageFilter.js'
+import { buildPlan, componentState, loadDecisions, loadPlan, mergePlans, planEntries, planFileName, planHtmlName, planToYaml, writeFileAtomic, type ComponentState, type ReleasePlan } from './releasePlan.js'
+import { renderPlanHtml } from './releasePlanHtml.js'
+import { ui } from './ui.js'
+
+/** A filter on component names: comma-separated wildcards matched against `name` or `project/name`. */
+export function componentFilter(text: string | undefined): ((project: string, name: string) => boolean) | undefined {
+  if (!text) return undefined
+  const filter = imageFilter(text)
+  return (project, name) => filter.matches(name) || filter.matches(`${project}/${name}`)
+}
+
+/** The configured components the filter selects, minus those the decisions file ignores. */
+export async function selectComponents(config: ResolvedConfig, filterText: string | undefined): Promise<ReleaseComponent[]> {
+  const all = config.releasePlan.components
+  if (all.length === 0) throw new UserError('no release plan components: list them under releasePlan.components in casa.config.ts')
+  const filter = componentFilter(filterText)
+  const selected = filter ? all.filter((c) => filter(c.project, c.name)) : all
+  if (selected.length === 0) throw new UserError(`No component match filter "${filterText}"`)
+  const decisions = await loadDecisions(config.repository)
+  const ignored = selected.filter((c) => decisions.components.has(c.name) || decisions.projects.has(c.project))
+  if (ignored.length) ui.info(`ignored by release_plan_decisions.yaml: ${ignored.map((c) => `${c.project}/${c.name}`).join(', ')}`)
+  return selected.filter((c) => !ignored.includes(c))
+}
+
+export function countStates(plan: ReleasePlan): Record<ComponentState, number> {
+  const counts: Record<ComponentState, number> = { error: 0, warning: 0, todo: 0, nothing: 0 }
+  for (const [, , c] of planEntries(plan)) counts[componentState(c)]++
+  return counts
+}
+
+/** Inspect, plan, and write both plan files; update merges into the existing plan. */
+export async function makeReleasePlan(config: ResolvedConfig, options: { components?: string; update: boolean; signal?: AbortSignal }): Promise<{ plan: ReleasePlan; file: string }> {
+  const file = join(config.repository, planFileName)
+  // Read the old plan first: a broken file stops us before any slow inspection.
+  const existing = options.update ? await loadPlan(file) : undefined
+  if (options.update && !existing) ui.warn(`${file} does not exist: creating it`)
+  const components = await selectComponents(config, options.components)
+  mkdirSync(config.repository, { recursive: true })
+  const inspections = await inspectComponents(components, config.repository, { jobs: config.releasePlan.jobs, signal: options.signal })
+  const fresh = buildPlan(inspections)
+  const plan = existing ? mergePlans(existing, fresh) : fresh
+  writeFileAtomic(file, await planToYaml(plan))
+  writeFileAtomic(join(config.repository, planHtmlName), renderPlanHtml(plan))
+  return { plan, file }
+}
+
+interface PlanHub {
+  put(localFile: string, remotePath: string): Promise<void>
+  close(): Promise<void>
+}
+
+/** A file:// hub done here while lib/transport (issue 5) is not part of the build. */
+function localFileHub(url: string): PlanHub {
+  const root = fileURLToPath(url)
+  return {
+    async put(localFile, remotePath) {
+      const target = join(root, remotePath)
+      mkdirSync(dirname(target), { recursive: true })
+      const temporary = join(dirname(target), `.${remotePath.split('/').pop()}.casa-tmp-${process.pid}`)
+      try {
+        copyFileSync(localFile, temporary)
+        renameSync(temporary, target)
+      } catch (error) {
+        rmSync(temporary, { force: true })
+        throw error
+      }
+    },
+    async close() {},
+  }
+}
+
+async function openPlanHub(url: string, ssh: ResolvedConfig['ssh']): Promise<PlanHub> {
+  const specifier = './transport.js'
+  let transport: { openHub?: (url: string, ssh: unknown) => Promise<PlanHub> } | undefined
+  try {
+    transport = (await import(specifier)) as typeof transport
+  } catch {
+    transport = undefined
+  }
+  if (transport?.openHub) return transport.openHub(url, ssh)
+  if (url.startsWith('file://')) return localFileHub(url)
+  throw new UserError(`publishing to ${url.split(':')[0]}:// hubs needs lib/transport, which this build does not have yet; file:// hubs work`)
+}
+
+/** Upload release_plan.yaml and release_plan.html to hubs.releasePlan.upload, each atomically. */
+export async function publishReleasePlan(config: ResolvedConfig): Promise<string[]> {
+  const files = [planFileName, planHtmlName].map((name) => join(config.repository, name))
+  for (const f of files) if (!existsSync(f)) throw new UserError(`${f} does not exist: run create_release_plan first`)
+  await loadPlan(files[0]!) // never publish a broken plan
+  const url = config.hubs.releasePlan.upload
+  const hub = await openPlanHub(url, config.ssh)
+  try {
+    for (const name of [planHtmlName, planFileName]) await ui.step(`upload ${name} to ${url}`, () => hub.put(join(config.repository, name), name))
+  } finally {
+    await hub.close()
+  }
+  return [planFileName, planHtmlName]
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env -S node --import tsx
+// create_release_plan: inspect the release components with git and write the release plan
+// (release_plan.yaml and its HTML view) in the workflow repository.
+import { defineTask } from 'casa-distro-admin/task'
+
+export default defineTask(
+  {
+    name: 'create_release_plan',
+    summary: 'Inspect the git components and write release_plan.yaml and release_plan.html',
+    description: `For every component of releasePlan.components (or those the components filter
+selects, minus those release_plan_decisions.yaml ignores): fetch its bare mirror under
+<repository>/.release-plan-cache, read the revision and version of its bug_fix,
+release_candidate and latest_release branches and its version tags, and plan the release by
+the original's version rules. Writes <repository>/release_plan.yaml and release_plan.html
+(replacing them; update_release_plan merges instead). A component that cannot be read gets an
+error message in the plan; the others go on.`,
+    options: {
+      components: { type: 'string', positional: true, help: 'comma-separated wildcards on component names (or project/name); all when empty' },
+    },
+    async run(options, { config, signal }) {
+      const { ui } = await import('casa-distro-admin/ui')
+      const { makeReleasePlan, countStates } = await import('casa-distro-admin/releaseWorkflow')
+      const { plan, file } = await makeReleasePlan(config, { components: options.components, update: false, signal })
+      const c = countStates(plan)
+      ui.success(`${file}: ${c.todo} to do, ${c.nothing} with nothing to do, ${c.warning} with warnings, ${c.error} with errors`)
+    },
+  },
+  import.meta.url,
+)

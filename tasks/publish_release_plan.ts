@@ -1,0 +1,21 @@
+#!/usr/bin/env -S node --import tsx
+// publish_release_plan: upload release_plan.yaml and release_plan.html to the release-plan hub.
+import { defineTask } from 'casa-distro-admin/task'
+
+export default defineTask(
+  {
+    name: 'publish_release_plan',
+    summary: 'Upload release_plan.yaml and release_plan.html to hubs.releasePlan.upload',
+    description: `Uploads the plan files of the workflow repository to hubs.releasePlan.upload
+(sftp:// or file://), each under a temporary name renamed on the server, so readers never see
+a partial file.`,
+    options: {},
+    async run(_options, { config }) {
+      const { ui } = await import('casa-distro-admin/ui')
+      const { publishReleasePlan } = await import('casa-distro-admin/releaseWorkflow')
+      const files = await publishReleasePlan(config)
+      ui.success(`published ${files.join(' and ')} to ${config.hubs.releasePlan.upload}`)
+    },
+  },
+  import.meta.url,
+)
