@@ -4,7 +4,6 @@
 import { readFile } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { request } from 'undici'
 import { UserError, errorMessage } from './errors.js'
 import { parseOrasUrl, pushSifArtifact, type OrasPushResult } from './registry.js'
 import type { SingularityItem } from './singularityPlan.js'
@@ -26,12 +25,13 @@ export async function remoteMd5(downloadUrl: string, fileName: string): Promise<
     }
   }
   try {
-    const response = await request(url, { maxRedirections: 5 } as Parameters<typeof request>[1])
-    if (response.statusCode !== 200) {
-      await response.body.dump()
+    // fetch follows redirects (undici 7's request() refuses the maxRedirections option)
+    const response = await fetch(url, { redirect: 'follow' })
+    if (response.status !== 200) {
+      await response.body?.cancel()
       return undefined
     }
-    return (await response.body.text()).trim()
+    return (await response.text()).trim()
   } catch (error) {
     throw new UserError(`cannot read ${url}: ${errorMessage(error)}`)
   }
