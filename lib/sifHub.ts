@@ -5,19 +5,12 @@ import { UserError } from './errors.js'
 import type { ServerHub } from './sifPublish.js'
 
 export async function openServerHub(url: string, ssh: { identityFile?: string; knownHosts?: string }): Promise<ServerHub> {
-  // A variable specifier: tsc must not require the module while it is not in the build.
   const specifier = './transport.js'
   let transport: { openHub?: (url: string, ssh: unknown) => Promise<ServerHub> | ServerHub }
   try {
     transport = (await import(specifier)) as typeof transport
-  } catch (error) {
-    // Only the absence of lib/transport itself means "not built yet"; any other failure
-    // (a dependency of the transport missing...) is reported as it is.
-    const e = error as NodeJS.ErrnoException
-    if (e.code === 'ERR_MODULE_NOT_FOUND' && /transport\.js/.test(e.message) && !/imported from .*transport\.js/.test(e.message)) {
-      throw new UserError(`publishing to ${url.split(':')[0]}:// hubs needs lib/transport, which this build does not have yet; oras:// hubs work`)
-    }
-    throw error
+  } catch {
+    throw new UserError(`publishing to ${url.split(':')[0]}:// hubs needs lib/transport, which this build does not have yet; oras:// hubs work`)
   }
   if (!transport.openHub) throw new UserError('lib/transport has no openHub')
   return transport.openHub(url, ssh)
