@@ -222,9 +222,10 @@ t.test('jobs=2 converts two images at once; singularity.extension .simg keeps th
   // Plain progress lines: both conversions start before the first one ends.
   const lines = result.stderr.split('\n')
   const starts = lines.map((l, i) => (/ \.\.\.$/.test(l) ? i : -1)).filter((i) => i >= 0)
-  const firstDone = lines.findIndex((l) => l.startsWith('✔'))
+  const firstDone = lines.findIndex((l) => l.includes(' ✔ '))
   t.equal(starts.length, 2, 'two conversions started')
   t.ok(firstDone > starts[1]!, 'the second started before the first finished')
+  t.equal(lines.filter((l) => l.includes(' ✔ ')).length, 2, 'both finished')
 })
 
 t.test('interrupted half way and full disk: no file left, non-zero exit', async (t) => {
