@@ -246,8 +246,15 @@ async function nearlyFull(dir: string): Promise<boolean> {
   }
 }
 
-/** In-place: insert room for the head at offset 0, write it, hash the whole file once. */
+/**
+ * In-place: hash the head (from memory) and the partition while tar2sqfs's output is still in
+ * the page cache, then insert room for the head at offset 0 and write it. tar2sqfs seeks back
+ * (superblock, deduplicated blocks), so its output cannot be hashed as it is written; and
+ * ext4's insert-range drops the file's cached pages, so hashing after it reads the disk again.
+ */
 async function headInFront(file: string, plan: SifPlan, outDir: string): Promise<string> {
+  const hash = createHash('md5').update(plan.head)
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer)
   const result = await run('fallocate', ['--insert-range', '--offset', '0', '--length', String(plan.partitionOffset), file], { allowFailure: true })
   if (result.exitCode !== 0) {
     if (isNoSpace(result.stderr)) throw diskFull(outDir)
@@ -260,10 +267,6 @@ async function headInFront(file: string, plan: SifPlan, outDir: string): Promise
   } finally {
     await handle.close()
   }
-  // tar2sqfs seeks back (superblock, deduplicated blocks) so its output cannot be hashed as
-  // it is written: hash the head from memory and the partition in one read (page cache).
-  const hash = createHash('md5').update(plan.head)
-  for await (const chunk of createReadStream(file, { start: plan.partitionOffset, highWaterMark: 1 << 20 })) hash.update(chunk as Buffer)
   return hash.digest('hex')
 }
 

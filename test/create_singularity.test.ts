@@ -1,25 +1,29 @@
 // create_singularity end to end: real docker images converted by the real command, read by
 // siftool, unpacked with sqfs2tar/unsquashfs, run with chroot (we are root) against docker run.
 import t from 'tap'
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { runCli } from './helpers/cli.js'
+import { binPath, runCli } from './helpers/cli.js'
 import { ensureBusyboxImage } from './helpers/services.js'
 import { tempDir } from './helpers/tmp.js'
 
+// Tags unique to this run: the same test file may run at once in another clone.
 const ns = 'casa-test-sif'
-const image = `${ns}/layout:1`
-const bigImage = `${ns}/big:1`
+const run = `r${process.pid}`
+const image = `${ns}/layout:${run}`
+const bigImage = `${ns}/big:${run}`
+const smallImages = [`${ns}/small:${run}a`, `${ns}/small:${run}b`]
 const sh = (cmd: string, args: string[], options: { env?: NodeJS.ProcessEnv; input?: string } = {}) =>
   execFileSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 28, env: options.env ?? process.env, input: options.input, stdio: ['pipe', 'pipe', 'pipe'] })
 
 const longDir = `deep/${'d'.repeat(60)}/${'e'.repeat(60)}`
 const base = ensureBusyboxImage()
 
-function build(tag: string, lines: string[]): void {
+function build(tag: string, lines: string[], files: Record<string, string> = {}): void {
   const context = tempDir(t, 'casa-sif-ctx-')
   writeFileSync(join(context, 'Dockerfile'), [`FROM ${base}`, ...lines, ''].join('\n'))
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(context, name), content)
   sh('docker', ['build', '--network=host', '-q', '-t', tag, context])
 }
 
@@ -27,22 +31,23 @@ build(image, [
   `RUN mkdir -p /data/empty /${longDir} /.singularity.d/env && ln -s /data/target /data/link && echo content > /data/target && ln /data/target /data/hard` +
     ` && echo x > /data/suid && chmod 4755 /data/suid && echo u > /data/user && chown 1000:1000 /data/user` +
     ` && echo long > /${longDir}/file-with-a-long-name.txt && echo é > '/data/héllo wörld ✓.txt'` +
-    ` && echo 'echo image runscript' > /.singularity.d/runscript && echo 'export CUSTOM=1' > /.singularity.d/env/50-custom.sh` +
-    ` && echo '10.0.0.1 image-host' > /etc/hosts`,
+    ` && echo 'echo image runscript' > /.singularity.d/runscript && echo 'export CUSTOM=1' > /.singularity.d/env/50-custom.sh`,
+  // A non-empty /etc/hosts in the image layer (RUN cannot write it: it is a bind mount then).
+  'COPY hosts /etc/hosts',
   'ENV FOO=bar PATH=/usr/local/bin:/usr/bin:/bin LD_LIBRARY_PATH=/opt/lib',
   'LABEL org.example.purpose="sif test"',
   'ENTRYPOINT ["/bin/sh", "-c", "echo args: \\"$@\\"; echo FOO=$FOO", "entry"]',
   'CMD ["c1", "c 2"]',
-])
+], { hosts: '10.0.0.1 image-host\n' })
 t.teardown(() => {
-  spawnSync('docker', ['image', 'rm', '-f', image, bigImage])
+  spawnSync('docker', ['image', 'rm', image, bigImage, ...smallImages])
 })
 
-function repository(): { dir: string; env: Record<string, string> } {
+function repository(config = '{ singularity: { compressor: "gzip" } }'): { dir: string; env: Record<string, string> } {
   const dir = tempDir(t, 'casa-sif-repo-')
   const home = join(dir, '.home')
   mkdirSync(home)
-  writeFileSync(join(dir, 'casa.config.ts'), 'export default { singularity: { compressor: "gzip" } }\n')
+  writeFileSync(join(dir, 'casa.config.ts'), `export default ${config}\n`)
   return { dir, env: { HOME: home, CASA_CONFIG: join(dir, 'casa.config.ts') } }
 }
 
@@ -96,9 +101,9 @@ const addedDirs = new Set(['.singularity.d/actions', '.singularity.d/libs', 'var
 
 t.test('converts an image: siftool reads it, the partition holds the export plus the runtime layout, it runs like docker', async (t) => {
   const repo = repository()
-  const result = await runCli(['-r', repo.dir, 'create_singularity', `image_names=${ns}/layout:*`], { env: repo.env })
+  const result = await runCli(['-r', repo.dir, 'create_singularity', `image_names=${image}`], { env: repo.env })
   t.equal(result.code, 0, result.stderr)
-  const sif = join(repo.dir, 'casa-test-sif_layout_1.sif')
+  const sif = join(repo.dir, `casa-test-sif_layout_${run}.sif`)
   t.ok(existsSync(sif), 'the .sif file is written')
   t.equal(readFileSync(`${sif}.dockerid`, 'utf8').trim(), sh('docker', ['image', 'inspect', '-f', '{{.Id}}', image]).trim())
   t.equal(readFileSync(`${sif}.md5`, 'utf8').trim(), sh('md5sum', [sif]).split(' ')[0])
@@ -113,7 +118,7 @@ t.test('converts an image: siftool reads it, the partition holds the export plus
   t.match(list, /FS \(Squashfs\/\*System\/amd64\)/)
   const info = sh('siftool', ['info', '3', sif])
   t.match(info, /Squashfs/)
-  t.match(sh('siftool', ['dump', '1', sif]), /from: casa-test-sif\/layout:1/)
+  t.match(sh('siftool', ['dump', '1', sif]), new RegExp(`from: ${image}`))
   const labels = JSON.parse(sh('siftool', ['dump', '2', sif]))
   t.equal(labels['org.example.purpose'], 'sif test')
 
@@ -149,12 +154,17 @@ t.test('converts an image: siftool reads it, the partition holds the export plus
   t.ok(ours.has('data/héllo wörld ✓.txt'), 'non-ASCII name kept')
   t.ok(ours.has('data/empty'), 'empty directory kept')
   t.ok(ours.has('.singularity.d/env/50-custom.sh'), "the image's own env fragment is kept")
+  // docker export gives the engine's init-layer /etc/hosts (empty) in place of the image's:
+  // that entry is kept as it is, not replaced or added twice (the runtime binds over it).
+  t.ok(theirs.has('etc/hosts'), 'docker export has /etc/hosts')
+  t.same(ours.get('etc/hosts'), theirs.get('etc/hosts'), "the export's /etc/hosts is kept")
 
   // Unpack and run as root in a chroot: the same output as docker run.
   const root = join(work, 'root')
   sh('unsquashfs', ['-q', '-n', '-d', root, part])
+  t.notMatch(readFileSync(join(root, '.singularity.d/runscript'), 'utf8'), /image runscript/, "the image's runscript is replaced by ours")
   t.equal(statSync(join(root, 'data/target')).ino, statSync(join(root, 'data/hard')).ino, 'hard link kept')
-  t.equal(readFileSync(join(root, 'etc/hosts'), 'utf8'), exported.includes('image-host') ? '10.0.0.1 image-host\n' : readFileSync(join(root, 'etc/hosts'), 'utf8'))
+  t.equal(readFileSync(join(root, 'etc/hosts'), 'utf8'), execFileSync('tar', ['-xO', '-f', '-', 'etc/hosts'], { input: exported, encoding: 'utf8' }), '/etc/hosts content = the export\'s')
   const chroot = (args: string[], env: Record<string, string> = {}) =>
     sh('/usr/bin/env', ['-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), '/usr/sbin/chroot', root, ...args])
   t.equal(chroot(['/.singularity.d/actions/run']), sh('docker', ['run', '--rm', image]), 'run without arguments = docker run')
@@ -174,11 +184,13 @@ t.test('converts an image: siftool reads it, the partition holds the export plus
   t.match(sh('unsquashfs', ['-s', part]), /Compression gzip/, 'gzip by default')
 
   // Up to date: skipped; force=1 redoes it.
-  const again = await runCli(['-r', repo.dir, 'create_singularity', `${ns}/layout:*`], { env: repo.env })
+  const mtime = statSync(sif).mtimeMs
+  const again = await runCli(['-r', repo.dir, 'create_singularity', image], { env: repo.env })
   t.equal(again.code, 0)
-  t.match(again.stderr, /up to date/)
+  t.match(again.stderr, new RegExp(`${image}: .* is up to date`))
+  t.equal(statSync(sif).mtimeMs, mtime, 'an up-to-date image is not converted again')
   const before = readFileSync(`${sif}.md5`, 'utf8')
-  const forced = await runCli(['-r', repo.dir, 'create_singularity', `${ns}/layout:*`, 'force=1', 'compressor=zstd'], { env: repo.env })
+  const forced = await runCli(['-r', repo.dir, 'create_singularity', image, 'force=1', 'compressor=zstd'], { env: repo.env })
   t.equal(forced.code, 0, forced.stderr)
   t.not(readFileSync(`${sif}.md5`, 'utf8'), before, 'force=1 converts again')
   writeFileSync(part, execFileSync('siftool', ['dump', '3', sif], { maxBuffer: 1 << 28 }))
@@ -192,21 +204,63 @@ t.test('a filter matching nothing', async (t) => {
   t.match(result.stderr, /No image match filter "casa-test-sif\/nothing-\*"/)
 })
 
+t.test('jobs=2 converts two images at once; singularity.extension .simg keeps the original names', async (t) => {
+  for (const tag of smallImages) sh('docker', ['tag', base, tag])
+  const repo = repository("{ jobs: 2, singularity: { extension: '.simg' } }")
+  const dry = await runCli(['-r', repo.dir, 'create_singularity', `${ns}/small:${run}*`, '--dry-run'], { env: repo.env })
+  t.equal(dry.code, 0, dry.stderr)
+  t.match(dry.stdout, new RegExp(`casa-test-sif_small_${run}a\\.simg\\s+convert \\(gzip\\)`))
+  t.same(readdirSync(repo.dir).filter((f) => f.endsWith('.simg')), [], '--dry-run converts nothing')
+
+  const result = await runCli(['-r', repo.dir, 'create_singularity', `${ns}/small:${run}*`], { env: repo.env })
+  t.equal(result.code, 0, result.stderr)
+  for (const tag of smallImages) {
+    const file = join(repo.dir, `${tag.replace(/[/:]/g, '_')}.simg`)
+    t.ok(existsSync(file) && existsSync(`${file}.md5`) && existsSync(`${file}.dockerid`), `${file} with .md5 and .dockerid`)
+    t.match(sh('siftool', ['list', file]), /FS \(Squashfs\/\*System\/amd64\)/)
+  }
+  // Plain progress lines: both conversions start before the first one ends.
+  const lines = result.stderr.split('\n')
+  const starts = lines.map((l, i) => (/ \.\.\.$/.test(l) ? i : -1)).filter((i) => i >= 0)
+  const firstDone = lines.findIndex((l) => l.includes(' ✔ '))
+  t.equal(starts.length, 2, 'two conversions started')
+  t.ok(firstDone > starts[1]!, 'the second started before the first finished')
+  t.equal(lines.filter((l) => l.includes(' ✔ ')).length, 2, 'both finished')
+})
+
 t.test('interrupted half way and full disk: no file left, non-zero exit', async (t) => {
   build(bigImage, ['RUN dd if=/dev/urandom of=/big bs=1M count=160 2>/dev/null'])
-  const containersBefore = sh('docker', ['ps', '-aq', '--filter', `ancestor=${bigImage}`]).trim()
-  t.equal(containersBefore, '')
+  const containers = () => sh('docker', ['ps', '-aq', '--filter', `ancestor=${bigImage}`]).trim()
+  t.equal(containers(), '')
 
+  // Killed once the SIF being written has taken 8 MB in the output directory (ext4 here:
+  // the squashfs is written in place), so the kill lands in the middle of the conversion.
   const repo = repository()
   const tmp = tempDir(t, 'casa-sif-tmp-')
-  const killed = await runCli(['-r', repo.dir, 'create_singularity', `${ns}/big:*`], { env: { ...repo.env, TMPDIR: tmp }, kill: { signal: 'SIGTERM', afterMs: 4500 } })
-  t.not(killed.code, 0, 'non-zero exit when interrupted')
-  t.match(killed.stderr, /interrupted/)
+  const child = spawn(process.execPath, [binPath, '-r', repo.dir, 'create_singularity', bigImage], { env: { ...process.env, ...repo.env, TMPDIR: tmp, NO_COLOR: '1', CI: 'true' }, stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (c) => (stderr += c))
+  const exited = new Promise<number>((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1))))
+  let midway = false
+  for (let i = 0; i < 600 && child.exitCode === null; i++) {
+    const partial = readdirSync(repo.dir).filter((f) => f.includes('.tmp-'))
+    if (partial.some((f) => statSync(join(repo.dir, f), { throwIfNoEntry: false })?.size! > 8e6)) {
+      midway = true
+      child.kill('SIGTERM')
+      break
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  const code = await exited
+  t.ok(midway, 'killed while the SIF was being written')
+  t.not(code, 0, 'non-zero exit when interrupted')
+  t.match(stderr, /interrupted/)
   t.same(readdirSync(repo.dir).filter((f) => f !== '.home' && f !== 'casa.config.ts'), [], 'no file left in the output directory')
   t.same(readdirSync(tmp), [], 'no file left in the temporary directory')
-  t.equal(sh('docker', ['ps', '-aq', '--filter', `ancestor=${bigImage}`]).trim(), '', 'the temporary container is removed')
+  t.equal(containers(), '', 'the temporary container is removed')
 
-  // A small tmpfs: both the output and the temporary directory are full.
+  // A small tmpfs: both the output and the temporary directory are full (copy mode:
+  // tmpfs cannot insert a range, so the squashfs goes to TMPDIR).
   const mountPoint = tempDir(t, 'casa-sif-full-')
   sh('mount', ['-t', 'tmpfs', '-o', 'size=20m', 'tmpfs', mountPoint])
   t.teardown(() => {
@@ -214,11 +268,52 @@ t.test('interrupted half way and full disk: no file left, non-zero exit', async 
   })
   const out = join(mountPoint, 'repo')
   mkdirSync(out)
-  const full = await runCli(['-r', out, 'create_singularity', `${ns}/big:*`], { env: { ...repo.env, TMPDIR: mountPoint } })
+  const full = await runCli(['-r', out, 'create_singularity', bigImage], { env: { ...repo.env, TMPDIR: mountPoint } })
   t.equal(full.code, 1, full.stderr)
   t.match(full.stderr, new RegExp(`no space left on device in ${mountPoint}`))
   t.equal(full.stderr.trim().split('\n').filter((l) => l.startsWith('error:')).length, 1, 'one error line')
+  t.notMatch(full.stderr, /\n\s+at /, 'no stack trace')
   t.same(readdirSync(out), [], 'no file left in the output directory')
   t.same(readdirSync(mountPoint), ['repo'], 'no file left in the temporary directory')
-  t.equal(sh('docker', ['ps', '-aq', '--filter', `ancestor=${bigImage}`]).trim(), '', 'the temporary container is removed')
+  t.equal(containers(), '', 'the temporary container is removed')
+
+  // The output on a big tmpfs, APPTAINER_TMPDIR on a small one (TMPDIR elsewhere): the
+  // squashfs goes to APPTAINER_TMPDIR, which fills up and is the directory named.
+  const bigMount = tempDir(t, 'casa-sif-roomy-')
+  const smallMount = tempDir(t, 'casa-sif-small-')
+  sh('mount', ['-t', 'tmpfs', '-o', 'size=400m', 'tmpfs', bigMount])
+  t.teardown(() => {
+    spawnSync('umount', [bigMount])
+  })
+  sh('mount', ['-t', 'tmpfs', '-o', 'size=20m', 'tmpfs', smallMount])
+  t.teardown(() => {
+    spawnSync('umount', [smallMount])
+  })
+  const other = tempDir(t, 'casa-sif-other-tmp-')
+  const tempFull = await runCli(['-r', bigMount, 'create_singularity', bigImage], { env: { ...repo.env, TMPDIR: other, APPTAINER_TMPDIR: smallMount } })
+  t.equal(tempFull.code, 1, tempFull.stderr)
+  t.match(tempFull.stderr, new RegExp(`no space left on device in ${smallMount}`), 'APPTAINER_TMPDIR is where the squashfs went')
+  t.same(readdirSync(bigMount), [], 'no file left in the output directory')
+  t.same(readdirSync(smallMount), [], 'no file left in APPTAINER_TMPDIR')
+  t.same(readdirSync(other), [], 'TMPDIR not used when APPTAINER_TMPDIR is set')
+
+  // A small ext4 output (in-place mode: the squashfs is written into the output file).
+  const imageFile = join(tempDir(t, 'casa-sif-ext4-'), 'fs.img')
+  const ext4 = tempDir(t, 'casa-sif-ext4-mnt-')
+  sh('truncate', ['-s', '40M', imageFile])
+  sh('mkfs.ext4', ['-q', '-F', imageFile])
+  sh('mount', ['-o', 'loop', imageFile, ext4])
+  t.teardown(() => {
+    spawnSync('umount', [ext4])
+  })
+  const extOut = join(ext4, 'repo')
+  mkdirSync(extOut)
+  const extTmp = tempDir(t, 'casa-sif-ext4-tmp-')
+  const extFull = await runCli(['-r', extOut, 'create_singularity', bigImage], { env: { ...repo.env, TMPDIR: extTmp } })
+  t.equal(extFull.code, 1, extFull.stderr)
+  t.match(extFull.stderr, new RegExp(`no space left on device in ${extOut}`))
+  t.equal(extFull.stderr.trim().split('\n').filter((l) => l.startsWith('error:')).length, 1, 'one error line')
+  t.same(readdirSync(extOut), [], 'no file left in the ext4 output directory')
+  t.same(readdirSync(extTmp), [], 'nothing in the temporary directory in place mode')
+  t.equal(containers(), '', 'the temporary container is removed')
 })

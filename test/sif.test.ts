@@ -4,9 +4,11 @@
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { RootfsStream } from '../lib/rootfs.js'
+import { sifFileName, temporaryDirectory } from '../lib/sifConvert.js'
 import { dockerEnvScript, runscript } from '../lib/rootfsLayout.js'
 import { primaryPartition, readObject, readSif } from '../lib/sifReader.js'
 import { dataTypes, planSif } from '../lib/sifWriter.js'
@@ -92,4 +94,16 @@ t.test('SIF written around a tar2sqfs squashfs, read by siftool and our reader',
   t.equal((await readObject(read, read.descriptors[1]!)).toString(), '{"x":"y"}')
   writeFileSync(sif, Buffer.concat([plan.head, part.subarray(0, 100)]))
   await t.rejects(readSif(sif), /past the end of the file/)
+})
+
+t.test('temporary directory: APPTAINER_TMPDIR, then SINGULARITY_TMPDIR, then TMPDIR', async (t) => {
+  t.equal(temporaryDirectory({ APPTAINER_TMPDIR: '/a', SINGULARITY_TMPDIR: '/s', TMPDIR: '/t' }), '/a')
+  t.equal(temporaryDirectory({ SINGULARITY_TMPDIR: '/s', TMPDIR: '/t' }), '/s')
+  t.equal(temporaryDirectory({ TMPDIR: '/t' }), '/t')
+  t.equal(temporaryDirectory({}), tmpdir(), 'else the system default')
+})
+
+t.test('file names: / and : replaced by _', async (t) => {
+  t.equal(sifFileName('cati/casa-dev:ubuntu-18.04', '.simg'), 'cati_casa-dev_ubuntu-18.04.simg')
+  t.equal(sifFileName('cati/casa-run:5.3', '.sif'), 'cati_casa-run_5.3.sif')
 })
