@@ -90,7 +90,7 @@ async function main(): Promise<number> {
     }
     say('where everything landed')
     process.stdout.write(`workflow repository  ${repository}\n`)
-    for (const file of listFiles(repository).filter((f) => /\.(sif|simg|zip|yaml|html)$/.test(f))) process.stdout.write(`  ${file}\n`)
+    for (const file of listFiles(repository).filter((f) => /^[^/]+\.(sif|simg|zip|yaml|html)$/.test(f))) process.stdout.write(`  ${file}\n`)
     process.stdout.write(`registry ${registry.host}  (storage ${registry.storage})\n`)
     const catalog = (await (await fetch(`http://${registry.host}/v2/_catalog`)).json()) as { repositories: string[] }
     for (const name of catalog.repositories) process.stdout.write(`  ${name}\n`)

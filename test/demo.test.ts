@@ -3,13 +3,14 @@
 // output where the README says; the second must find everything up to date.
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
-import { existsSync, readFileSync, readdirSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'yaml'
 import { projectRoot, runProgram } from './helpers/cli.js'
 import { tempDir } from './helpers/tmp.js'
 
 const namespace = 'casa-demo-test'
+const artifacts = join(projectRoot, 'test-artifacts')
 
 function removeDemoImages(): void {
   const refs = execFileSync('docker', ['images', '--format', '{{.Repository}}:{{.Tag}}'], { encoding: 'utf8' })
@@ -26,7 +27,14 @@ t.test('npm run demo: the whole cycle, then a second run with everything up to d
   removeDemoImages()
   t.teardown(removeDemoImages)
   const env = { CASA_DEMO_DIR: demoDir, CASA_DEMO_NAMESPACE: namespace, HOME: home, CASA_CONFIG: undefined, CASA_DEFAULT_REPOSITORY: undefined }
-  const demo = () => runProgram(process.execPath, [join(projectRoot, 'dist', 'examples', 'demo.js')], { env })
+  let runs = 0
+  const demo = async () => {
+    const result = await runProgram(process.execPath, [join(projectRoot, 'dist', 'examples', 'demo.js')], { env })
+    // Kept for whoever reads a failure: the whole output of each run.
+    mkdirSync(artifacts, { recursive: true })
+    writeFileSync(join(artifacts, `demo-run-${++runs}.log`), `${result.stdout}\n--- stderr\n${result.stderr}`)
+    return result
+  }
 
   const first = await demo()
   t.equal(first.code, 0, `first run: ${first.stderr.slice(-2000)}`)
@@ -73,8 +81,18 @@ t.test('npm run demo: the whole cycle, then a second run with everything up to d
   const second = await demo()
   t.equal(second.code, 0, `second run: ${second.stderr.slice(-2000)}`)
   t.test('the second run finds everything up to date', async (t) => {
-    const out = second.stdout
-    t.notMatch(out, /\bbuilt\b.*demo-/i, 'no image rebuilt')
-    t.match(out, /up to date/i)
+    const out = second.stdout + second.stderr
+    t.match(out, /0 built, 3 up to date, 0 failed, 0 skipped/, 'create_docker')
+    t.match(out, /0 pushed, 4 up to date, 0 failed/, 'publish_docker')
+    t.match(out, /0 updated, 3 unchanged, 0 failed/, 'update_docker')
+    t.equal(out.match(/\.sif is up to date/g)?.length, 4, 'create_singularity')
+    t.equal(out.match(/up to date on sftp:/g)?.length, 4, 'publish_singularity to the server')
+    t.equal(out.match(/up to date in oras:/g)?.length, 4, 'publish_singularity to the registry')
+    t.match(out, /up to date \S+casa-distro-\S+\.zip/, 'package_casa_distro')
+    t.match(out, /already published on sftp:/, 'publish_casa_distro')
+    t.match(out, /0 uploaded \(0 B\), 0 deleted/, 'publish_build_workflows')
+    t.match(out, /0 to do, 3 with nothing to do, 0 with warnings, 0 with errors/, 'create_release_plan')
+    t.equal(out.match(/nothing to do$/gm)?.length, 2, 'apply_release_plan, dry and for real')
+    t.notMatch(out, / built \(|pushed \(|uploaded to /, 'nothing built, pushed or uploaded')
   })
 })
