@@ -66,7 +66,16 @@ export function findConfigFile(options: LoadOptions): string | undefined {
 }
 
 async function evaluate(exported: unknown, env: ConfigEnv, file: string): Promise<unknown> {
-  const value = typeof exported === 'function' ? await exported(env) : exported
+  let value = exported
+  if (typeof exported === 'function') {
+    // A config function that throws (a required environment variable unset, say) is the
+    // user's error: one line naming the file, not a stack trace.
+    try {
+      value = await exported(env)
+    } catch (error) {
+      throw new UserError(`${file}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`)
+    }
+  }
   if (!isPlainObject(value)) throw new UserError(`${file}: the default export must be an object or defineConfig(...)`)
   return value
 }

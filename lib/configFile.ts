@@ -1,27 +1,40 @@
 // Loading a casa.config.ts without a TypeScript toolchain at run time, as vite loads
 // vite.config.ts: esbuild bundles the file (and what it imports) into one ES module, with
 // `casa-distro-admin` resolved to this very package, so a config works in a workflow
-// repository that has no node_modules of its own.
+// repository that has no node_modules of its own. The bundle is cached (lib/configCache.ts).
 import { pathToFileURL } from 'node:url'
 import { join, resolve } from 'node:path'
+import { readCachedBundle, writeCachedBundle } from './configCache.js'
 import { UserError } from './errors.js'
 import { packageRoot } from './paths.js'
 
 export async function loadConfigModule(file: string): Promise<{ default?: unknown }> {
   if (/\.(mjs|js)$/.test(file)) return import(pathToFileURL(file).href)
+  const code = readCachedBundle(file, packageRoot) ?? (await bundleConfig(file))
+  if (code === undefined) return loadWithoutEsbuild(file)
+  try {
+    return await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`)
+  } catch (error) {
+    throw new UserError(`${file}: ${(error as Error).message.split('\n')[0]}`)
+  }
+}
+
+/** The config and what it imports as one ES module (cached), or undefined without esbuild. */
+async function bundleConfig(file: string): Promise<string | undefined> {
   let build: typeof import('esbuild').build
   try {
     ;({ build } = await import('esbuild'))
   } catch {
-    return loadWithoutEsbuild(file)
+    return undefined
   }
   const selfUrl = (subpath: string) => pathToFileURL(join(packageRoot, 'dist', 'lib', `${subpath || 'index'}.js`)).href
-  let code: string
   try {
     const result = await build({
       entryPoints: [file],
       bundle: true,
       write: false,
+      metafile: true,
+      absWorkingDir: process.cwd(),
       format: 'esm',
       platform: 'node',
       target: 'node20',
@@ -41,16 +54,14 @@ export async function loadConfigModule(file: string): Promise<{ default?: unknow
         },
       ],
     })
-    code = result.outputFiles[0]!.text
+    const code = result.outputFiles[0]!.text
+    const inputs = Object.keys(result.metafile.inputs).map((input) => resolve(input))
+    writeCachedBundle(file, packageRoot, inputs, code)
+    return code
   } catch (error) {
     const first = (error as { errors?: { text: string; location?: { file: string; line: number } }[] }).errors?.[0]
     if (first) throw new UserError(`${first.location ? `${resolve(first.location.file)}:${first.location.line}` : file}: ${first.text}`)
     throw error
-  }
-  try {
-    return await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`)
-  } catch (error) {
-    throw new UserError(`${file}: ${(error as Error).message.split('\n')[0]}`)
   }
 }
 

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadConfig, mergeConfig } from '../lib/config.js'
 import { UserError } from '../lib/errors.js'
@@ -108,4 +108,41 @@ t.test('a wrong type or an unknown key is one line naming the file and the key p
   writeFileSync(file, `export default { jobs: \n`)
   await t.rejects(loadConfig({ configFile: file }), { message: new RegExp(`^${file}:\\d+: `) })
   await t.rejects(loadConfig({ configFile: join(home, 'missing.ts') }), { message: /config file not found/ })
+})
+
+t.test('a config function that throws is one line naming the file', async (t) => {
+  const home = isolate(t)
+  const file = join(home, 'throws.config.ts')
+  writeFileSync(file, `export default () => { throw new Error('set CASA_SITE first') }\n`)
+  await t.rejects(loadConfig({ configFile: file }), { constructor: UserError, message: `${file}: set CASA_SITE first` })
+})
+
+t.test('the compiled config is cached until the config or a file it imports changes', async (t) => {
+  const home = isolate(t)
+  const savedCache = process.env.XDG_CACHE_HOME
+  process.env.XDG_CACHE_HOME = join(home, 'cache')
+  t.teardown(() => {
+    if (savedCache === undefined) delete process.env.XDG_CACHE_HOME
+    else process.env.XDG_CACHE_HOME = savedCache
+  })
+  const file = join(home, 'casa.config.ts')
+  const imported = join(home, 'site.ts')
+  writeFileSync(imported, `export const jobs = 2\n`)
+  writeFileSync(file, `import { jobs } from './site.js'\nexport default { jobs }\n`)
+  t.equal((await loadConfig({ configFile: file })).jobs, 2)
+
+  const cacheDir = join(home, 'cache', 'casa-distro-admin', 'config')
+  const entries = readdirSync(cacheDir)
+  t.equal(entries.length, 1, 'one cache entry written')
+  // Rewriting the cached code proves the second load reads the cache instead of bundling.
+  const entryFile = join(cacheDir, entries[0]!)
+  const entry = JSON.parse(readFileSync(entryFile, 'utf8')) as { inputs: { path: string }[]; code: string }
+  t.same(entry.inputs.map((input) => input.path).sort(), [file, imported].sort(), 'the config and its import are recorded')
+  writeFileSync(entryFile, JSON.stringify({ ...entry, code: entry.code.replace(/jobs = 2/, 'jobs = 5') }))
+  t.equal((await loadConfig({ configFile: file })).jobs, 5, 'second load uses the cache')
+
+  writeFileSync(imported, `export const jobs = 3\n`)
+  t.equal((await loadConfig({ configFile: file })).jobs, 3, 'an edited import invalidates the entry')
+  writeFileSync(file, `import { jobs } from './site.js'\nexport default { jobs: jobs + 1 }\n`)
+  t.equal((await loadConfig({ configFile: file })).jobs, 4, 'an edited config invalidates the entry')
 })
