@@ -6,7 +6,7 @@ import type { ReleaseComponent } from './configSchema.js'
 import { formatVersion, parseVersion, versionAt } from './componentVersion.js'
 import { errorMessage } from './errors.js'
 import { mirrorPath, readRefs, updateMirror } from './gitMirror.js'
-import { ui } from './ui.js'
+import { type StepOutcome, ui } from './ui.js'
 
 export const branchRoles = ['bug_fix', 'release_candidate', 'latest_release'] as const
 export type BranchRole = (typeof branchRoles)[number]
@@ -92,14 +92,14 @@ export async function mapLimited<T, R>(items: readonly T[], jobs: number, work: 
   return results
 }
 
-function summary(i: ComponentInspection): string {
+function summary(i: ComponentInspection): StepOutcome {
   const name = `${i.component.project}/${i.component.name}`
-  if (i.error) return `${name}: ${i.error}`
+  if (i.error) return { text: `${name}: ${i.error}`, failed: true }
   const parts = branchRoles.map((role) => {
     const b = i.branches[role]
     return `${role} ${b.revision ? (b.version ?? 'no version') : 'absent'}`
   })
-  return `${name}: ${parts.join(', ')}`
+  return { text: `${name}: ${parts.join(', ')}`, failed: false }
 }
 
 /** Inspect components concurrently (bounded), one progress line per component. */

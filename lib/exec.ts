@@ -42,7 +42,7 @@ export class CommandError extends UserError {
     readonly argv: readonly string[],
     readonly result: RunResult,
   ) {
-    const said = lastLines(result.stderr || result.stdout, 1)
+    const said = reasonLine(result.stderr || result.stdout)
     super(`${argv[0]} ${argv[1] ?? ''} failed (exit ${result.exitCode})${said ? `: ${said}` : ''}`.replace('  ', ' '))
     this.name = 'CommandError'
   }
@@ -54,6 +54,12 @@ export function notInstalled(program: string): UserError {
 }
 
 /** The last non-empty lines of a program's output, joined, for one-line errors. */
+/** The line that says why a command failed: its first `fatal:`/`error:` line, else its last line. */
+export function reasonLine(text: string): string {
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean)
+  return lines.find((l) => /^(fatal|error|ERROR):/.test(l)) ?? lines.at(-1) ?? ''
+}
+
 export function lastLines(text: string, count: number): string {
   return text
     .split('\n')

@@ -127,7 +127,10 @@ class Remote {
     const result = await run('git', ['-C', this.mirror, 'push', '--quiet', ...lease, this.url, `${source}:${ref}`], { env: gitEnv(), signal: this.signal, allowFailure: true })
     if (result.exitCode !== 0) {
       if (/stale info|fetch first|non-fast-forward|already exists/.test(result.stderr)) throw new UserError(`${this.label}: ${ref} moved while pushing: someone pushed in between; nothing was forced`)
-      throw new UserError(`${this.label}: git push ${ref} to ${this.url} failed: ${result.stderr.trim().split('\n').slice(-1)[0] ?? `exit ${result.exitCode}`}`)
+      // The remote's own reason (a hook's message, a rejected ref) says more than git's summary.
+      const lines = result.stderr.split('\n').map((l) => l.trim()).filter(Boolean)
+      const reason = lines.find((l) => /^remote: \S/.test(l)) ?? lines.find((l) => l.startsWith('! [')) ?? lines.at(-1) ?? `exit ${result.exitCode}`
+      throw new UserError(`${this.label}: git push ${ref} to ${this.url} failed: ${reason}`)
     }
   }
 }

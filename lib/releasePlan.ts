@@ -215,5 +215,5 @@ export async function planToYaml(plan: ReleasePlan): Promise<string> {
       if (isSeq(node) && isScalar(first) && actionNames.has(String(first.value)) && node.items.every(isScalar)) node.flow = true
     },
   })
-  return doc.toString({ lineWidth: 0 })
+  return doc.toString({ lineWidth: 0, flowCollectionPadding: false })
 }

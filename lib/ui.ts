@@ -40,6 +40,12 @@ export interface Step {
   update(detail: string): void
 }
 
+/** How a step that returned normally ended: `failed` for work that carries its own error. */
+export interface StepOutcome {
+  text: string
+  failed: boolean
+}
+
 class Ui {
   verbose = false
   plain = false
@@ -87,7 +93,7 @@ class Ui {
   }
 
   /** Run `work` as a named step: a spinner on a terminal, start/end lines elsewhere. */
-  async step<T>(title: string, work: (step: Step) => Promise<T>, doneText?: (value: T) => string): Promise<T> {
+  async step<T>(title: string, work: (step: Step) => Promise<T>, doneText?: (value: T) => string | StepOutcome): Promise<T> {
     const id = this.nextStepId++
     const started = Date.now()
     this.active.set(id, { title, detail: '' })
@@ -107,7 +113,10 @@ class Ui {
     }
     try {
       const value = await work(step)
-      this.finishStep(id, `${paint('green', '✔')} ${doneText ? doneText(value) : title} ${paint('gray', seconds(Date.now() - started))}`)
+      const done = doneText ? doneText(value) : title
+      const outcome = typeof done === 'string' ? { text: done, failed: false } : done
+      const mark = outcome.failed ? paint('red', '✖') : paint('green', '✔')
+      this.finishStep(id, `${mark} ${outcome.text} ${paint('gray', seconds(Date.now() - started))}`)
       return value
     } catch (error) {
       this.finishStep(id, `${paint('red', '✖')} ${title} ${paint('gray', seconds(Date.now() - started))}`)
