@@ -56,7 +56,7 @@ export class RootfsStream extends Transform {
       while (at < chunk.length && this.mode !== 'end') {
         if (this.mode === 'data') {
           const n = Math.min(this.remaining, chunk.length - at)
-          if (this.keep) this.push(chunk.subarray(at, at + n))
+          if (this.keep) this.out(chunk.subarray(at, at + n))
           this.remaining -= n
           at += n
           if (this.remaining === 0) this.mode = 'header'
@@ -74,10 +74,25 @@ export class RootfsStream extends Transform {
           else this.extension(record)
         }
       }
+      this.flushOut()
       callback()
     } catch (error) {
       callback(error as Error)
     }
+  }
+
+  /**
+   * Output of one input chunk, pushed as one buffer: headers and data pieces pushed one by
+   * one became one pipe write each (tens of thousands of 512-byte writes to tar2sqfs).
+   */
+  private pending: Buffer[] = []
+  private out(piece: Buffer): void {
+    this.pending.push(piece)
+  }
+  private flushOut(): void {
+    if (this.pending.length === 0) return
+    this.push(this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending))
+    this.pending = []
   }
 
   private header(block: Buffer): void {
@@ -96,7 +111,7 @@ export class RootfsStream extends Transform {
     }
     if (raw.type === 'g') {
       // A global PAX header applies to every later entry: keep it as it is.
-      this.push(block)
+      this.out(block)
       this.startData(padded(raw.size), true)
       return
     }
@@ -104,8 +119,8 @@ export class RootfsStream extends Transform {
     const size = noData.has(raw.type) ? 0 : (this.paxSize ?? raw.size)
     const keep = !this.replaced.has(path)
     if (keep) {
-      for (const record of this.extensions) this.push(record)
-      this.push(block)
+      for (const record of this.extensions) this.out(record)
+      this.out(block)
       if (this.watched.has(path)) this.seen.set(path, raw.type === '5' ? '5' : raw.type)
       this.progress.entries++
     } else {

@@ -21,7 +21,7 @@ import { onInterrupt } from './interrupt.js'
 import { RootfsStream } from './rootfs.js'
 import { primaryPartition, readSif } from './sifReader.js'
 import { dataTypes, planSif, type SifPlan } from './sifWriter.js'
-import { squashfsBytesUsed, startSquashfs, type Compressor } from './squashfs.js'
+import { squashfsBuilder, squashfsBytesUsed, startSquashfs, type Compressor } from './squashfs.js'
 
 /** Where temporary files go: the variables Apptainer and Singularity users already set. */
 export function temporaryDirectory(env: NodeJS.ProcessEnv = process.env): string {
@@ -147,6 +147,8 @@ export async function convertImage(request: ConvertRequest): Promise<ConvertResu
   }
   const unregister = onInterrupt(cleanup)
   try {
+    // Which builder (tar2sqfs, else mksquashfs 4.6+) is known before anything is created.
+    await squashfsBuilder()
     const created = await docker(['create', '--entrypoint', '/.casa-distro-export-only', request.reference])
     container = created.stdout.trim().split('\n').pop()
     // Held open so that, if tar2sqfs fails and removes its output, the space stays taken

@@ -2,7 +2,7 @@
 // siftool, unpacked with sqfs2tar/unsquashfs, run with chroot (we are root) against docker run.
 import t from 'tap'
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { binPath, runCli } from './helpers/cli.js'
 import { ensureBusyboxImage } from './helpers/services.js'
@@ -206,10 +206,10 @@ t.test('a filter matching nothing', async (t) => {
 
 t.test('jobs=2 converts two images at once; singularity.extension .simg keeps the original names', async (t) => {
   for (const tag of smallImages) sh('docker', ['tag', base, tag])
-  const repo = repository("{ jobs: 2, singularity: { extension: '.simg' } }")
+  const repo = repository("{ jobs: 2, singularity: { extension: '.simg', compressor: 'lz4' } }")
   const dry = await runCli(['-r', repo.dir, 'create_singularity', `${ns}/small:${run}*`, '--dry-run'], { env: repo.env })
   t.equal(dry.code, 0, dry.stderr)
-  t.match(dry.stdout, new RegExp(`casa-test-sif_small_${run}a\\.simg\\s+convert \\(gzip\\)`))
+  t.match(dry.stdout, new RegExp(`casa-test-sif_small_${run}a\\.simg\\s+convert \\(lz4\\)`), 'the compressor config key')
   t.same(readdirSync(repo.dir).filter((f) => f.endsWith('.simg')), [], '--dry-run converts nothing')
 
   const result = await runCli(['-r', repo.dir, 'create_singularity', `${ns}/small:${run}*`], { env: repo.env })
@@ -218,6 +218,9 @@ t.test('jobs=2 converts two images at once; singularity.extension .simg keeps th
     const file = join(repo.dir, `${tag.replace(/[/:]/g, '_')}.simg`)
     t.ok(existsSync(file) && existsSync(`${file}.md5`) && existsSync(`${file}.dockerid`), `${file} with .md5 and .dockerid`)
     t.match(sh('siftool', ['list', file]), /FS \(Squashfs\/\*System\/amd64\)/)
+    const part = join(repo.dir, 'part.sqfs')
+    writeFileSync(part, execFileSync('siftool', ['dump', '3', file], { maxBuffer: 1 << 30 }))
+    t.match(sh('unsquashfs', ['-s', part]), /Compression lz4/, 'compressor from the config')
   }
   // Plain progress lines: both conversions start before the first one ends.
   const lines = result.stderr.split('\n')
@@ -226,6 +229,27 @@ t.test('jobs=2 converts two images at once; singularity.extension .simg keeps th
   t.equal(starts.length, 2, 'two conversions started')
   t.ok(firstDone > starts[1]!, 'the second started before the first finished')
   t.equal(lines.filter((l) => l.includes(' ✔ ')).length, 2, 'both finished')
+})
+
+t.test('no squashfs builder reading tar streams: one line naming the package, nothing left', async (t) => {
+  // A PATH holding every program of this machine except the two builders.
+  const bin = tempDir(t, 'casa-sif-path-')
+  for (const dir of ['/usr/local/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin']) {
+    let names: string[] = []
+    try {
+      names = readdirSync(dir)
+    } catch {
+      continue
+    }
+    for (const name of names) if (name !== 'tar2sqfs' && name !== 'mksquashfs' && !existsSync(join(bin, name))) symlinkSync(join(dir, name), join(bin, name))
+  }
+  const repo = repository()
+  const result = await runCli(['-r', repo.dir, 'create_singularity', image, 'force=1'], { env: { ...repo.env, PATH: bin } })
+  t.equal(result.code, 1, result.stderr)
+  t.match(result.stderr, /error: no squashfs builder reading tar streams: install the squashfs-tools-ng package \(tar2sqfs\), or squashfs-tools 4\.6 or later/)
+  t.notMatch(result.stderr, /\n\s+at /, 'no stack trace')
+  t.same(readdirSync(repo.dir).filter((f) => f !== '.home' && f !== 'casa.config.ts'), [], 'nothing left in the output directory')
+  t.equal(sh('docker', ['ps', '-aq', '--filter', `ancestor=${image}`]).trim(), '', 'no container left')
 })
 
 t.test('interrupted half way and full disk: no file left, non-zero exit', async (t) => {
