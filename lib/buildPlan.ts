@@ -84,6 +84,12 @@ export function matchImages(catalog: ImageCatalog, filterText: string): CatalogI
   return matched
 }
 
+/** The images matching `filterText`, in build order (dependencies first). */
+export function matchImagesInOrder(catalog: ImageCatalog, filterText: string): CatalogImage[] {
+  const matched = new Set(matchImages(catalog, filterText))
+  return imageOrder(catalog).filter((image) => matched.has(image))
+}
+
 export interface PlanOptions {
   filter: string
   force?: boolean

@@ -141,18 +141,22 @@ export interface Decisions {
   projects: Set<string>
 }
 
+/** The parsed content of a YAML file; a syntax error is one line naming the file. */
+async function readYamlFile(file: string): Promise<unknown> {
+  const { parse } = await import('yaml')
+  try {
+    return parse(readFileSync(file, 'utf8'))
+  } catch (error) {
+    throw new UserError(`${file}: not valid YAML (${(error as Error).message.split('\n')[0]})`)
+  }
+}
+
 /** release_plan_decisions.yaml: `ignore: {component: [...], project: [...]}`; absent means none. */
 export async function loadDecisions(repository: string): Promise<Decisions> {
   const file = join(repository, decisionsFileName)
   const decisions: Decisions = { components: new Set(), projects: new Set() }
   if (!existsSync(file)) return decisions
-  const { parse } = await import('yaml')
-  let data: unknown
-  try {
-    data = parse(readFileSync(file, 'utf8'))
-  } catch (error) {
-    throw new UserError(`${file}: not valid YAML (${(error as Error).message.split('\n')[0]})`)
-  }
+  const data = await readYamlFile(file)
   if (data === null || data === undefined) return decisions
   const ignore = (data as { ignore?: unknown }).ignore
   const bad = () => new UserError(`${file}: expected "ignore: {component: [names], project: [names]}"`)
@@ -172,13 +176,7 @@ export async function loadDecisions(repository: string): Promise<Decisions> {
 /** Read release_plan.yaml (or undefined when absent), checking its shape enough to act on it. */
 export async function loadPlan(file: string): Promise<ReleasePlan | undefined> {
   if (!existsSync(file)) return undefined
-  const { parse } = await import('yaml')
-  let data: unknown
-  try {
-    data = parse(readFileSync(file, 'utf8'))
-  } catch (error) {
-    throw new UserError(`${file}: not valid YAML (${(error as Error).message.split('\n')[0]})`)
-  }
+  const data = await readYamlFile(file)
   if (data === null || data === undefined) return {}
   const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
   if (!isObject(data)) throw new UserError(`${file}: expected projects mapping to components`)

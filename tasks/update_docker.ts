@@ -18,13 +18,13 @@ tags the result locally under all the image's tags. A summary says which images 
       const { ui } = await import('casa-distro-admin/ui')
       const { useDockerEngine, checkEngine } = await import('casa-distro-admin/docker')
       const { catalogFromConfig } = await import('casa-distro-admin/imageCatalog')
-      const { matchImages, imageOrder } = await import('casa-distro-admin/buildPlan')
+      const { matchImagesInOrder } = await import('casa-distro-admin/buildPlan')
       const { updateImages } = await import('casa-distro-admin/dockerPublish')
       useDockerEngine(config.docker)
       const catalog = await catalogFromConfig(config)
-      const matched = new Set(matchImages(catalog, options.image_names))
+      const images = matchImagesInOrder(catalog, options.image_names)
       await checkEngine()
-      const outcomes = await updateImages(imageOrder(catalog).filter((i) => matched.has(i)), config.hubs.docker, { jobs: options.jobs ?? config.jobs, signal })
+      const outcomes = await updateImages(images, config.hubs.docker, { jobs: options.jobs ?? config.jobs, signal })
       const count = (s: string) => outcomes.filter((o) => o.status === s).length
       ui.result(
         options.json

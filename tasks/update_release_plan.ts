@@ -11,9 +11,9 @@ export default defineTask(
 selects, minus those release_plan_decisions.yaml ignores): fetch its bare mirror under
 <repository>/.release-plan-cache, read the revision and version of its bug_fix,
 release_candidate and latest_release branches and its version tags, and plan the release by
-the original's version rules. Writes <repository>/release_plan.yaml and release_plan.html
-merging into the existing plan: the inspected components replace their entries, the others are kept. A component that cannot be read gets an
-error message in the plan; the others go on.`,
+the original's version rules. Merges into <repository>/release_plan.yaml and
+release_plan.html: the inspected components replace their entries, the others are kept. A
+component that cannot be read gets an error message in the plan; the others go on.`,
     options: {
       components: { type: 'string', positional: true, help: 'comma-separated wildcards on component names (or project/name); all when empty' },
     },
