@@ -1,9 +1,8 @@
 // What the release-plan tasks do, end to end: choose the components (filter + decisions),
 // inspect them, build or merge the plan, write release_plan.yaml and release_plan.html
 // atomically, and publish both to the release-plan hub.
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { existsSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
 import type { ResolvedConfig } from './config.js'
 import type { ReleaseComponent } from './configSchema.js'
 import { inspectComponents } from './componentInspection.js'
@@ -11,6 +10,7 @@ import { UserError } from './errors.js'
 import { imageFilter } from './imageFilter.js'
 import { buildPlan, componentState, loadDecisions, loadPlan, mergePlans, planEntries, planFileName, planHtmlName, planToYaml, writeFileAtomic, type ComponentState, type ReleasePlan } from './releasePlan.js'
 import { renderPlanHtml } from './releasePlanHtml.js'
+import { openHub } from './transport.js'
 import { ui } from './ui.js'
 
 /** A filter on component names: comma-separated wildcards matched against `name` or `project/name`. */
@@ -55,51 +55,13 @@ export async function makeReleasePlan(config: ResolvedConfig, options: { compone
   return { plan, file }
 }
 
-interface PlanHub {
-  put(localFile: string, remotePath: string): Promise<void>
-  close(): Promise<void>
-}
-
-/** A file:// hub done here while lib/transport (issue 5) is not part of the build. */
-function localFileHub(url: string): PlanHub {
-  const root = fileURLToPath(url)
-  return {
-    async put(localFile, remotePath) {
-      const target = join(root, remotePath)
-      mkdirSync(dirname(target), { recursive: true })
-      const temporary = join(dirname(target), `.${remotePath.split('/').pop()}.casa-tmp-${process.pid}`)
-      try {
-        copyFileSync(localFile, temporary)
-        renameSync(temporary, target)
-      } catch (error) {
-        rmSync(temporary, { force: true })
-        throw error
-      }
-    },
-    async close() {},
-  }
-}
-
-async function openPlanHub(url: string, ssh: ResolvedConfig['ssh']): Promise<PlanHub> {
-  const specifier = './transport.js'
-  let transport: { openHub?: (url: string, ssh: unknown) => Promise<PlanHub> } | undefined
-  try {
-    transport = (await import(specifier)) as typeof transport
-  } catch {
-    transport = undefined
-  }
-  if (transport?.openHub) return transport.openHub(url, ssh)
-  if (url.startsWith('file://')) return localFileHub(url)
-  throw new UserError(`publishing to ${url.split(':')[0]}:// hubs needs lib/transport, which this build does not have yet; file:// hubs work`)
-}
-
 /** Upload release_plan.yaml and release_plan.html to hubs.releasePlan.upload, each atomically. */
 export async function publishReleasePlan(config: ResolvedConfig): Promise<string[]> {
   const files = [planFileName, planHtmlName].map((name) => join(config.repository, name))
   for (const f of files) if (!existsSync(f)) throw new UserError(`${f} does not exist: run create_release_plan first`)
   await loadPlan(files[0]!) // never publish a broken plan
   const url = config.hubs.releasePlan.upload
-  const hub = await openPlanHub(url, config.ssh)
+  const hub = await openHub(url, config.ssh)
   try {
     for (const name of [planHtmlName, planFileName]) await ui.step(`upload ${name} to ${url}`, () => hub.put(join(config.repository, name), name))
   } finally {

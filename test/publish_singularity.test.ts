@@ -5,11 +5,11 @@
 import t, { type Test } from 'tap'
 import { createHash } from 'node:crypto'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { publishToServer, type ServerHub } from '../lib/sifPublish.js'
 import type { SingularityItem } from '../lib/singularityPlan.js'
-import { projectRoot, runCli } from './helpers/cli.js'
+import { runCli } from './helpers/cli.js'
 import { ensureBusyboxImage, startHttpServer, startRegistry, startSshd } from './helpers/services.js'
 import { tempDir } from './helpers/tmp.js'
 
@@ -17,8 +17,6 @@ import { tempDir } from './helpers/tmp.js'
 const tag = `2.0-r${process.pid}`
 const image = `casa-test-sifpub/small:${tag}`
 const sifName = `casa-test-sifpub_small_${tag}.sif`
-// Server hubs go through lib/transport (issue 5, built on another branch).
-const noTransport = existsSync(join(projectRoot, 'lib', 'transport.ts')) ? false : 'lib/transport.ts (issue 5) is not in this build yet: server hubs cannot be published to'
 const base = ensureBusyboxImage()
 execFileSync('docker', ['tag', base, image])
 t.teardown(() => {
@@ -158,7 +156,7 @@ async function publishToServerHub(t: Test, hubDir: string, config: string, schem
   t.match(again.stderr, new RegExp(`${image.replace(/\./g, '\\.')}: up to date on ${scheme}://`))
 }
 
-t.test('publish_singularity to a file:// hub served over HTTP', { skip: noTransport }, async (t) => {
+t.test('publish_singularity to a file:// hub served over HTTP', async (t) => {
   const hubDir = join(tempDir(t), 'www')
   mkdirSync(hubDir)
   const http = await startHttpServer(hubDir)
@@ -166,7 +164,7 @@ t.test('publish_singularity to a file:// hub served over HTTP', { skip: noTransp
   await publishToServerHub(t, hubDir, `{ hubs: { singularity: { upload: 'file://${hubDir}', download: '${http.url}' } } }`, 'file')
 })
 
-t.test('publish_singularity to an sftp:// hub (OpenSSH sshd on loopback) served over HTTP', { skip: noTransport }, async (t) => {
+t.test('publish_singularity to an sftp:// hub (OpenSSH sshd on loopback) served over HTTP', async (t) => {
   const sshd = await startSshd()
   t.teardown(sshd.stop)
   const hubDir = join(sshd.root, 'casa-distro')
@@ -175,14 +173,4 @@ t.test('publish_singularity to an sftp:// hub (OpenSSH sshd on loopback) served 
   t.teardown(http.stop)
   const ssh = `ssh: { identityFile: ${JSON.stringify(sshd.clientKey)}, knownHosts: ${JSON.stringify(sshd.knownHosts)} }`
   await publishToServerHub(t, hubDir, `{ hubs: { singularity: { upload: 'sftp://${sshd.user}@127.0.0.1:${sshd.port}${hubDir}', download: '${http.url}' } }, ${ssh} }`, 'sftp')
-})
-
-t.test('publish_singularity to a server hub without lib/transport: one line saying so', { skip: noTransport ? false : 'lib/transport.ts is in this build' }, async (t) => {
-  const hubDir = join(tempDir(t), 'www')
-  const repo = repository(`{ hubs: { singularity: { upload: 'file://${hubDir}' } } }`)
-  const created = await runCli(['-r', repo.dir, 'create_singularity', image], { env: repo.env })
-  t.equal(created.code, 0, created.stderr)
-  const published = await runCli(['-r', repo.dir, 'publish_singularity', image], { env: repo.env })
-  t.equal(published.code, 1)
-  t.match(published.stderr, /error: publishing to file:\/\/ hubs needs lib\/transport/)
 })
