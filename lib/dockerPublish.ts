@@ -9,7 +9,7 @@ import { UserError, errorMessage } from './errors.js'
 import type { CatalogImage } from './imageCatalog.js'
 import { dockerCredentials, RegistryClient } from './registry.js'
 import { shortId } from './buildPlan.js'
-import { eachLimited } from './singularityPlan.js'
+import { eachLimited } from './mapLimited.js'
 import { ui } from './ui.js'
 
 export interface DockerHubs {

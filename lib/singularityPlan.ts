@@ -39,21 +39,3 @@ export async function singularityPlan(options: { filter: string; repository: str
   }
   return items.sort((a, b) => a.reference.localeCompare(b.reference))
 }
-
-/** Run `work` over `items`, at most `jobs` at once; every item runs, failures are collected. */
-export async function eachLimited<T>(items: readonly T[], jobs: number, work: (item: T) => Promise<void>): Promise<unknown[]> {
-  const errors: unknown[] = []
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++]!
-      try {
-        await work(item)
-      } catch (error) {
-        errors.push(error)
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker))
-  return errors
-}

@@ -22,11 +22,9 @@ the squashfs in place.`,
     },
     async run(options, { config, signal }) {
       const { ui } = await import('casa-distro-admin/ui')
-      const { useDockerEngine, inspectImage } = await import('casa-distro-admin/docker')
-      const { singularityPlan, eachLimited } = await import('casa-distro-admin/singularityPlan')
-      const { convertImage } = await import('casa-distro-admin/sifConvert')
-      const { UserError, errorMessage } = await import('casa-distro-admin/errors')
-      const { mkdir } = await import('node:fs/promises')
+      const { useDockerEngine } = await import('casa-distro-admin/docker')
+      const { singularityPlan } = await import('casa-distro-admin/singularityPlan')
+      const { convertSingularityImages } = await import('casa-distro-admin/singularityCreate')
       useDockerEngine(config.docker)
       const compressor = (options.compressor ?? config.singularity.compressor) as 'gzip' | 'zstd' | 'xz' | 'lz4'
       const items = await singularityPlan({ filter: options.image_names, repository: config.repository, extension: config.singularity.extension })
@@ -36,23 +34,7 @@ the squashfs in place.`,
         ui.result(ui.table(['image', 'file', 'action'], items.map((i) => [i.reference, i.file, todo.includes(i) ? `convert (${compressor})` : 'up to date'])))
         return
       }
-      if (todo.length === 0) return
-      await mkdir(config.repository, { recursive: true })
-      const errors = await eachLimited(todo, config.jobs, async (item) => {
-        const image = await inspectImage(item.reference)
-        if (!image) throw new UserError(`docker image ${item.reference} disappeared`)
-        const result = await ui.step(
-          `${item.reference} -> ${item.file}`,
-          (step) => convertImage({ reference: item.reference, image, output: item.file, compressor, signal, onProgress: (d) => step.update(d) }),
-          (r) => `${item.reference} -> ${r.output} (${Math.round(r.size / 1e6)} MB)`,
-        )
-        void result
-      })
-      if (errors.length === 1) throw errors[0]
-      if (errors.length > 1) {
-        for (const error of errors) ui.error(errorMessage(error))
-        throw new UserError(`${errors.length} of ${todo.length} conversions failed`)
-      }
+      await convertSingularityImages(config, todo, { compressor, signal })
     },
   },
   import.meta.url,

@@ -20,60 +20,17 @@ skipped when the registry already holds the same digest.`,
     },
     async run(options, { config }) {
       const { ui } = await import('casa-distro-admin/ui')
-      const { existsSync } = await import('node:fs')
       const { useDockerEngine } = await import('casa-distro-admin/docker')
-      const { singularityPlan, eachLimited } = await import('casa-distro-admin/singularityPlan')
-      const { publishToServer, publishToOras } = await import('casa-distro-admin/sifPublish')
-      const { openServerHub } = await import('casa-distro-admin/sifHub')
-      const { UserError, errorMessage } = await import('casa-distro-admin/errors')
+      const { singularityDestinations, publishSingularity } = await import('casa-distro-admin/singularityPublish')
       useDockerEngine(config.docker)
-      const hub = config.hubs.singularity
-      const items = (await singularityPlan({ filter: options.image_names, repository: config.repository, extension: config.singularity.extension })).filter((item) => {
-        if (existsSync(item.file)) return true
-        ui.warn(`${item.file} does not exist: run create_singularity ${item.reference} first`)
-        return false
-      })
-      const orasHubs = [hub.upload, hub.oras].filter((u): u is string => !!u && u.startsWith('oras://'))
-      const serverHub = hub.upload.startsWith('oras://') ? undefined : hub.upload
+      const destinations = await singularityDestinations(config, options.image_names)
       if (options.dry_run) {
-        const rows = items.flatMap((i) => [...(serverHub ? [[i.reference, i.file, serverHub]] : []), ...orasHubs.map((o) => [i.reference, i.file, o])])
+        const { items, serverHub, orasHubs } = destinations
+        const rows = items.flatMap((i) => [serverHub, ...orasHubs].filter((to): to is string => !!to).map((to) => [i.reference, i.file, to]))
         ui.result(ui.table(['image', 'file', 'to'], rows))
         return
       }
-      if (items.length === 0) return
-      const errors: unknown[] = []
-      if (serverHub) {
-        const server = await openServerHub(serverHub, config.ssh)
-        try {
-          errors.push(
-            ...(await eachLimited(items, config.jobs, async (item) => {
-              await ui.step(
-                `${item.file} -> ${serverHub}`,
-                (step) => publishToServer(item, server, hub.download, (d) => step.update(d)),
-                (r) => `${item.reference}: ${r === 'up to date' ? 'up to date on' : 'uploaded to'} ${serverHub}`,
-              )
-            })),
-          )
-        } finally {
-          await server.close()
-        }
-      }
-      for (const oras of orasHubs) {
-        errors.push(
-          ...(await eachLimited(items, config.jobs, async (item) => {
-            await ui.step(
-              `${item.file} -> ${oras}`,
-              () => publishToOras(item, oras),
-              (r) => `${item.reference}: ${r.skipped ? 'up to date in' : 'pushed to'} oras://${r.reference} (${r.digest.slice(0, 19)})`,
-            )
-          })),
-        )
-      }
-      if (errors.length === 1) throw errors[0]
-      if (errors.length > 1) {
-        for (const error of errors) ui.error(errorMessage(error))
-        throw new UserError(`${errors.length} uploads failed`)
-      }
+      await publishSingularity(config, destinations)
     },
   },
   import.meta.url,
