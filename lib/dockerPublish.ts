@@ -3,18 +3,24 @@
 // namespace). Pushes tag the local image for that registry, push every tag with the user's own
 // `docker login` (never a password of ours), then check that the registry's manifest digest
 // for each tag equals the local RepoDigest. update_docker pulls the other way.
-import type { DockerHub } from './configSchema.js'
-import { docker, inspectImages, pullImage, removeUntagged, type ImageInfo } from './docker.js'
+import type { CasaConfig, DockerHub } from './configSchema.js'
+import { docker, inspectImages, pullImage, removeUntagged, useDockerEngine, type ImageInfo } from './docker.js'
 import { UserError, errorMessage } from './errors.js'
-import type { CatalogImage } from './imageCatalog.js'
+import { catalogFromConfig, type CatalogImage } from './imageCatalog.js'
 import { dockerCredentials, RegistryClient } from './registry.js'
-import { shortId } from './buildPlan.js'
+import { matchImagesInOrder, shortId } from './buildPlan.js'
 import { eachLimited } from './mapLimited.js'
 import { ui } from './ui.js'
 
 export interface DockerHubs {
   public: DockerHub
   private?: DockerHub
+}
+
+/** The catalog images `filterText` selects, dependencies first, with the config's docker engine in use. */
+export async function selectImages(config: CasaConfig, filterText: string): Promise<CatalogImage[]> {
+  useDockerEngine(config.docker)
+  return matchImagesInOrder(await catalogFromConfig(config), filterText)
 }
 
 /** The hub an image goes to, by its visibility. */

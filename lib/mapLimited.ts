@@ -1,5 +1,6 @@
 // Map over items with at most `limit` promises pending: file-system work on large catalogs
-// runs in parallel without running out of file descriptors. Results keep the input order.
+// runs in parallel without running out of file descriptors. Results keep the input order;
+// the first failure stops new work and is thrown once the work under way has finished.
 // eachLimited is the same for work whose failures must not stop the others, and
 // throwCollected ends such a run: one failure as it is, several listed then counted.
 import { UserError, errorMessage } from './errors.js'
@@ -8,13 +9,20 @@ import { ui } from './ui.js'
 export async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length)
   let next = 0
+  let failed: { error: unknown } | undefined
   const worker = async (): Promise<void> => {
-    while (next < items.length) {
+    while (!failed && next < items.length) {
       const index = next++
-      results[index] = await work(items[index]!, index)
+      try {
+        results[index] = await work(items[index]!, index)
+      } catch (error) {
+        failed ??= { error }
+      }
     }
   }
+  // the first failure stops new work; what is under way finishes before it is thrown
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker))
+  if (failed) throw failed.error
   return results
 }
 

@@ -8,7 +8,8 @@ import { createReadStream, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { UserError, errorMessage } from './errors.js'
-import { eachBounded, isTemporaryName, type Hub, type HubEntry } from './transport.js'
+import { mapLimited } from './mapLimited.js'
+import { isTemporaryName, type Hub, type HubEntry } from './transport.js'
 
 export interface LocalEntry {
   path: string
@@ -94,8 +95,11 @@ const depth = (path: string) => path.split('/').length
 
 /** What mirroring `localDir` to `remoteDir` of `hub` would do (nothing is changed). */
 export async function planMirror(localDir: string, hub: Hub, remoteDir: string, options: MirrorOptions = {}): Promise<MirrorPlan> {
+  // the remote listing goes out first, so the server works while we walk the local tree
+  const remoteListing = hub.list(remoteDir, { recursive: true })
+  remoteListing.catch(() => undefined) // awaited below; a local error must not leave it unhandled
   const local = localTree(localDir)
-  const remote = new Map<string, HubEntry>((await hub.list(remoteDir, { recursive: true })).map((e) => [e.path, e]))
+  const remote = new Map<string, HubEntry>((await remoteListing).map((e) => [e.path, e]))
   const plan: MirrorPlan = { localDir, remoteDir, directories: [], uploads: [], deletions: [], unchanged: 0 }
   const sameSize: LocalEntry[] = []
   for (const entry of local) {
@@ -145,7 +149,7 @@ export async function applyMirror(plan: MirrorPlan, hub: Hub, options: MirrorOpt
     for (const n of inFlight.values()) done += n
     options.onProgress?.(done, total, finishedFiles, plan.uploads.length)
   }
-  await eachBounded(plan.uploads, options.concurrency ?? 8, async (upload) => {
+  await mapLimited(plan.uploads, options.concurrency ?? 8, async (upload) => {
     await hub.put(join(plan.localDir, upload.path), join2(plan.remoteDir, upload.path), {
       mtime: upload.mtime,
       onProgress: (done) => {

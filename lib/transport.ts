@@ -76,24 +76,6 @@ export function temporaryName(path: string): string {
 /** Our temporary files, so a mirror can clean those left by an interrupted run. */
 export const isTemporaryName = (path: string): boolean => /(^|\/)\.[^/]+\.casa-tmp-\d+-[a-z0-9]+$/.test(path)
 
-/** Run `work` over `items`, at most `limit` at a time; the first error stops new work and is thrown. */
-export async function eachBounded<T>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0
-  let failed: { error: unknown } | undefined
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const index = next++
-      try {
-        await work(items[index]!, index)
-      } catch (error) {
-        failed ??= { error }
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  if (failed) throw failed.error
-}
-
 /** `12.3 MB` */
 export function formatBytes(bytes: number): string {
   if (bytes < 1000) return `${bytes} B`

@@ -4,7 +4,9 @@
 // Writes go to a temporary name in the target directory, then posix-rename@openssh.com
 // replaces the target atomically (plain rename where the server lacks that extension).
 import { createHash } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { connect } from 'node:net'
+import { readFile } from 'node:fs/promises'
 import { posix } from 'node:path'
 import type { Client, ConnectConfig, SFTPWrapper, Stats } from 'ssh2'
 import { UserError, errorMessage } from './errors.js'
@@ -18,6 +20,8 @@ import { ui } from './ui.js'
 type SftpLocation = Extract<HubLocation, { scheme: 'sftp' }>
 
 const NO_SUCH_FILE = 2
+/** Files up to this size are uploaded from one buffer with pipelined requests, larger ones streamed. */
+const SMALL_FILE = 256 * 1024
 const sftpCode = (error: unknown) => (error as { code?: number })?.code
 const promised = <T>(call: (cb: (error: Error | null | undefined, value: T) => void) => void) =>
   new Promise<T>((resolve, reject) => call((error, value) => (error ? reject(error) : resolve(value))))
@@ -59,7 +63,15 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
   const knownHostsFile = ssh.knownHosts ?? posix.join(home(), '.ssh', 'known_hosts')
   const known = knownKeys(knownHostsFile, host, port)
   const auth = credentials(ssh)
+  // Connect first, load ssh2 (tens of ms) after: the server forks and sends its banner meanwhile.
+  const socket = connect({ host, port })
+  let socketError: (Error & { code?: string }) | undefined
+  socket.once('error', (error) => (socketError = error))
   const { default: ssh2 } = await import('ssh2')
+  if (socketError) {
+    socket.destroy()
+    throw cannotConnect(host, port, socketError)
+  }
   const client: Client = new ssh2.Client()
   let verdict: (HostKeyVerdict & { blob: Buffer }) | undefined
 
@@ -78,6 +90,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
   const knownTypes = [...new Set(known.filter((k) => !k.revoked).map((k) => k.type))]
   const defaultHostKeyTypes = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']
   const config: ConnectConfig = {
+    sock: socket,
     host,
     port,
     username: user,
@@ -104,7 +117,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
       if (error.level === 'client-authentication') return reject(new UserError(`sftp://${where}: the server refused ${auth.tried} for user ${user}`))
       if (error.level === 'client-timeout') return reject(new UserError(`sftp://${where}: no answer (timed out)`))
       if (error.level === 'agent') return reject(new UserError(`sftp://${where}: ssh-agent failed: ${error.message}`))
-      if (error.code) return reject(new UserError(`cannot connect to ${knownHostsName(host, port)}: ${error.code === 'ECONNREFUSED' ? 'connection refused' : error.code}`))
+      if (error.code) return reject(cannotConnect(host, port, error))
       reject(new UserError(`sftp://${where}: ${error.message}`))
     })
     try {
@@ -178,10 +191,30 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
   const writeBuffer = (temp: string, data: Buffer, mode: number) =>
     promised<void>((cb) => sftp.writeFile(temp, data, { mode }, cb as (error?: Error | null) => void))
 
+  const writeSmall = async (temp: string, data: Buffer, options: PutOptions) => {
+    const handle = await promised<Buffer>((cb) => sftp.open(temp, 'w', { mode: options.mode ?? 0o644 }, cb))
+    const pending: Promise<void>[] = []
+    if (data.length > 0) pending.push(promised<void>((cb) => sftp.write(handle, data, 0, data.length, 0, cb as never)))
+    if (options.mtime !== undefined) pending.push(promised<void>((cb) => sftp.futimes(handle, options.mtime!, options.mtime!, cb)))
+    const closed = promised<void>((cb) => sftp.close(handle, cb))
+    const results = await Promise.allSettled([...pending, closed])
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (failure) throw failure.reason
+  }
+
   return {
     url,
     async put(localFile: string, remotePath: string, options: PutOptions = {}) {
       if (!existsSync(localFile)) throw new UserError(`cannot upload ${localFile}: no such file`)
+      const size = statSync(localFile).size
+      if (size <= SMALL_FILE) {
+        // Most files of a mirror are small: one read, then open, write, set times, close,
+        // the last three pipelined on the handle (sftp-server handles them in order).
+        const data = await readFile(localFile)
+        await atomically(remotePath, (temp) => writeSmall(temp, data, options))
+        options.onProgress?.(data.length, data.length)
+        return
+      }
       await atomically(remotePath, async (temp) => {
         await promised<void>((cb) =>
           sftp.fastPut(localFile, temp, { mode: options.mode ?? 0o644, concurrency: 16, chunkSize: 32 * 1024, step: (done, _chunk, total) => options.onProgress?.(done, total) }, cb as (error?: Error | null) => void),
@@ -289,6 +322,10 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
   }
 }
 
+function cannotConnect(host: string, port: number, error: Error & { code?: string }): UserError {
+  return new UserError(`cannot connect to ${knownHostsName(host, port)}: ${error.code === 'ECONNREFUSED' ? 'connection refused' : (error.code ?? error.message)}`)
+}
+
 function shellQuote(word: string): string {
   return `'${word.replace(/'/g, `'\\''`)}'`
 }
@@ -311,6 +348,8 @@ function execRemote(client: Client, command: string): Promise<RemoteResult> {
       channel.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
       channel.on('exit', (exitCode: number | null) => (code = exitCode ?? undefined))
       channel.on('close', () => resolve({ code, stdout: Buffer.concat(out), stderr }))
+      // nothing to send: an account forced to internal-sftp then exits instead of waiting for us
+      channel.end()
     })
   })
 }

@@ -21,13 +21,9 @@ compared with the local repo digest.`,
     },
     async run(options, { config, signal }) {
       const { ui } = await import('casa-distro-admin/ui')
-      const { useDockerEngine, checkEngine } = await import('casa-distro-admin/docker')
-      const { catalogFromConfig } = await import('casa-distro-admin/imageCatalog')
-      const { matchImagesInOrder } = await import('casa-distro-admin/buildPlan')
-      const { publishImages, hubOf, hubReference } = await import('casa-distro-admin/dockerPublish')
-      useDockerEngine(config.docker)
-      const catalog = await catalogFromConfig(config)
-      const images = matchImagesInOrder(catalog, options.image_names)
+      const { checkEngine } = await import('casa-distro-admin/docker')
+      const { selectImages, publishImages, hubOf, hubReference } = await import('casa-distro-admin/dockerPublish')
+      const images = await selectImages(config, options.image_names)
       if (options.dry_run) {
         const rows = images.flatMap((i) => i.tags.map((t) => [`${i.repository}:${t}`, hubReference(i, hubOf(i, config.hubs.docker), t), i.visibility]))
         ui.result(options.json ? JSON.stringify(rows.map(([local, remote, visibility]) => ({ local, remote, visibility })), null, 2) : ui.table(['image', 'pushed as', 'visibility'], rows))

@@ -16,13 +16,9 @@ tags the result locally under all the image's tags. A summary says which images 
     },
     async run(options, { config, signal }) {
       const { ui } = await import('casa-distro-admin/ui')
-      const { useDockerEngine, checkEngine } = await import('casa-distro-admin/docker')
-      const { catalogFromConfig } = await import('casa-distro-admin/imageCatalog')
-      const { matchImagesInOrder } = await import('casa-distro-admin/buildPlan')
-      const { updateImages } = await import('casa-distro-admin/dockerPublish')
-      useDockerEngine(config.docker)
-      const catalog = await catalogFromConfig(config)
-      const images = matchImagesInOrder(catalog, options.image_names)
+      const { checkEngine } = await import('casa-distro-admin/docker')
+      const { selectImages, updateImages } = await import('casa-distro-admin/dockerPublish')
+      const images = await selectImages(config, options.image_names)
       await checkEngine()
       const outcomes = await updateImages(images, config.hubs.docker, { jobs: options.jobs ?? config.jobs, signal })
       const count = (s: string) => outcomes.filter((o) => o.status === s).length
