@@ -256,7 +256,12 @@ async function nearlyFull(dir: string): Promise<boolean> {
  */
 async function headInFront(file: string, plan: SifPlan, outDir: string): Promise<string> {
   const hash = createHash('md5').update(plan.head)
+  // insert-range writes every dirty page back first: start that write-back now, so the disk
+  // works while the md5 is computed from the page cache
+  const writeBack = open(file, 'r').then((handle) => handle.datasync().finally(() => handle.close()))
+  writeBack.catch(() => undefined) // awaited below
   for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer)
+  await writeBack
   const result = await run('fallocate', ['--insert-range', '--offset', '0', '--length', String(plan.partitionOffset), file], { allowFailure: true })
   if (result.exitCode !== 0) {
     if (isNoSpace(result.stderr)) throw diskFull(outDir)

@@ -13,6 +13,13 @@ export interface SquashfsBuilder {
   argv(output: string, compressor: Compressor): string[]
 }
 
+/**
+ * Compression levels where the builders' defaults are a poor trade: gzip's default of 9 took
+ * 1.5 to 2.5 times as long as level 6 for images 0.4% smaller (670 MB of /usr, tar2sqfs -j 2);
+ * zstd 3 is zstd's own default, far faster than the builders' 15 or 19.
+ */
+const levels: Partial<Record<Compressor, number>> = { gzip: 6, zstd: 3 }
+
 const tar2sqfs: SquashfsBuilder = {
   program: 'tar2sqfs',
   argv: (output, compressor) => [
@@ -21,7 +28,7 @@ const tar2sqfs: SquashfsBuilder = {
     '--force',
     '--compressor',
     compressor,
-    ...(compressor === 'zstd' ? ['--comp-extra', 'level=3'] : []),
+    ...(levels[compressor] ? ['--comp-extra', `level=${levels[compressor]}`] : []),
     '--num-jobs',
     String(availableParallelism()),
     output,
@@ -30,7 +37,7 @@ const tar2sqfs: SquashfsBuilder = {
 
 const mksquashfsTar: SquashfsBuilder = {
   program: 'mksquashfs',
-  argv: (output, compressor) => ['-', output, '-tar', '-noappend', '-quiet', '-no-progress', '-comp', compressor, ...(compressor === 'zstd' ? ['-Xcompression-level', '3'] : [])],
+  argv: (output, compressor) => ['-', output, '-tar', '-noappend', '-quiet', '-no-progress', '-comp', compressor, ...(levels[compressor] ? ['-Xcompression-level', String(levels[compressor])] : [])],
 }
 
 let chosen: Promise<SquashfsBuilder> | undefined
