@@ -3,9 +3,11 @@
 // are inspected a few at a time, one progress line each; a component that cannot be read
 // carries its error and the others go on.
 import type { ReleaseComponent } from './configSchema.js'
-import { formatVersion, parseVersion, versionAt } from './componentVersion.js'
+import { parseVersion } from './componentVersion.js'
 import { errorMessage } from './errors.js'
-import { mirrorPath, readRefs, updateMirror } from './gitMirror.js'
+import { mirrorPath, type RefMap, updateMirror } from './gitMirror.js'
+import { mapLimited } from './mapLimited.js'
+import { revisionVersions } from './versionCache.js'
 import { type StepOutcome, ui } from './ui.js'
 
 export const branchRoles = ['bug_fix', 'release_candidate', 'latest_release'] as const
@@ -48,48 +50,25 @@ export async function inspectComponent(component: ReleaseComponent, repository: 
     versionTags: {},
   }
   const mirror = mirrorPath(repository, component.project, component.name)
+  let refs: RefMap
   try {
-    await updateMirror(mirror, component.url, signal)
+    refs = await updateMirror(mirror, component.url, signal)
   } catch (error) {
     if (signal?.aborted) throw error
     result.error = `cannot read ${component.url}: ${errorMessage(error)}`
     return result
   }
-  const refs = await readRefs(mirror)
   for (const [tag, commit] of refs.tags) if (parseVersion(tag)) result.versionTags[tag] = commit
-  // Branches at the same revision share one read.
-  const byRevision = new Map<string, Promise<Pick<BranchInspection, 'version' | 'versionFile' | 'versionError'>>>()
+  for (const role of branchRoles) result.branches[role].revision = refs.branches.get(result.branches[role].branch)
+  // Branches at the same revision share one read (and one git process reads them all).
+  const revisions = branchRoles.flatMap((role) => result.branches[role].revision ?? [])
+  const versions = await revisionVersions(mirror, revisions, component.versionFile, signal)
   for (const role of branchRoles) {
     const entry = result.branches[role]
-    const revision = refs.branches.get(entry.branch)
-    if (!revision) continue
-    entry.revision = revision
-    if (!byRevision.has(revision)) {
-      byRevision.set(
-        revision,
-        versionAt(mirror, revision, component.versionFile).then(
-          (v) => ({ version: formatVersion(v.version), versionFile: v.file }),
-          (error: unknown) => ({ versionError: errorMessage(error) }),
-        ),
-      )
-    }
-    Object.assign(entry, await byRevision.get(revision))
+    if (entry.revision) Object.assign(entry, versions.get(entry.revision))
+    else delete entry.revision
   }
   return result
-}
-
-/** Run `work` on every item, at most `jobs` at once, keeping the results in order. */
-export async function mapLimited<T, R>(items: readonly T[], jobs: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length)
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++
-      results[index] = await work(items[index]!)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker))
-  return results
 }
 
 function summary(i: ComponentInspection): StepOutcome {

@@ -3,7 +3,10 @@
 // writing a new one back (for apply_release_plan's set_version). Versions compare as
 // major.minor.patch numbers.
 import { UserError } from './errors.js'
-import { listFiles, showFile } from './gitMirror.js'
+import { listFiles, type ObjectReader } from './gitObjects.js'
+
+/** This module, whose code decides versions: lib/versionCache.ts stamps cached answers with it. */
+export const versionRulesModule = import.meta.url
 
 export type VersionFileKind = 'project_info.cmake' | 'info.py' | 'package.json' | 'pyproject.toml'
 
@@ -33,11 +36,14 @@ export function kindOf(file: string): VersionFileKind | undefined {
   return undefined
 }
 
+/** How deep (in path components) chooseVersionFile looks: deeper files never matter. */
+export const versionFileDepth = 3
+
 /** The version file of a tree, in the original's order of preference; info.py at most 3 levels deep. */
 export function chooseVersionFile(files: readonly string[]): string | undefined {
   const has = new Set(files)
   if (has.has('project_info.cmake')) return 'project_info.cmake'
-  const infos = files.filter((f) => /(^|\/)info\.py$/.test(f) && f.split('/').length <= 3 && !/(^|\/)(tests?|doc|docs)\//.test(f))
+  const infos = files.filter((f) => /(^|\/)info\.py$/.test(f) && f.split('/').length <= versionFileDepth && !/(^|\/)(tests?|doc|docs)\//.test(f))
   infos.sort((a, b) => a.split('/').length - b.split('/').length || a.localeCompare(b))
   if (infos[0]) return infos[0]
   if (has.has('package.json')) return 'package.json'
@@ -109,17 +115,23 @@ export interface BranchVersion {
   version: Version
 }
 
+/** Why a tree has no readable version: follows from the tree alone, so it can be cached by revision. */
+export class VersionError extends UserError {
+  override name = 'VersionError'
+}
+
 /** Find and read the version of a mirror's tree at `revision` (`versionFile` forces the file). */
-export async function versionAt(mirror: string, revision: string, versionFile?: string): Promise<BranchVersion> {
-  const file = versionFile ?? chooseVersionFile(await listFiles(mirror, revision))
-  if (!file) throw new UserError('no version file (project_info.cmake, info.py, package.json or pyproject.toml)')
+export async function versionAt(mirror: ObjectReader, revision: string, versionFile?: string): Promise<BranchVersion> {
+  const file = versionFile ?? chooseVersionFile(await listFiles(mirror, revision, versionFileDepth))
+  if (!file) throw new VersionError('no version file (project_info.cmake, info.py, package.json or pyproject.toml)')
   const kind = kindOf(file)
-  if (!kind) throw new UserError(`${file}: unknown kind of version file`)
-  const text = await showFile(mirror, revision, file)
-  if (text === undefined) throw new UserError(`${file} does not exist`)
+  if (!kind) throw new VersionError(`${file}: unknown kind of version file`)
+  const object = await mirror.read(`${revision}:${file}`)
+  if (!object) throw new VersionError(`${file} does not exist`)
+  if (object.type !== 'blob') throw new VersionError(`${file} is not a file`)
   try {
-    return { file, version: readVersion(kind, text) }
+    return { file, version: readVersion(kind, object.data.toString('utf8')) }
   } catch (error) {
-    throw new UserError(`${file}: ${(error as Error).message}`)
+    throw new VersionError(`${file}: ${(error as Error).message}`)
   }
 }

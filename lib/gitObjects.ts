@@ -1,0 +1,122 @@
+// Reading a mirror's trees and files through one `git cat-file --batch` process per component
+// instead of one `git ls-tree` and one `git show` per branch: starting processes is most of
+// the cost of reading a version file. Requests are answered in order, so they are pipelined.
+import type { Writable } from 'node:stream'
+import { CommandError, notInstalled, start } from './exec.js'
+
+export interface GitObject {
+  oid: string
+  type: string
+  data: Buffer
+}
+
+interface Pending {
+  resolve(object: GitObject | undefined): void
+  reject(error: Error): void
+}
+
+// "<oid> <type> <size>"; anything else (`<spec> missing`, `<spec> ambiguous`) means no object.
+const headerPattern = /^([0-9a-f]{40,64}) (\w+) (\d+)$/
+
+export class ObjectReader {
+  private readonly argv: string[]
+  private readonly stdin: Writable
+  private readonly pending: Pending[] = []
+  private buffer: Buffer = Buffer.alloc(0)
+  private stderr = ''
+  private failure: Error | undefined
+  private readonly closed: Promise<void>
+
+  constructor(readonly dir: string, signal?: AbortSignal) {
+    this.argv = ['git', '-C', dir, 'cat-file', '--batch']
+    const child = start('git', this.argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], signal })
+    this.stdin = child.stdin!
+    this.stdin.on('error', () => {}) // EPIPE when git has died: its exit says why
+    child.stdout!.on('data', (chunk: Buffer) => {
+      this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk
+      this.answer()
+    })
+    child.stderr!.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()))
+    this.closed = new Promise((resolve) => {
+      child.on('error', (error: NodeJS.ErrnoException) => this.fail(error.code === 'ENOENT' ? notInstalled('git') : error))
+      child.on('close', (code) => {
+        this.fail(new CommandError(this.argv, { exitCode: code ?? 1, stdout: '', stderr: this.stderr || 'git cat-file ended early' }))
+        resolve()
+      })
+    })
+  }
+
+  /** The object named by `spec` (`<rev>:<path>`, `<rev>^{tree}`, an oid), undefined when there is none. */
+  read(spec: string): Promise<GitObject | undefined> {
+    if (this.failure) return Promise.reject(this.failure)
+    if (spec.includes('\n')) return Promise.resolve(undefined) // cannot be asked, cannot exist
+    return new Promise((resolve, reject) => {
+      this.pending.push({ resolve, reject })
+      this.stdin.write(`${spec}\n`)
+    })
+  }
+
+  /** End the process once every request is answered. */
+  async close(): Promise<void> {
+    this.stdin.end()
+    await this.closed
+  }
+
+  private answer(): void {
+    while (this.pending.length) {
+      const eol = this.buffer.indexOf(10)
+      if (eol < 0) return
+      const header = headerPattern.exec(this.buffer.subarray(0, eol).toString())
+      if (!header) {
+        this.buffer = this.buffer.subarray(eol + 1)
+        this.pending.shift()!.resolve(undefined)
+        continue
+      }
+      const end = eol + 1 + Number(header[3])
+      if (this.buffer.length < end + 1) return // the object and its trailing newline are not all here yet
+      const data = Buffer.from(this.buffer.subarray(eol + 1, end))
+      this.buffer = this.buffer.subarray(end + 1)
+      this.pending.shift()!.resolve({ oid: header[1]!, type: header[2]!, data })
+    }
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error
+    for (const waiting of this.pending.splice(0)) waiting.reject(this.failure)
+  }
+}
+
+/** Entries of a tree object: `<mode> <name>\0<binary oid>` each. */
+function treeEntries(tree: GitObject): { name: string; isTree: boolean; oid: string }[] {
+  const oidBytes = tree.oid.length / 2
+  const entries = []
+  let at = 0
+  while (at < tree.data.length) {
+    const space = tree.data.indexOf(32, at)
+    const nul = tree.data.indexOf(0, space)
+    const mode = tree.data.subarray(at, space).toString()
+    entries.push({ name: tree.data.subarray(space + 1, nul).toString(), isTree: mode === '40000', oid: tree.data.subarray(nul + 1, nul + 1 + oidBytes).toString('hex') })
+    at = nul + 1 + oidBytes
+  }
+  return entries
+}
+
+/**
+ * Paths of everything but directories at `revision` (what `git ls-tree -r --name-only` lists),
+ * down to `depth` path components: version files are looked for near the root only.
+ */
+export async function listFiles(reader: ObjectReader, revision: string, depth: number): Promise<string[]> {
+  const files: string[] = []
+  const walk = async (spec: string, prefix: string, level: number): Promise<void> => {
+    const tree = await reader.read(spec)
+    if (!tree || tree.type !== 'tree') throw new CommandError(['git', '-C', reader.dir, 'cat-file', spec], { exitCode: 128, stdout: '', stderr: `fatal: not a tree object: ${spec}` })
+    const subtrees: Promise<void>[] = []
+    for (const entry of treeEntries(tree)) {
+      if (!entry.isTree) files.push(prefix + entry.name)
+      else if (level < depth) subtrees.push(walk(entry.oid, `${prefix}${entry.name}/`, level + 1))
+    }
+    await Promise.all(subtrees)
+  }
+  await walk(`${revision}^{tree}`, '', 1)
+  return files.sort()
+}
