@@ -53,13 +53,13 @@ export function notInstalled(program: string): UserError {
   return new UserError(`${program} is not installed${pkg ? ` (install the ${pkg} package)` : ''}`)
 }
 
-/** The last non-empty lines of a program's output, joined, for one-line errors. */
 /** The line that says why a command failed: its first `fatal:`/`error:` line, else its last line. */
 export function reasonLine(text: string): string {
   const lines = text.split('\n').map((l) => l.trim()).filter(Boolean)
   return lines.find((l) => /^(fatal|error|ERROR):/.test(l)) ?? lines.at(-1) ?? ''
 }
 
+/** The last non-empty lines of a program's output, joined, for one-line errors. */
 export function lastLines(text: string, count: number): string {
   return text
     .split('\n')
