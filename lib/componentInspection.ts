@@ -5,7 +5,7 @@
 import type { ReleaseComponent } from './configSchema.js'
 import { parseVersion } from './componentVersion.js'
 import { errorMessage } from './errors.js'
-import { mirrorPath, type RefMap, updateMirror } from './gitMirror.js'
+import { mirrorPath, openMirror } from './gitMirror.js'
 import { mapLimited } from './mapLimited.js'
 import { revisionVersions } from './versionCache.js'
 import { type StepOutcome, ui } from './ui.js'
@@ -50,19 +50,26 @@ export async function inspectComponent(component: ReleaseComponent, repository: 
     versionTags: {},
   }
   const mirror = mirrorPath(repository, component.project, component.name)
-  let refs: RefMap
+  let opened: Awaited<ReturnType<typeof openMirror>>
   try {
-    refs = await updateMirror(mirror, component.url, signal)
+    opened = await openMirror(mirror, component.url, signal)
   } catch (error) {
     if (signal?.aborted) throw error
     result.error = `cannot read ${component.url}: ${errorMessage(error)}`
     return result
   }
+  const { refs, session } = opened
   for (const [tag, commit] of refs.tags) if (parseVersion(tag)) result.versionTags[tag] = commit
   for (const role of branchRoles) result.branches[role].revision = refs.branches.get(result.branches[role].branch)
   // Branches at the same revision share one read (and one git process reads them all).
   const revisions = branchRoles.flatMap((role) => result.branches[role].revision ?? [])
-  const versions = await revisionVersions(mirror, revisions, component.versionFile, signal)
+  let versions
+  try {
+    versions = await revisionVersions(mirror, revisions, component.versionFile, () => session.objects())
+  } finally {
+    await session.close()
+  }
+  signal?.throwIfAborted()
   for (const role of branchRoles) {
     const entry = result.branches[role]
     if (entry.revision) Object.assign(entry, versions.get(entry.revision))

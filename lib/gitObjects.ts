@@ -1,8 +1,8 @@
-// Reading a mirror's trees and files through one `git cat-file --batch` process per component
-// instead of one `git ls-tree` and one `git show` per branch: starting processes is most of
-// the cost of reading a version file. Requests are answered in order, so they are pipelined.
-import type { Writable } from 'node:stream'
-import { CommandError, notInstalled, start } from './exec.js'
+// Reading a mirror's trees and files through one `git cat-file --batch` per component (run
+// by lib/gitSession.ts) instead of one `git ls-tree` and one `git show` per branch: starting
+// processes is most of the cost of reading a version file. Requests are answered in order,
+// so they are pipelined.
+import { CommandError } from './exec.js'
 
 export interface GitObject {
   oid: string
@@ -18,33 +18,16 @@ interface Pending {
 // "<oid> <type> <size>"; anything else (`<spec> missing`, `<spec> ambiguous`) means no object.
 const headerPattern = /^([0-9a-f]{40,64}) (\w+) (\d+)$/
 
+/** The protocol of `git cat-file --batch`: requests go to `write`, its output comes to feed(). */
 export class ObjectReader {
-  private readonly argv: string[]
-  private readonly stdin: Writable
   private readonly pending: Pending[] = []
   private buffer: Buffer = Buffer.alloc(0)
-  private stderr = ''
   private failure: Error | undefined
-  private readonly closed: Promise<void>
 
-  constructor(readonly dir: string, signal?: AbortSignal) {
-    this.argv = ['git', '-C', dir, 'cat-file', '--batch']
-    const child = start('git', this.argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], signal })
-    this.stdin = child.stdin!
-    this.stdin.on('error', () => {}) // EPIPE when git has died: its exit says why
-    child.stdout!.on('data', (chunk: Buffer) => {
-      this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk
-      this.answer()
-    })
-    child.stderr!.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()))
-    this.closed = new Promise((resolve) => {
-      child.on('error', (error: NodeJS.ErrnoException) => this.fail(error.code === 'ENOENT' ? notInstalled('git') : error))
-      child.on('close', (code) => {
-        this.fail(new CommandError(this.argv, { exitCode: code ?? 1, stdout: '', stderr: this.stderr || 'git cat-file ended early' }))
-        resolve()
-      })
-    })
-  }
+  constructor(
+    readonly dir: string,
+    private readonly write: (line: string) => void,
+  ) {}
 
   /** The object named by `spec` (`<rev>:<path>`, `<rev>^{tree}`, an oid), undefined when there is none. */
   read(spec: string): Promise<GitObject | undefined> {
@@ -52,17 +35,12 @@ export class ObjectReader {
     if (spec.includes('\n')) return Promise.resolve(undefined) // cannot be asked, cannot exist
     return new Promise((resolve, reject) => {
       this.pending.push({ resolve, reject })
-      this.stdin.write(`${spec}\n`)
+      this.write(`${spec}\n`)
     })
   }
 
-  /** End the process once every request is answered. */
-  async close(): Promise<void> {
-    this.stdin.end()
-    await this.closed
-  }
-
-  private answer(): void {
+  feed(chunk: Buffer): void {
+    this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk
     while (this.pending.length) {
       const eol = this.buffer.indexOf(10)
       if (eol < 0) return
@@ -80,7 +58,8 @@ export class ObjectReader {
     }
   }
 
-  private fail(error: Error): void {
+  /** git has ended: every request waiting, and every later one, fails with `error`. */
+  fail(error: Error): void {
     this.failure ??= error
     for (const waiting of this.pending.splice(0)) waiting.reject(this.failure)
   }

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { formatVersion, versionAt, VersionError, versionRulesModule } from './componentVersion.js'
 import { errorMessage } from './errors.js'
-import { ObjectReader } from './gitObjects.js'
+import type { ObjectReader } from './gitObjects.js'
 
 export type RevisionVersion = { version: string; versionFile: string } | { versionError: string }
 
@@ -50,37 +50,30 @@ function save(file: string, rules: string, versions: Record<string, RevisionVers
   }
 }
 
-/** The version (or why there is none) at each of `revisions` of `mirror`; one git process at most. */
-export async function revisionVersions(mirror: string, revisions: readonly string[], versionFile: string | undefined, signal?: AbortSignal): Promise<Map<string, RevisionVersion>> {
+/** The version (or why there is none) at each of `revisions` of `mirror`; `objects` is asked only for what is not cached. */
+export async function revisionVersions(mirror: string, revisions: readonly string[], versionFile: string | undefined, objects: () => ObjectReader): Promise<Map<string, RevisionVersion>> {
   const rules = rulesStamp()
   const file = join(mirror, cacheFileName)
   const known = load(file, rules)
   const key = (revision: string) => `${revision} ${versionFile ?? ''}`
   const found = new Map<string, RevisionVersion>()
   const kept: Record<string, RevisionVersion> = {}
-  let reader: ObjectReader | undefined
-  try {
-    await Promise.all(
-      [...new Set(revisions)].map(async (revision) => {
-        let answer = known[key(revision)]
-        if (!answer) {
-          reader ??= new ObjectReader(mirror, signal)
-          try {
-            const v = await versionAt(reader, revision, versionFile)
-            answer = { version: formatVersion(v.version), versionFile: v.file }
-          } catch (error) {
-            if (!(error instanceof VersionError)) return void found.set(revision, { versionError: errorMessage(error) })
-            answer = { versionError: error.message }
-          }
+  await Promise.all(
+    [...new Set(revisions)].map(async (revision) => {
+      let answer = known[key(revision)]
+      if (!answer) {
+        try {
+          const v = await versionAt(objects(), revision, versionFile)
+          answer = { version: formatVersion(v.version), versionFile: v.file }
+        } catch (error) {
+          if (!(error instanceof VersionError)) return void found.set(revision, { versionError: errorMessage(error) })
+          answer = { versionError: error.message }
         }
-        found.set(revision, answer)
-        kept[key(revision)] = answer
-      }),
-    )
-  } finally {
-    await reader?.close()
-  }
-  signal?.throwIfAborted()
+      }
+      found.set(revision, answer)
+      kept[key(revision)] = answer
+    }),
+  )
   // Only the revisions asked for this time are kept: the file stays as small as the branch list.
   const unchanged = Object.keys(kept).length === Object.keys(known).length && Object.keys(kept).every((k) => k in known)
   if (rules && !unchanged) save(file, rules, kept)
