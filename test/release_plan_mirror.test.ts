@@ -12,6 +12,7 @@ import { cmakeVersion, git, infoPyVersion, TestRemote } from './helpers/git.js'
 import { tempDir } from './helpers/tmp.js'
 import { GitSession } from '../lib/gitSession.js'
 import { listFiles } from '../lib/gitObjects.js'
+import { readPackedRefs } from '../lib/gitMirror.js'
 
 /** The git commands a -v run echoed for `name`'s mirror or URL. */
 const commandsFor = (stderr: string, name: string) =>
@@ -37,7 +38,7 @@ t.test('re-runs: no fetch and no reads unless something changed', async (t) => {
 
   const first = await cli()
   t.equal(first.code, 0, first.stderr)
-  t.same(commandsFor(first.stderr, 'comp-a'), ['clone', 'for-each-ref', 'cat-file'], 'cold: clone, list refs, read objects')
+  t.same(commandsFor(first.stderr, 'comp-a'), ['clone', 'cat-file'], 'cold: clone (refs read from packed-refs), read objects')
   const firstPlan = plan()
 
   const second = await cli()
@@ -97,4 +98,31 @@ t.test('the cat-file tree walk lists what git ls-tree -r --name-only lists', asy
   } finally {
     await session.close()
   }
+})
+
+t.test("a fresh clone's packed-refs give what git for-each-ref gives, or nothing", async (t) => {
+  const root = tempDir(t, 'casa-mirror-packed-')
+  const r = new TestRemote(root, 'packed')
+  const first = r.commit('master', { 'a.txt': '1' })
+  r.commit('master', { 'a.txt': '2' })
+  r.setRef('refs/heads/latest_release', first)
+  r.setRef('refs/tags/v0.9', first)
+  git(['--git-dir', r.bare, 'tag', '-a', '-m', 'release 1.0', '1.0', first])
+  const clone = join(root, 'clone.git')
+  git(['clone', '--mirror', '--quiet', r.url, clone])
+  const listed = new Map(
+    git(['--git-dir', clone, 'for-each-ref', '--format=%(refname) %(objectname) %(*objectname)'])
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => {
+        const [ref, object, peeled] = line.split(' ')
+        return [ref!, { object: object!, peeled: peeled ?? '' }]
+      }),
+  )
+  t.equal(listed.size, 4)
+  t.same(readPackedRefs(clone), listed, 'the same refs, the annotated tag peeled')
+  t.not(listed.get('refs/tags/1.0')!.peeled, '', 'the annotated tag was peeled by git too')
+  git(['--git-dir', clone, 'update-ref', 'refs/heads/loose', first])
+  t.equal(readPackedRefs(clone), undefined, 'a loose ref: git must be asked')
+  t.equal(readPackedRefs(join(root, 'nowhere.git')), undefined, 'no packed-refs')
 })
