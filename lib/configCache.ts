@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { home } from './paths.js'
+import { userCacheDir } from './paths.js'
 
 interface InputStamp {
   path: string
@@ -19,7 +19,7 @@ interface CacheEntry {
 }
 
 function cacheDir(): string {
-  return join(process.env.XDG_CACHE_HOME || join(home(), '.cache'), 'casa-distro-admin', 'config')
+  return join(userCacheDir(), 'config')
 }
 
 /** One entry per config file and per installed tool (the bundle points into the tool's dist/). */

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs'
 import { isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { dockerPathPattern } from './configSchema.js'
 import { UserError } from './errors.js'
-import { definitionFileName, readDefinitionFile, type Visibility } from './imageDefinitionFile.js'
+import { definitionFileName, readDefinitionFile, saveDefinitionCache, type Visibility } from './imageDefinitionFile.js'
 import { applyTemplate } from './imageTemplate.js'
 
 export interface CatalogImage {
@@ -152,6 +152,7 @@ export async function loadCatalog(options: CatalogOptions): Promise<ImageCatalog
     definitions.push(definition)
     pendingDependencies.set(definition, { found: item, deps: spec.dependencies })
   }
+  saveDefinitionCache()
   const byKey = new Map(definitions.map((d) => [d.key, d]))
   for (const [definition, { found: item, deps }] of pendingDependencies) {
     const keys = new Set<string>()

@@ -28,6 +28,9 @@ function isThisPackage(manifest: string): boolean {
 
 export const home = (): string => process.env.HOME || homedir()
 
+/** Our per-user cache directory: `$XDG_CACHE_HOME/casa-distro-admin`, else `~/.cache/...`. */
+export const userCacheDir = (): string => join(process.env.XDG_CACHE_HOME || join(home(), '.cache'), 'casa-distro-admin')
+
 export function expandHome(path: string): string {
   return path === '~' ? home() : path.startsWith('~/') ? join(home(), path.slice(2)) : path
 }

@@ -147,3 +147,42 @@ t.test('the builtin definitions parse, template and plan in dependency order', a
   t.match(files.find((f) => f.path === 'Dockerfile')!.content!.toString(), /^FROM mirror\.example\.org\/library\/ubuntu:22\.04$/m)
   t.not(contextDigest(files), facts.get(catalog.images.find((i) => i.reference === 'cati/casa-test:ubuntu-22.04')!)?.digest ?? '', 'the mirror changes the context digest')
 })
+
+t.test('validated definitions are remembered by content, in the user cache', async (t) => {
+  const { runCli } = await import('./helpers/cli.js')
+  const { readFileSync, existsSync } = await import('node:fs')
+  const dir = tempDir(t)
+  const defs = join(dir, 'defs')
+  const home = join(dir, 'home')
+  mkdirSync(home)
+  writeFileSync(join(dir, 'casa.config.ts'), `export default { namespace: 'casa-test-cache', imageSearchPath: [${JSON.stringify(defs)}] }\n`)
+  const env = { HOME: home, XDG_CACHE_HOME: '', CASA_CONFIG: join(dir, 'casa.config.ts') }
+  const cacheFile = join(home, '.cache', 'casa-distro-admin', 'image-definitions.json')
+  const names = async () => {
+    const result = await runCli(['-r', dir, 'list_images', '--json'], { env })
+    t.equal(result.code, 0, result.stderr)
+    return (JSON.parse(result.stdout) as { image: string }[]).map((row) => row.image)
+  }
+  tree(defs, { 'a/s/casa_distro_docker.yaml': simple('first'), 'a/s/Dockerfile': 'FROM scratch\n' })
+  t.same(await names(), ['casa-test-cache/first:two'])
+  const cached = JSON.parse(readFileSync(cacheFile, 'utf8')) as { entries: Record<string, { imageSources: { name: string }[] }> }
+  t.equal(Object.keys(cached.entries).length, 1)
+
+  // A changed cache entry shows: the file is not parsed again while its content is the same.
+  Object.values(cached.entries)[0]!.imageSources[0]!.name = 'from-cache'
+  writeFileSync(cacheFile, JSON.stringify(cached))
+  t.same(await names(), ['casa-test-cache/from-cache:two'], 'read from the cache')
+  tree(defs, { 'a/s/casa_distro_docker.yaml': simple('edited') })
+  t.same(await names(), ['casa-test-cache/edited:two'], 'an edit is parsed again')
+
+  // Invalid files are never remembered; a damaged cache is ignored.
+  tree(defs, { 'a/s/casa_distro_docker.yaml': 'image_sources:\n  - name: x\n    tagz: [a]\n' })
+  const invalid = await runCli(['-r', dir, 'list_images'], { env })
+  t.equal(invalid.code, 1)
+  t.match(invalid.stderr, /casa_distro_docker\.yaml:3: unknown key image_sources\[0\]\.tagz/)
+  t.equal(Object.keys(JSON.parse(readFileSync(cacheFile, 'utf8')).entries).length, 2, 'first and edited only')
+  writeFileSync(cacheFile, '{not json')
+  tree(defs, { 'a/s/casa_distro_docker.yaml': simple('again') })
+  t.same(await names(), ['casa-test-cache/again:two'])
+  t.ok(existsSync(cacheFile))
+})
