@@ -4,8 +4,9 @@
 // within one timer tick keep the same mtime); the cache is best effort, so any trouble
 // reading or writing it just means bundling again.
 import { createHash } from 'node:crypto'
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { readCacheFile, writeCacheFile } from './cacheFile.js'
 import { userCacheDir } from './paths.js'
 
 interface InputStamp {
@@ -34,24 +35,18 @@ function stamp(path: string): InputStamp {
 
 /** The cached bundle of configFile, or undefined when missing or stale. */
 export function readCachedBundle(configFile: string, toolRoot: string): string | undefined {
+  const entry = readCacheFile(entryPath(configFile, toolRoot)) as CacheEntry | undefined
   try {
-    const entry = JSON.parse(readFileSync(entryPath(configFile, toolRoot), 'utf8')) as CacheEntry
-    const unchanged = entry.inputs.every((input) => stamp(input.path).sha256 === input.sha256)
-    return unchanged ? entry.code : undefined
+    return entry && entry.inputs.every((input) => stamp(input.path).sha256 === input.sha256) ? entry.code : undefined
   } catch {
-    return undefined
+    return undefined // an input gone or unreadable: bundle again
   }
 }
 
 export function writeCachedBundle(configFile: string, toolRoot: string, inputs: readonly string[], code: string): void {
-  const path = entryPath(configFile, toolRoot)
-  const temp = `${path}.${process.pid}.tmp`
   try {
-    mkdirSync(cacheDir(), { recursive: true })
-    const entry: CacheEntry = { inputs: inputs.map(stamp), code }
-    writeFileSync(temp, JSON.stringify(entry))
-    renameSync(temp, path)
+    writeCacheFile(entryPath(configFile, toolRoot), { inputs: inputs.map(stamp), code } satisfies CacheEntry)
   } catch {
-    // A read-only or full home: the next run bundles again.
+    // an input unreadable: the next run bundles again
   }
 }

@@ -97,7 +97,6 @@ function branchesAndTags(all: Refs): RefMap {
 export async function openMirror(dir: string, url: string, signal?: AbortSignal): Promise<{ refs: RefMap; session: GitSession }> {
   const temporary = `${dir}.tmp-${process.pid}`
   const session = new GitSession(dir, { url, temporary }, gitEnv(), signal)
-  let cloned = false
   try {
     if (existsSync(join(dir, 'HEAD'))) {
       const [remote, local] = await Promise.all([session.lsRemote(), session.refs()])
@@ -111,14 +110,14 @@ export async function openMirror(dir: string, url: string, signal?: AbortSignal)
       try {
         await session.clone()
         renameSync(temporary, dir)
-        cloned = true
       } catch (error) {
         rmSync(temporary, { recursive: true, force: true })
         throw error
       }
+      const packed = readPackedRefs(dir)
+      if (packed) return { refs: branchesAndTags(packed), session }
     }
-    const refs = cloned ? readPackedRefs(dir) : undefined
-    return { refs: branchesAndTags(refs ?? parseRefs(await session.refs())), session }
+    return { refs: branchesAndTags(parseRefs(await session.refs())), session }
   } catch (error) {
     await session.close()
     throw error

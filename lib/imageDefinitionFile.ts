@@ -3,9 +3,9 @@
 // images spent about 65 ms of its 370 ms loading the YAML library and parsing. The cache is
 // best effort (any trouble with it means parsing again) and stamped with the validator's code.
 import { createHash } from 'node:crypto'
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { codeStamp, readCacheFile, writeCacheFile } from './cacheFile.js'
 import { UserError } from './errors.js'
 import { userCacheDir } from './paths.js'
 
@@ -63,22 +63,10 @@ const cacheFile = () => join(userCacheDir(), 'image-definitions.json')
 
 function loadCache(): DefinitionCache {
   if (cache) return cache
-  let stamp: string | undefined
-  try {
-    // The compiled validator sits next to this module, the source next to the source.
-    const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js'
-    const parser = join(dirname(fileURLToPath(import.meta.url)), `imageDefinitionYaml.${ext}`)
-    stamp = createHash('sha256').update(readFileSync(parser)).digest('hex')
-  } catch {
-    stamp = undefined
-  }
-  let entries: Record<string, DefinitionSpec> = {}
-  try {
-    const data = JSON.parse(readFileSync(cacheFile(), 'utf8')) as { stamp?: string; entries?: Record<string, DefinitionSpec> }
-    if (stamp && data.stamp === stamp && data.entries && typeof data.entries === 'object') entries = data.entries
-  } catch {
-    // absent or damaged: parse again
-  }
+  // The compiled validator sits next to this module, the source next to the source.
+  const stamp = codeStamp(new URL(`./imageDefinitionYaml.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url))
+  const data = readCacheFile(cacheFile()) as { stamp?: string; entries?: Record<string, DefinitionSpec> } | undefined
+  const entries = stamp && data?.stamp === stamp && data.entries && typeof data.entries === 'object' ? data.entries : {}
   cache = { stamp, entries, used: new Set(), changed: false }
   return cache
 }
@@ -91,15 +79,6 @@ export function saveDefinitionCache(): void {
   if (!cache?.changed || !cache.stamp) return
   let entries = cache.entries
   if (Object.keys(entries).length > maxEntries) entries = Object.fromEntries([...cache.used].map((key) => [key, cache!.entries[key]!]))
-  const file = cacheFile()
-  const temp = `${file}.${process.pid}.tmp`
-  try {
-    mkdirSync(dirname(file), { recursive: true })
-    writeFileSync(temp, JSON.stringify({ stamp: cache.stamp, entries }))
-    renameSync(temp, file)
-    cache.changed = false
-  } catch {
-    // A read-only or full home: the next run parses again.
-  }
+  // A read-only or full home: the next run parses again.
+  if (writeCacheFile(cacheFile(), { stamp: cache.stamp, entries })) cache.changed = false
 }
-

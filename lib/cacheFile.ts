@@ -1,0 +1,49 @@
+// Best-effort cache files, shared by the caches of compiled configs, image definitions and
+// component versions: JSON written under a temporary name and renamed into place, read back as
+// undefined when absent or damaged. Any trouble with a cache only means doing the work again,
+// so nothing here throws.
+import { createHash } from 'node:crypto'
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** The parsed content of `file`, or undefined when it is absent or not JSON. */
+export function readCacheFile(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'))
+  } catch {
+    return undefined
+  }
+}
+
+/** Write `data` as JSON to `file` atomically; false when it could not be written (read-only or full). */
+export function writeCacheFile(file: string, data: unknown): boolean {
+  const temporary = `${file}.tmp-${process.pid}`
+  try {
+    mkdirSync(dirname(file), { recursive: true })
+    writeFileSync(temporary, JSON.stringify(data))
+    renameSync(temporary, file)
+    return true
+  } catch {
+    rmSync(temporary, { force: true })
+    return false
+  }
+}
+
+const stamps = new Map<string, string | undefined>()
+
+/**
+ * A digest of the code of the module at `moduleUrl`, to stamp answers that code computed: a
+ * changed rule never reuses an old answer. Undefined (do not cache) when it cannot be read.
+ */
+export function codeStamp(moduleUrl: string | URL): string | undefined {
+  const key = String(moduleUrl)
+  if (!stamps.has(key)) {
+    try {
+      stamps.set(key, createHash('sha256').update(readFileSync(fileURLToPath(moduleUrl))).digest('hex'))
+    } catch {
+      stamps.set(key, undefined)
+    }
+  }
+  return stamps.get(key)
+}
