@@ -5,7 +5,8 @@
 import type { ReleaseComponent } from './configSchema.js'
 import { parseVersion } from './componentVersion.js'
 import { errorMessage } from './errors.js'
-import { mirrorPath, openMirror } from './gitMirror.js'
+import { gitEnv, mirrorPath, openMirror } from './gitMirror.js'
+import { GitShellPool } from './gitShell.js'
 import { mapLimited } from './mapLimited.js'
 import { revisionVersions } from './versionCache.js'
 import { type StepOutcome, ui } from './ui.js'
@@ -42,7 +43,8 @@ export function branchNames(component: ReleaseComponent): Record<BranchRole, str
 }
 
 /** Inspect one component through its mirror under `repository`. Never throws for git trouble. */
-export async function inspectComponent(component: ReleaseComponent, repository: string, signal?: AbortSignal): Promise<ComponentInspection> {
+export async function inspectComponent(component: ReleaseComponent, repository: string, options: { signal?: AbortSignal; pool?: GitShellPool } = {}): Promise<ComponentInspection> {
+  const { signal } = options
   const names = branchNames(component)
   const result: ComponentInspection = {
     component,
@@ -52,7 +54,7 @@ export async function inspectComponent(component: ReleaseComponent, repository: 
   const mirror = mirrorPath(repository, component.project, component.name)
   let opened: Awaited<ReturnType<typeof openMirror>>
   try {
-    opened = await openMirror(mirror, component.url, signal)
+    opened = await openMirror(mirror, component.url, options)
   } catch (error) {
     if (signal?.aborted) throw error
     result.error = `cannot read ${component.url}: ${errorMessage(error)}`
@@ -88,9 +90,14 @@ function summary(i: ComponentInspection): StepOutcome {
   return { text: `${name}: ${parts.join(', ')}`, failed: false }
 }
 
-/** Inspect components concurrently (bounded), one progress line per component. */
+/** Inspect components concurrently (bounded), one progress line per component; one shell per job runs their git commands. */
 export async function inspectComponents(components: readonly ReleaseComponent[], repository: string, options: { jobs: number; signal?: AbortSignal }): Promise<ComponentInspection[]> {
-  return mapLimited(components, options.jobs, (component) =>
-    ui.step(`inspect ${component.project}/${component.name}`, () => inspectComponent(component, repository, options.signal), summary),
-  )
+  const pool = new GitShellPool(options.jobs, gitEnv(), options.signal)
+  try {
+    return await mapLimited(components, options.jobs, (component) =>
+      ui.step(`inspect ${component.project}/${component.name}`, () => inspectComponent(component, repository, { signal: options.signal, pool }), summary),
+    )
+  } finally {
+    await pool.close()
+  }
 }

@@ -1,10 +1,11 @@
 // A local bare mirror of each release-plan component, kept under the workflow repository so
 // that inspecting again only fetches what changed (`git clone --mirror` once, then
 // `git fetch --prune` when `git ls-remote` shows a change). A component's git commands run in
-// one lib/gitSession (each echoed with -v).
+// one lib/gitSession (each echoed with -v), on a shell of the caller's pool when it has one.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, renameSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { GitSession } from './gitSession.js'
+import type { GitShellPool } from './gitShell.js'
 
 /** Where the mirrors live, relative to the workflow repository. */
 export const mirrorCacheDir = '.release-plan-cache'
@@ -94,13 +95,15 @@ function branchesAndTags(all: Refs): RefMap {
  * remote has it (a fetch would change nothing). Returns its branches and tags, and the git
  * session left open for reading objects: the caller closes it.
  */
-export async function openMirror(dir: string, url: string, signal?: AbortSignal): Promise<{ refs: RefMap; session: GitSession }> {
+export async function openMirror(dir: string, url: string, options: { signal?: AbortSignal; pool?: GitShellPool } = {}): Promise<{ refs: RefMap; session: GitSession }> {
   const temporary = `${dir}.tmp-${process.pid}`
-  const session = new GitSession(dir, { url, temporary }, gitEnv(), signal)
+  const session = await GitSession.open(dir, { url, temporary }, { ...options, env: gitEnv() })
   try {
     if (existsSync(join(dir, 'HEAD'))) {
-      const [remote, local] = await Promise.all([session.lsRemote(), session.refs()])
-      const mirrored = parseRefs(local)
+      // A mirror untouched since its clone still has every ref in packed-refs: no git process to read them.
+      const packed = readPackedRefs(dir)
+      const [remote, local] = await Promise.all([session.lsRemote(), packed ? '' : session.refs()])
+      const mirrored = packed ?? parseRefs(local)
       const current = parseRemoteRefs(remote)
       if (current.size === mirrored.size && [...current].every(([ref, object]) => mirrored.get(ref)?.object === object)) return { refs: branchesAndTags(mirrored), session }
       await session.fetch() // after `remote set-url`: the URL may have changed in the config
@@ -126,7 +129,7 @@ export async function openMirror(dir: string, url: string, signal?: AbortSignal)
 
 /** openMirror, for callers that only need the mirror up to date. */
 export async function updateMirror(dir: string, url: string, signal?: AbortSignal): Promise<RefMap> {
-  const { refs, session } = await openMirror(dir, url, signal)
+  const { refs, session } = await openMirror(dir, url, { signal })
   await session.close()
   return refs
 }

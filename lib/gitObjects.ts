@@ -1,5 +1,5 @@
 // Reading a mirror's trees and files through one `git cat-file --batch` per component (run
-// by lib/gitSession.ts) instead of one `git ls-tree` and one `git show` per branch: starting
+// by lib/gitShell.ts) instead of one `git ls-tree` and one `git show` per branch: starting
 // processes is most of the cost of reading a version file. Requests are answered in order,
 // so they are pipelined.
 import { CommandError } from './exec.js'
@@ -23,16 +23,25 @@ export class ObjectReader {
   private readonly pending: Pending[] = []
   private buffer: Buffer = Buffer.alloc(0)
   private failure: Error | undefined
+  /** cat-file's output is over: what follows belongs to whoever started it. */
+  ended = false
 
   constructor(
     readonly dir: string,
     private readonly write: (line: string) => void,
+    /** Called with the rest of the output when a line starting with \035 comes where an answer would start. */
+    private readonly onEnd: (rest: Buffer) => void = () => {},
   ) {}
+
+  /** Requests not answered yet. */
+  get waiting(): number {
+    return this.pending.length
+  }
 
   /** The object named by `spec` (`<rev>:<path>`, `<rev>^{tree}`, an oid), undefined when there is none. */
   read(spec: string): Promise<GitObject | undefined> {
     if (this.failure) return Promise.reject(this.failure)
-    if (spec.includes('\n')) return Promise.resolve(undefined) // cannot be asked, cannot exist
+    if (spec.includes('\n') || spec.startsWith('\x1d')) return Promise.resolve(undefined) // cannot be asked, cannot exist
     return new Promise((resolve, reject) => {
       this.pending.push({ resolve, reject })
       this.write(`${spec}\n`)
@@ -41,7 +50,15 @@ export class ObjectReader {
 
   feed(chunk: Buffer): void {
     this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk
-    while (this.pending.length) {
+    for (;;) {
+      // No answer starts with a control character: this is the end marker of lib/gitShell.ts.
+      if (this.buffer[0] === 0x1d) {
+        this.ended = true
+        const rest = this.buffer
+        this.buffer = Buffer.alloc(0)
+        return this.onEnd(rest)
+      }
+      if (!this.pending.length) return
       const eol = this.buffer.indexOf(10)
       if (eol < 0) return
       const header = headerPattern.exec(this.buffer.subarray(0, eol).toString())
