@@ -1,9 +1,13 @@
 // The Docker engine, through the docker CLI as the user has it set up: DOCKER_HOST,
 // DOCKER_CONTEXT, credential helpers and `docker login` all apply. `docker.host` in the
-// config points every command at another engine. Only this module runs `docker`.
+// config points every command at another engine. Only this module runs `docker`; the
+// container calls of a SIF conversion go to the engine's API instead where it is the local
+// socket the CLI would use (lib/dockerEngine.ts), with the same messages.
 import type { ChildProcess } from 'node:child_process'
+import { Readable } from 'node:stream'
+import { EngineError, engineCall, engineStream, localEngineSocket } from './dockerEngine.js'
 import { UserError } from './errors.js'
-import { CommandError, notInstalled, start, type RunOptions, type RunResult } from './exec.js'
+import { CommandError, lastLines, notInstalled, start, type RunOptions, type RunResult } from './exec.js'
 import { ui } from './ui.js'
 
 export interface DockerOptions {
@@ -64,6 +68,74 @@ export function dockerStream(args: readonly string[]): ChildProcess {
   return start('docker', args, { env: dockerEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
 }
 
+/** The engine's socket when the API can be used directly; echoes what the CLI would have run. */
+function viaApi(argv: readonly string[]): string | undefined {
+  const socket = localEngineSocket(engine.host)
+  if (socket) {
+    ui.command(argv)
+    ui.debug(`  (through the engine API at unix://${socket})`)
+  }
+  return socket
+}
+
+/** What the CLI would have said of an API failure. */
+function apiSaid(socket: string, error: unknown): string {
+  return error instanceof EngineError ? `Error response from daemon: ${error.message}` : `Cannot connect to the Docker daemon at unix://${socket}: ${(error as Error).message}`
+}
+
+/** An API failure as the CLI's would be. */
+function apiFailure(argv: readonly string[], socket: string, error: unknown): CommandError {
+  return new CommandError(argv, { exitCode: 1, stdout: '', stderr: apiSaid(socket, error) })
+}
+
+/** `docker create --entrypoint <entrypoint> <reference>`: the new container's id. */
+export async function createContainer(reference: string, entrypoint: string): Promise<string> {
+  const argv = ['create', '--entrypoint', entrypoint, reference]
+  const socket = viaApi(['docker', ...argv])
+  if (!socket) return (await docker(argv)).stdout.trim().split('\n').pop()!
+  try {
+    return (await engineCall<{ Id: string }>(socket, 'POST', '/containers/create', { Image: reference, Entrypoint: [entrypoint] }))!.Id
+  } catch (error) {
+    throw apiFailure(['docker', ...argv], socket, error)
+  }
+}
+
+export interface ExportStream {
+  stream: Readable
+  /** Resolves once the export is over: undefined when it came whole, else why not. */
+  done: Promise<string | undefined>
+  stop(): void
+}
+
+/** `docker export <container>` as a stream; a failure, even at the start, is said by `done`, as the CLI's exit says it. */
+export async function exportContainer(container: string): Promise<ExportStream> {
+  const argv = ['export', container]
+  const socket = viaApi(['docker', ...argv])
+  if (socket) {
+    try {
+      return await engineStream(socket, `/containers/${encodeURIComponent(container)}/export`)
+    } catch (error) {
+      return { stream: Readable.from([]), done: Promise.resolve(apiSaid(socket, error)), stop: () => {} }
+    }
+  }
+  const child = dockerStream(argv)
+  let stderr = ''
+  child.stderr!.on('data', (chunk) => (stderr += chunk))
+  const done = new Promise<string | undefined>((resolve) => {
+    child.once('error', (error) => resolve(error.message))
+    child.once('close', (code, signal) => resolve(code === 0 ? undefined : lastLines(stderr, 1) || `exit ${code ?? signal}`))
+  })
+  return { stream: child.stdout!, done, stop: () => child.kill('SIGKILL') }
+}
+
+/** `docker rm -f <container>`, best effort (a container already gone is no error). */
+export async function removeContainer(container: string): Promise<void> {
+  const argv = ['rm', '-f', container]
+  const socket = viaApi(['docker', ...argv])
+  if (!socket) return void (await docker(argv, { allowFailure: true }))
+  await engineCall(socket, 'DELETE', `/containers/${encodeURIComponent(container)}?force=1`).catch(() => undefined)
+}
+
 /** Fail early, with one line, when no engine answers. */
 export async function checkEngine(): Promise<void> {
   const result = await docker(['version', '--format', '{{.Server.Version}}'], { allowFailure: true })
@@ -93,6 +165,16 @@ export interface ImageInfo {
 
 /** `docker image inspect`, or undefined when the image is not present locally. */
 export async function inspectImage(reference: string): Promise<ImageInfo | undefined> {
+  const argv = ['docker', 'image', 'inspect', reference]
+  const socket = /^[\w./:@-]+$/.test(reference) ? viaApi(argv) : undefined
+  if (socket) {
+    try {
+      return await engineCall<ImageInfo>(socket, 'GET', `/images/${reference}/json`)
+    } catch (error) {
+      if (error instanceof EngineError && error.status === 404) return undefined
+      throw apiFailure(argv, socket, error)
+    }
+  }
   const result = await docker(['image', 'inspect', reference], { allowFailure: true })
   if (result.exitCode !== 0) return undefined
   return (JSON.parse(result.stdout) as ImageInfo[])[0]
@@ -106,6 +188,22 @@ export interface LocalImage {
 
 /** Local images as `docker images` lists them (one entry per repository:tag). */
 export async function listLocalImages(): Promise<LocalImage[]> {
+  const argv = ['docker', 'image', 'ls', '--no-trunc']
+  const socket = viaApi(argv)
+  if (socket) {
+    let images: { Id: string; RepoTags?: string[] | null; RepoDigests?: string[] | null }[]
+    try {
+      images = (await engineCall(socket, 'GET', '/images/json')) ?? []
+    } catch (error) {
+      throw apiFailure(argv, socket, error)
+    }
+    return images.flatMap(({ Id: id, RepoTags: tags, RepoDigests: digests }) => {
+      const named = (tags ?? []).filter((t) => t !== '<none>:<none>')
+      if (named.length) return named.map((t) => ({ repository: t.slice(0, t.lastIndexOf(':')), tag: t.slice(t.lastIndexOf(':') + 1), id }))
+      // untagged: listed as <none> under the repository of its digest, if it has one
+      return [{ repository: digests?.[0]?.split('@')[0] ?? '<none>', tag: '<none>', id }]
+    })
+  }
   const result = await docker(['image', 'ls', '--no-trunc', '--format', '{{.Repository}}\t{{.Tag}}\t{{.ID}}'])
   return result.stdout
     .split('\n')

@@ -2,6 +2,8 @@
 // a non-zero exit becomes a CommandError carrying the program's own last words, and a
 // missing program says which package provides it.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
+import { accessSync, constants, statSync } from 'node:fs'
+import { delimiter, join } from 'node:path'
 import { UserError } from './errors.js'
 import { ui } from './ui.js'
 
@@ -108,6 +110,13 @@ export function run(program: string, args: readonly string[], options: RunOption
 
 /** Is `program` on the PATH? */
 export async function isInstalled(program: string): Promise<boolean> {
-  const { which } = await import('zx')
-  return (await which(program, { nothrow: true })) !== null
+  // A plain PATH lookup: importing zx for its `which` took 145 ms, on the way of every conversion.
+  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
+    try {
+      accessSync(join(dir || '.', program), constants.X_OK)
+      return statSync(join(dir || '.', program)).isFile()
+    } catch {
+      return false
+    }
+  })
 }

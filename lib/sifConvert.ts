@@ -14,7 +14,7 @@ import { open, rename, rm, stat, statfs, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { docker, dockerStream, type ImageInfo } from './docker.js'
+import { createContainer, exportContainer, removeContainer, type ImageInfo } from './docker.js'
 import { UserError, errorMessage } from './errors.js'
 import { lastLines, run } from './exec.js'
 import { onInterrupt } from './interrupt.js'
@@ -126,49 +126,56 @@ export async function convertImage(request: ConvertRequest): Promise<ConvertResu
   const tmpDir = request.tmpDir ?? temporaryDirectory()
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`
   const tempSif = join(outDir, `.${basename(request.output)}.tmp-${tag}`)
-  const inPlace = await supportsInsertRange(outDir)
-  const squashfsPath = inPlace ? tempSif : join(tmpDir, `casa-sif-${tag}.squashfs`)
-  const squashfsDir = inPlace ? outDir : tmpDir
+  // Probed while the container is created (both take a tenth of a second); no file is
+  // written before both are done.
+  const probe = supportsInsertRange(outDir)
   let container: string | undefined
-  const children: { kill(signal?: NodeJS.Signals): boolean }[] = []
+  let removal: Promise<void> | undefined
+  // Once, from whichever path comes first: done as soon as the export is over, not at the end.
+  const remove = () => (container ? (removal ??= removeContainer(container)) : Promise.resolve())
+  let inPlace = false
+  let squashfsPath = join(tmpDir, `casa-sif-${tag}.squashfs`)
+  let squashfsDir = tmpDir
+  const children: { stop(): void }[] = []
 
   // Called by the interrupt handler and by the error path, possibly both at once: one run.
   let cleaning: Promise<void> | undefined
   const cleanup = () => (cleaning ??= removeAll())
   const removeAll = async () => {
-    for (const child of children) child.kill('SIGKILL')
+    for (const child of children) child.stop()
     await rm(tempSif, { force: true })
     await rm(squashfsPath, { force: true })
-    if (container) {
-      const id = container
-      container = undefined
-      await docker(['rm', '-f', id], { allowFailure: true })
-    }
+    await remove()
   }
   const unregister = onInterrupt(cleanup)
   try {
-    // Which builder (tar2sqfs, else mksquashfs 4.6+) is known before anything is created.
-    await squashfsBuilder()
-    const created = await docker(['create', '--entrypoint', '/.casa-distro-export-only', request.reference])
-    container = created.stdout.trim().split('\n').pop()
+    // Which builder (tar2sqfs, else mksquashfs 4.6+), whether the output directory can insert
+    // a range, and the container: found out at once (each takes a tenth of a second). A
+    // missing builder is said first; a container already made is removed by the cleanup.
+    const [builderFound, created, insertRange] = await Promise.allSettled([squashfsBuilder(), createContainer(request.reference, '/.casa-distro-export-only'), probe])
+    if (created.status === 'fulfilled') container = created.value
+    if (builderFound.status === 'rejected') throw builderFound.reason
+    if (created.status === 'rejected') throw created.reason
+    inPlace = insertRange.status === 'fulfilled' && insertRange.value
+    if (inPlace) {
+      squashfsPath = tempSif
+      squashfsDir = outDir
+    }
     // Held open so that, if tar2sqfs fails and removes its output, the space stays taken
     // until we have asked the file system whether it is full (tar2sqfs only says "I/O error").
     const holder = await open(squashfsPath, 'w')
-    const exporter = dockerStream(['export', container!])
+    // The builder starts while the engine prepares the export (mounting the image's layers).
     const builder = await startSquashfs(squashfsPath, request.compressor)
-    children.push(exporter, builder)
-    let exportErr = ''
+    children.push({ stop: () => builder.kill('SIGKILL') })
+    const exporter = await exportContainer(container!)
+    children.push(exporter)
     let builderErr = ''
-    exporter.stderr!.on('data', (c) => (exportErr += c))
     builder.stderr!.on('data', (c) => (builderErr += c))
     builder.stdout!.resume()
-    const exited = (child: typeof exporter) =>
-      new Promise<number>((resolve) => {
-        if (child.exitCode !== null) resolve(child.exitCode)
-        else child.once('close', (code, signal) => resolve(code ?? (signal ? 128 : 1)))
-      })
-    const exporterDone = exited(exporter)
-    const builderDone = exited(builder)
+    const builderDone = new Promise<number>((resolve) => {
+      if (builder.exitCode !== null) resolve(builder.exitCode)
+      else builder.once('close', (code, signal) => resolve(code ?? (signal ? 128 : 1)))
+    })
 
     const rootfs = new RootfsStream({
       reference: request.reference,
@@ -184,20 +191,21 @@ export async function convertImage(request: ConvertRequest): Promise<ConvertResu
     }, 500)
     let streamError: unknown
     try {
-      await pipeline(exporter.stdout!, rootfs, builder.stdin!, { signal: request.signal })
+      await pipeline(exporter.stream, rootfs, builder.stdin!, { signal: request.signal })
     } catch (error) {
       streamError = error
       builder.kill('SIGKILL')
-      exporter.kill('SIGKILL')
+      exporter.stop()
     } finally {
       clearInterval(ticker)
     }
-    const [exportCode, builderCode] = await Promise.all([exporterDone, builderDone])
+    const [exportFailure, builderCode] = await Promise.all([exporter.done, builderDone])
+    void remove() // the container has given all it had; removed while the SIF is assembled
     const full = builderCode !== 0 && (isNoSpace(builderErr) || (await nearlyFull(squashfsDir)))
     await holder.close()
     if (request.signal?.aborted) throw new UserError(`conversion of ${request.reference} interrupted`)
     if (full) throw diskFull(squashfsDir)
-    if (exportCode !== 0) throw new UserError(`docker export of ${request.reference} failed: ${lastLines(exportErr, 1) || `exit ${exportCode}`}`)
+    if (exportFailure) throw new UserError(`docker export of ${request.reference} failed: ${exportFailure}`)
     if (builderCode !== 0) throw new UserError(`building the squashfs of ${request.reference} failed: ${lastLines(builderErr, 1) || `exit ${builderCode}`}`)
     if (streamError) throw new UserError(`converting ${request.reference}: ${errorMessage(streamError)}`)
 
@@ -233,7 +241,7 @@ export async function convertImage(request: ConvertRequest): Promise<ConvertResu
     if ((error as NodeJS.ErrnoException).code === 'ENOSPC') throw diskFull(outDir)
     throw error
   } finally {
-    if (container) await docker(['rm', '-f', container], { allowFailure: true })
+    await remove()
     unregister()
   }
 }

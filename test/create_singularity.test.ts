@@ -197,6 +197,31 @@ t.test('converts an image: siftool reads it, the partition holds the export plus
   t.match(sh('unsquashfs', ['-s', part]), /Compression zstd/, 'compressor= option')
 })
 
+t.test('through the engine API by default, through the docker CLI in a docker context: the same image content', async (t) => {
+  const partitionOf = (sif: string) => {
+    const part = join(tempDir(t, 'casa-sif-part-'), 'part.sqfs')
+    writeFileSync(part, execFileSync('siftool', ['dump', '3', sif], { maxBuffer: 1 << 28 }))
+    return listing(execFileSync('sqfs2tar', [part], { maxBuffer: 1 << 28 }))
+  }
+  const viaApi = repository()
+  const api = await runCli(['-r', viaApi.dir, '-v', 'create_singularity', image], { env: viaApi.env })
+  t.equal(api.code, 0, api.stderr)
+  t.match(api.stderr, /\$ docker export [0-9a-f]{64}\n\s+\(through the engine API at unix:\/\/\/var\/run\/docker\.sock\)/, '-v says what would have run, and how it was done')
+
+  const viaCli = repository()
+  const dockerConfig = tempDir(t, 'casa-sif-docker-config-')
+  execFileSync('docker', ['context', 'create', 'casa-test', '--docker', 'host=unix:///var/run/docker.sock'], { env: { ...process.env, DOCKER_CONFIG: dockerConfig }, stdio: 'ignore' })
+  const cli = await runCli(['-r', viaCli.dir, '-v', 'create_singularity', image], { env: { ...viaCli.env, DOCKER_CONFIG: dockerConfig, DOCKER_CONTEXT: 'casa-test' } })
+  t.equal(cli.code, 0, cli.stderr)
+  t.match(cli.stderr, /\$ docker export [0-9a-f]{64}\n/)
+  t.notMatch(cli.stderr, /engine API/, 'a context: every docker call through the CLI')
+
+  const sif = `casa-test-sif_layout_${run}.sif`
+  for (const dir of [viaApi.dir, viaCli.dir]) t.equal(readFileSync(join(dir, `${sif}.md5`), 'utf8').trim(), sh('md5sum', [join(dir, sif)]).split(' ')[0])
+  t.same(partitionOf(join(viaCli.dir, sif)), partitionOf(join(viaApi.dir, sif)), 'the same entries, modes, owners, sizes and links')
+  t.equal(readFileSync(join(viaCli.dir, `${sif}.dockerid`), 'utf8'), readFileSync(join(viaApi.dir, `${sif}.dockerid`), 'utf8'))
+})
+
 t.test('a filter matching nothing', async (t) => {
   const repo = repository()
   const result = await runCli(['-r', repo.dir, 'create_singularity', `${ns}/nothing-*`], { env: repo.env })
