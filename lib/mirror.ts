@@ -47,6 +47,8 @@ export interface MirrorResult {
 export interface MirrorOptions {
   /** Compare sha256 instead of modification times (for files of the same size). */
   checksum?: boolean
+  /** The local tree, when its walk was started earlier (while the hub was being opened). */
+  local?: Promise<LocalEntry[]>
   /** Uploads at once (default 8). */
   concurrency?: number
   onProgress?: (bytesDone: number, bytesTotal: number, filesDone: number, filesTotal: number) => void
@@ -55,11 +57,13 @@ export interface MirrorOptions {
 /**
  * Every file and directory under `dir` (symlinks followed, like a web server would). Synchronous
  * stat calls on purpose: for thousands of small files they are several times faster than the
- * promise API, whose every call goes through the thread pool.
+ * promise API, whose every call goes through the thread pool. The walk lets the event loop run
+ * between directories, so that it can be done while an SSH handshake is under way.
  */
-export function localTree(dir: string): LocalEntry[] {
+export async function localTree(dir: string): Promise<LocalEntry[]> {
   const out: LocalEntry[] = []
-  const walk = (path: string, prefix: string) => {
+  const walk = async (path: string, prefix: string) => {
+    await new Promise(setImmediate)
     for (const name of readdirSync(path).sort()) {
       let info
       try {
@@ -70,14 +74,14 @@ export function localTree(dir: string): LocalEntry[] {
       const rel = prefix + name
       if (info.isDirectory()) {
         out.push({ path: rel, size: 0, mtime: Math.floor(info.mtimeMs / 1000), type: 'dir' })
-        walk(join(path, name), `${rel}/`)
+        await walk(join(path, name), `${rel}/`)
       } else if (info.isFile()) {
         out.push({ path: rel, size: info.size, mtime: Math.floor(info.mtimeMs / 1000), type: 'file' })
       }
     }
   }
   try {
-    walk(dir, '')
+    await walk(dir, '')
   } catch (error) {
     throw new UserError(`cannot read ${dir}: ${errorMessage(error)}`)
   }
@@ -98,7 +102,7 @@ export async function planMirror(localDir: string, hub: Hub, remoteDir: string, 
   // the remote listing goes out first, so the server works while we walk the local tree
   const remoteListing = hub.list(remoteDir, { recursive: true })
   remoteListing.catch(() => undefined) // awaited below; a local error must not leave it unhandled
-  const local = localTree(localDir)
+  const local = await (options.local ?? localTree(localDir))
   const remote = new Map<string, HubEntry>((await remoteListing).map((e) => [e.path, e]))
   const plan: MirrorPlan = { localDir, remoteDir, directories: [], uploads: [], deletions: [], unchanged: 0 }
   const sameSize: LocalEntry[] = []
