@@ -1,5 +1,6 @@
 // The Docker engine's HTTP API on its local unix socket, for the calls of a SIF conversion
-// (create, export, remove a container): through the CLI, `docker export` of a 500 MB image is
+// (list and inspect images; create, export, remove a container): each CLI call costs a
+// process start (70 to 100 ms here), and through the CLI `docker export` of a 500 MB image is
 // one more process copying every byte, about 0.8 s of CPU on a two-core machine already busy
 // compressing. Used only where the socket is plainly the engine the CLI would talk to; any
 // other setup (DOCKER_HOST tcp:// or ssh://, a docker context, TLS) goes through the CLI,
