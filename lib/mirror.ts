@@ -33,6 +33,8 @@ export interface MirrorPlan {
   uploads: MirrorUpload[]
   /** Remote paths to delete, files first, then directories deepest first. */
   deletions: string[]
+  /** How many of the deletions, at the end, are directories. */
+  directoryDeletions: number
   /** Files already up to date. */
   unchanged: number
 }
@@ -104,7 +106,7 @@ export async function planMirror(localDir: string, hub: Hub, remoteDir: string, 
   remoteListing.catch(() => undefined) // awaited below; a local error must not leave it unhandled
   const local = await (options.local ?? localTree(localDir))
   const remote = new Map<string, HubEntry>((await remoteListing).map((e) => [e.path, e]))
-  const plan: MirrorPlan = { localDir, remoteDir, directories: [], uploads: [], deletions: [], unchanged: 0 }
+  const plan: MirrorPlan = { localDir, remoteDir, directories: [], uploads: [], deletions: [], directoryDeletions: 0, unchanged: 0 }
   const sameSize: LocalEntry[] = []
   for (const entry of local) {
     const there = remote.get(entry.path)
@@ -129,13 +131,12 @@ export async function planMirror(localDir: string, hub: Hub, remoteDir: string, 
   }
   const localPaths = new Set(local.map((e) => e.path))
   const stale = [...remote.values()].filter((e) => !localPaths.has(e.path) || (isTemporaryName(e.path) && e.type === 'file'))
-  plan.deletions = [
-    ...stale.filter((e) => e.type !== 'dir').map((e) => e.path),
-    ...stale
-      .filter((e) => e.type === 'dir')
-      .map((e) => e.path)
-      .sort((a, b) => depth(b) - depth(a)),
-  ]
+  const staleDirectories = stale
+    .filter((e) => e.type === 'dir')
+    .map((e) => e.path)
+    .sort((a, b) => depth(b) - depth(a))
+  plan.deletions = [...stale.filter((e) => e.type !== 'dir').map((e) => e.path), ...staleDirectories]
+  plan.directoryDeletions = staleDirectories.length
   plan.directories.sort((a, b) => depth(a) - depth(b))
   return plan
 }
@@ -166,6 +167,10 @@ export async function applyMirror(plan: MirrorPlan, hub: Hub, options: MirrorOpt
     finishedFiles++
     report()
   })
-  for (const path of plan.deletions) await hub.remove(join2(plan.remoteDir, path))
+  // Files at once (each a round trip to the server), then directories one by one, deepest
+  // first: a directory goes once it is empty.
+  const firstDirectory = plan.deletions.length - plan.directoryDeletions
+  await mapLimited(plan.deletions.slice(0, firstDirectory), options.concurrency ?? 8, (path) => hub.remove(join2(plan.remoteDir, path)))
+  for (const path of plan.deletions.slice(firstDirectory)) await hub.remove(join2(plan.remoteDir, path))
   return { uploaded: plan.uploads.length, deleted: plan.deletions.length, bytes: total, unchanged: plan.unchanged }
 }

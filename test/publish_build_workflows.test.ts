@@ -39,6 +39,7 @@ t.test('mirror with deletions; second run transfers nothing; dry run; checksum',
   write(local, 'brainvisa/master_ubuntu-22.04/conf/bv_maker.cfg', '[ source $CASA_SRC ]\n')
   write(local, 'brainvisa/master_ubuntu-22.04/data/big.bin', randomBytes(300_000))
   write(local, 'brainvisa/master_ubuntu-22.04/old/gone.txt', 'to delete')
+  for (const name of ['sub/a.txt', 'sub/b.txt', 'sub/deeper/c.txt']) write(local, `brainvisa/master_ubuntu-22.04/old/${name}`, name)
   write(local, 'brainvisa/5.1_ubuntu-18.04/conf/casa_distro.json', '{}')
   write(local, 'opensource/master_ubuntu-22.04/conf/casa_distro.json', '{}')
   write(local, 'notaworkflow/x_y/readme.txt', 'no conf/casa_distro.json here')
@@ -56,16 +57,19 @@ t.test('mirror with deletions; second run transfers nothing; dry run; checksum',
     'brainvisa/master_ubuntu-22.04/conf/casa_distro.json',
     'brainvisa/master_ubuntu-22.04/data/big.bin',
     'brainvisa/master_ubuntu-22.04/old/gone.txt',
+    'brainvisa/master_ubuntu-22.04/old/sub/a.txt',
+    'brainvisa/master_ubuntu-22.04/old/sub/b.txt',
+    'brainvisa/master_ubuntu-22.04/old/sub/deeper/c.txt',
     'opensource/master_ubuntu-22.04/conf/casa_distro.json',
   ])
-  t.match(first.stderr, /brainvisa\/master_ubuntu-22\.04: 4 uploaded \(300\.\d kB\), 0 deleted/)
+  t.match(first.stderr, /brainvisa\/master_ubuntu-22\.04: 7 uploaded \(300\.\d kB\), 0 deleted/)
   const big = readFileSync(join(local, 'brainvisa/master_ubuntu-22.04/data/big.bin'))
   t.equal(sha(sftpGet(sshd, `${remoteRoot}/brainvisa/master_ubuntu-22.04/data/big.bin`, tempDir(t))), sha(big), 'OpenSSH sftp reads the same bytes')
   t.match(sftpBatch(sshd, [`ls -l ${remoteRoot}/brainvisa/master_ubuntu-22.04/data`]), /-rw-r--r-- .* 300000 /)
 
   const again = await runCli(['-r', local, 'publish_build_workflows', 'system=ubuntu-22.04'], { env: repo.env })
   t.equal(again.code, 0, again.stderr)
-  t.match(again.stderr, /brainvisa\/master_ubuntu-22\.04: 0 uploaded \(0 B\), 0 deleted, 4 unchanged/, 'the second run transfers nothing')
+  t.match(again.stderr, /brainvisa\/master_ubuntu-22\.04: 0 uploaded \(0 B\), 0 deleted, 7 unchanged/, 'the second run transfers nothing')
   t.match(again.stderr, /opensource\/master_ubuntu-22\.04: 0 uploaded \(0 B\), 0 deleted, 1 unchanged/)
 
   // a deletion, a change, a new file, and a stale temporary file of an interrupted run
@@ -81,9 +85,12 @@ t.test('mirror with deletions; second run transfers nothing; dry run; checksum',
   t.match(planned.stdout, /delete\s+brainvisa\/master_ubuntu-22\.04\/old\n/)
   t.match(planned.stdout, /delete\s+brainvisa\/master_ubuntu-22\.04\/data\/\.big\.bin\.casa-tmp-999-abc/)
   t.ok(planned.stdout.indexOf('upload') < planned.stdout.indexOf('delete'), 'uploads are listed before deletions')
+  const deletedAt = (dir: string) => planned.stdout.search(new RegExp(`delete\\s+brainvisa/master_ubuntu-22\\.04/${dir}\n`))
+  t.ok(deletedAt('old/sub/deeper') > planned.stdout.indexOf('old/sub/deeper/c.txt'), 'a directory after the files in it')
+  t.ok(deletedAt('old/sub/deeper') < deletedAt('old/sub') && deletedAt('old/sub') < deletedAt('old'), 'directories deepest first')
   const third = await runCli(['-r', local, 'publish_build_workflows', 'distro=brainvisa', 'branch=master'], { env: repo.env })
   t.equal(third.code, 0, third.stderr)
-  t.match(third.stderr, /2 uploaded \(\d+ B\), 3 deleted, 2 unchanged/)
+  t.match(third.stderr, /2 uploaded \(\d+ B\), 8 deleted, 2 unchanged/)
   t.same(tree(join(remoteRoot, 'brainvisa')), ['master_ubuntu-22.04/conf/bv_maker.cfg', 'master_ubuntu-22.04/conf/casa_distro.json', 'master_ubuntu-22.04/conf/new.txt', 'master_ubuntu-22.04/data/big.bin'])
   t.equal(readFileSync(join(remoteRoot, 'brainvisa/master_ubuntu-22.04/conf/casa_distro.json'), 'utf8'), '{"distro":"brainvisa","v":2}')
 
