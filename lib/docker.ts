@@ -64,14 +64,20 @@ export function docker(args: readonly string[], options: RunOptions = {}): Promi
   })
 }
 
-/** Start `docker <args>` with its streams piped to the caller (docker export, docker save). */
-export function dockerStream(args: readonly string[]): ChildProcess {
+/** Start `docker <args>` with its streams piped to the caller (docker export). */
+function dockerStream(args: readonly string[]): ChildProcess {
   return start('docker', args, { env: dockerEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
 }
 
+// The socket decision reads the CLI's configuration: made once per setup, not per call.
+let socketChoice: { key: string; socket: string | undefined } | undefined
+
 /** The engine's socket when the API can be used directly; echoes what the CLI would have run. */
 function viaApi(argv: readonly string[]): string | undefined {
-  const socket = localEngineSocket(engine.host)
+  const { DOCKER_HOST, DOCKER_CONTEXT, DOCKER_CONFIG } = process.env
+  const key = JSON.stringify([engine.host, DOCKER_HOST, DOCKER_CONTEXT, DOCKER_CONFIG])
+  if (socketChoice?.key !== key) socketChoice = { key, socket: localEngineSocket(engine.host) }
+  const socket = socketChoice.socket
   if (socket) {
     ui.command(argv)
     ui.debug(`  (through the engine API at unix://${socket})`)
@@ -176,7 +182,7 @@ export async function inspectImage(reference: string): Promise<ImageInfo | undef
       throw apiFailure(argv, socket, error)
     }
   }
-  const result = await docker(['image', 'inspect', reference], { allowFailure: true })
+  const result = await docker(argv.slice(1), { allowFailure: true })
   if (result.exitCode !== 0) return undefined
   return (JSON.parse(result.stdout) as ImageInfo[])[0]
 }

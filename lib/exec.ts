@@ -112,9 +112,10 @@ export function run(program: string, args: readonly string[], options: RunOption
 export async function isInstalled(program: string): Promise<boolean> {
   // A plain PATH lookup: importing zx for its `which` took 145 ms, on the way of every conversion.
   return (process.env.PATH ?? '').split(delimiter).some((dir) => {
+    const path = join(dir || '.', program)
     try {
-      accessSync(join(dir || '.', program), constants.X_OK)
-      return statSync(join(dir || '.', program)).isFile()
+      accessSync(path, constants.X_OK)
+      return statSync(path).isFile()
     } catch {
       return false
     }

@@ -97,7 +97,8 @@ function branchesAndTags(all: Refs): RefMap {
  */
 export async function openMirror(dir: string, url: string, options: { signal?: AbortSignal; pool?: GitShellPool } = {}): Promise<{ refs: RefMap; session: GitSession }> {
   const temporary = `${dir}.tmp-${process.pid}`
-  const session = await GitSession.open(dir, { url, temporary }, { ...options, env: gitEnv() })
+  // With a pool, its shells already have the environment: copying process.env per component cost 0.4 ms each.
+  const session = await GitSession.open(dir, { url, temporary }, { ...options, env: options.pool ? undefined : gitEnv() })
   try {
     if (existsSync(join(dir, 'HEAD'))) {
       // A mirror untouched since its clone still has every ref in packed-refs: no git process to read them.
