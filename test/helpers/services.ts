@@ -134,7 +134,15 @@ export interface Sshd {
  * OpenSSH sshd on a loopback port, key authentication only; host and client keys are made once
  * per state directory (a fresh one unless `dir` is given).
  */
-export async function startSshd(options: ServiceOptions = {}): Promise<Sshd> {
+export interface SshdOptions extends ServiceOptions {
+  /**
+   * SFTP requests the server refuses (internal-sftp -P, names from `sftp-server -Q requests`),
+   * to play servers without OpenSSH's extensions or that forbid links.
+   */
+  sftpDenied?: string[]
+}
+
+export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
   const { dir, removeOnStop } = serviceDir(options, 'casa-sshd-')
   const port = options.port ?? (await freePort())
   const user = sh('id', ['-un']).trim()
@@ -162,7 +170,7 @@ export async function startSshd(options: ServiceOptions = {}): Promise<Sshd> {
       'PermitRootLogin prohibit-password',
       'StrictModes no',
       'UsePAM no',
-      'Subsystem sftp internal-sftp',
+      `Subsystem sftp internal-sftp${options.sftpDenied?.length ? ` -P ${options.sftpDenied.join(',')}` : ''}`,
       'LogLevel ERROR',
       '',
     ].join('\n'),
