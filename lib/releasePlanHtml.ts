@@ -38,6 +38,12 @@ function branchCell(b: PlanBranch): string {
 
 const list = (items: readonly string[], cls: string) => items.map((m) => `<div class="${cls}">${escapeHtml(m)}</div>`).join('')
 
+/** Whether two pages show the same plan, whenever each was generated. */
+export function samePlanPage(a: string, b: string): boolean {
+  const timeless = (page: string) => page.replace(/<p>Generated [^<]* UTC, /, '<p>')
+  return timeless(a) === timeless(b)
+}
+
 export function renderPlanHtml(plan: ReleasePlan, generated = new Date()): string {
   const entries = planEntries(plan)
   const counts: Record<ComponentState, number> = { error: 0, warning: 0, todo: 0, nothing: 0 }

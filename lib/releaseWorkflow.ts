@@ -1,7 +1,7 @@
 // What the release-plan tasks do, end to end: choose the components (filter + decisions),
 // inspect them, build or merge the plan, write release_plan.yaml and release_plan.html
 // atomically, and publish both to the release-plan hub.
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ResolvedConfig } from './config.js'
 import type { ReleaseComponent } from './configSchema.js'
@@ -9,7 +9,7 @@ import { inspectComponents } from './componentInspection.js'
 import { UserError } from './errors.js'
 import { imageFilter } from './imageFilter.js'
 import { buildPlan, componentState, loadDecisions, loadPlan, mergePlans, planEntries, planFileName, planHtmlName, planToYaml, writeFileAtomic, type ComponentState, type ReleasePlan } from './releasePlan.js'
-import { renderPlanHtml } from './releasePlanHtml.js'
+import { renderPlanHtml, samePlanPage } from './releasePlanHtml.js'
 import { openHub } from './transport.js'
 import { ui } from './ui.js'
 
@@ -50,22 +50,47 @@ export async function makeReleasePlan(config: ResolvedConfig, options: { compone
   const inspections = await inspectComponents(components, config.repository, { jobs: config.releasePlan.jobs, signal: options.signal })
   const fresh = buildPlan(inspections)
   const plan = existing ? mergePlans(existing, fresh) : fresh
-  writeFileAtomic(file, await planToYaml(plan))
-  writeFileAtomic(join(config.repository, planHtmlName), renderPlanHtml(plan))
+  // Files whose content would not change are left as they are: the page's "Generated" time
+  // then says when the plan last changed, and publish_release_plan has nothing to upload.
+  const yaml = await planToYaml(plan)
+  const html = renderPlanHtml(plan)
+  const htmlFile = join(config.repository, planHtmlName)
+  const oldHtml = readIfExists(htmlFile)
+  if (readIfExists(file) !== yaml) writeFileAtomic(file, yaml)
+  if (oldHtml === undefined || !samePlanPage(oldHtml, html)) writeFileAtomic(htmlFile, html)
   return { plan, file }
 }
 
-/** Upload release_plan.yaml and release_plan.html to hubs.releasePlan.upload, each atomically. */
+/**
+ * Upload release_plan.yaml and release_plan.html to hubs.releasePlan.upload, each atomically,
+ * unless the hub already holds the same bytes. Returns the names uploaded.
+ */
 export async function publishReleasePlan(config: ResolvedConfig): Promise<string[]> {
   const files = [planFileName, planHtmlName].map((name) => join(config.repository, name))
   for (const f of files) if (!existsSync(f)) throw new UserError(`${f} does not exist: run create_release_plan first`)
   await loadPlan(files[0]!) // never publish a broken plan
   const url = config.hubs.releasePlan.upload
   const hub = await openHub(url, config.ssh)
+  const uploaded: string[] = []
   try {
-    for (const name of [planHtmlName, planFileName]) await ui.step(`upload ${name} to ${url}`, () => hub.put(join(config.repository, name), name))
+    // the page first: the YAML it describes is never newer on the hub than the page
+    for (const name of [planHtmlName, planFileName]) {
+      const local = readFileSync(join(config.repository, name), 'utf8')
+      // plan files are small: comparing their bytes costs one download, no remote command
+      if ((await hub.readText(name)) === local) continue
+      await ui.step(`upload ${name} to ${url}`, () => hub.put(join(config.repository, name), name))
+      uploaded.push(name)
+    }
   } finally {
     await hub.close()
   }
-  return [planFileName, planHtmlName]
+  return uploaded
+}
+
+function readIfExists(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch {
+    return undefined
+  }
 }

@@ -4,7 +4,7 @@
 // update merges, publish to a file:// hub, apply dry and for real, an interrupted apply
 // re-run from its journal, a concurrent push detected.
 import t from 'tap'
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'yaml'
 import { runCli } from './helpers/cli.js'
@@ -158,6 +158,19 @@ t.test('create_release_plan: plan by the version rules, apply dry then for real,
   t.equal(readFileSync(join(s.dir, 'hub', 'release_plan.yaml'), 'utf8'), readFileSync(join(s.dir, 'release_plan.yaml'), 'utf8'))
   t.equal(readFileSync(join(s.dir, 'hub', 'release_plan.html'), 'utf8'), readFileSync(join(s.dir, 'release_plan.html'), 'utf8'))
   t.same(readdirSync(join(s.dir, 'hub')).sort(), ['release_plan.html', 'release_plan.yaml'])
+
+  // Nothing changed since: update leaves both files alone (the page's time included), and a
+  // second publish uploads nothing.
+  const inode = (path: string) => statSync(path).ino
+  const local = { yaml: inode(join(s.dir, 'release_plan.yaml')), html: inode(join(s.dir, 'release_plan.html')) }
+  const unchanged = await s.cli(['update_release_plan'])
+  t.equal(unchanged.code, 0, unchanged.stderr)
+  t.same({ yaml: inode(join(s.dir, 'release_plan.yaml')), html: inode(join(s.dir, 'release_plan.html')) }, local, 'neither plan file rewritten')
+  const onHub = { yaml: inode(join(s.dir, 'hub', 'release_plan.yaml')), html: inode(join(s.dir, 'hub', 'release_plan.html')) }
+  const republished = await s.cli(['publish_release_plan'])
+  t.equal(republished.code, 0, republished.stderr)
+  t.match(republished.stderr, /already holds release_plan\.yaml and release_plan\.html as they are here/)
+  t.same({ yaml: inode(join(s.dir, 'hub', 'release_plan.yaml')), html: inode(join(s.dir, 'hub', 'release_plan.html')) }, onHub, 'nothing uploaded again')
 
   // dry=1 prints the actions and changes nothing.
   const before = Object.fromEntries(Object.entries(remotes).map(([n, r]) => [n, r.refs()]))
