@@ -63,8 +63,12 @@ const cacheFile = () => join(userCacheDir(), 'image-definitions.json')
 
 function loadCache(): DefinitionCache {
   if (cache) return cache
-  // The compiled validator sits next to this module, the source next to the source.
-  const stamp = codeStamp(new URL(`./imageDefinitionYaml.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url))
+  // The compiled validator sits next to this module, the source next to the source. In the
+  // casa-distro zip both are bundled into chunks whose names carry a hash of their content
+  // and of the chunks they import: this module's own file then stands for the validator.
+  const stamp =
+    codeStamp(new URL(`./imageDefinitionYaml.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url)) ??
+    (/\/imageDefinitionFile\.[jt]s$/.test(import.meta.url) ? undefined : codeStamp(new URL(import.meta.url)))
   const data = readCacheFile(cacheFile()) as { stamp?: string; entries?: Record<string, DefinitionSpec> } | undefined
   const entries = stamp && data?.stamp === stamp && data.entries && typeof data.entries === 'object' ? data.entries : {}
   cache = { stamp, entries, used: new Set(), changed: false }

@@ -76,6 +76,15 @@ t.test('the zip is small, reproducible, and runs with Node.js alone', async (t) 
   t.equal(published.code, 0, tail(published.stderr))
   t.equal(sftpGet(sshd, `${hubDir}/bv/master_ubuntu-22.04/conf/casa_distro.json`, unpacked).toString(), '{"from":"zip"}', 'uploaded over sftp by the zipped command')
 
+  // the image definitions parsed by the zipped command are cached as by the installed one
+  const listed = await node(['-r', workflows, '--config', config, 'list_images'])
+  t.equal(listed.code, 0, tail(listed.stderr))
+  const definitionCache = join(home, '.cache', 'casa-distro-admin', 'image-definitions.json')
+  const cached = JSON.parse(readFileSync(definitionCache, 'utf8')) as { entries: Record<string, unknown> }
+  t.ok(Object.keys(cached.entries).length > 0, `the definitions read are cached (${Object.keys(cached.entries).length})`)
+  const listedAgain = await node(['-r', workflows, '--config', config, 'list_images'])
+  t.equal(listedAgain.stdout, listed.stdout, 'the cached definitions list the same images')
+
   // a casa.config.ts of the usual form loads without esbuild
   writeFileSync(join(workflows, 'casa.config.ts'), `import { defineConfig } from 'casa-distro-admin'\nexport default defineConfig({ namespace: 'fromzip' })\n`)
   const shown = await node(['-r', workflows, 'show_config'])
