@@ -1,12 +1,36 @@
 // The shape of casa.config.ts, as a schema that both validates a loaded config and gives
 // its TypeScript type. Add keys here (and their defaults in ../casa.config.ts) as tasks need them.
-import { array, boolean, integer, object, oneOf, optional, record, refine, string, type Infer } from './schema.js'
+import { UserError } from './errors.js'
+import { parseHubUrl } from './hubUrl.js'
+import { array, boolean, integer, object, oneOf, optional, record, refine, SchemaError, string, type Infer, type Schema } from './schema.js'
 
 /** Lower-case path components as Docker accepts them in repository names. */
 export const dockerPathPattern = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/
 
-const url = (schemes: readonly string[]) =>
-  refine(string(), `a URL starting with ${schemes.map((s) => `${s}://`).join(' or ')}`, (v) => schemes.some((s) => v.startsWith(`${s}://`)))
+/**
+ * A hub URL: sftp:// and file:// ones parsed as openHub will parse them, so a mistake is
+ * reported when the config loads, with its key. A password in a URL is never repeated.
+ */
+const url = (schemes: readonly string[]): Schema<string> => {
+  const expected = `a URL starting with ${schemes.map((s) => `${s}://`).join(' or ')}`
+  return {
+    expected,
+    check: (value, path) => {
+      const text = string().check(value, path)
+      const scheme = schemes.find((s) => text.startsWith(`${s}://`))
+      if (!scheme) throw new SchemaError(path, `${path}: expected ${expected}, got ${JSON.stringify(text.replace(/^([\w+.-]+:\/\/[^/@:]*):[^/@]*@/, '$1:***@'))}`)
+      if (scheme === 'sftp' || scheme === 'file') {
+        try {
+          parseHubUrl(text)
+        } catch (error) {
+          if (error instanceof UserError) throw new SchemaError(path, `${path}: ${error.message}`)
+          throw error
+        }
+      }
+      return text
+    },
+  }
+}
 
 const dockerHub = object({
   /** Registry host (and port): `docker.io`, `registry.example.org:5000`. */

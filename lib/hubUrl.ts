@@ -18,6 +18,9 @@ export function parseHubUrl(url: string): HubLocation {
   }
   if (parsed.protocol === 'file:') {
     // file://~/dir is accepted too, for symmetry with sftp://host/~/dir
+    if (parsed.host !== '' && parsed.host !== 'localhost' && parsed.host !== '~') {
+      throw new UserError(`invalid hub URL "${url}": a file URL takes an absolute path after three slashes, file:///path ("${parsed.host}" would be a host)`)
+    }
     const root = parsed.host === '~' ? expandHome(`~${decodeURIComponent(parsed.pathname)}`) : fileURLToPath(parsed)
     return { scheme: 'file', root: root.replace(/\/+$/, '') || '/', display: url }
   }

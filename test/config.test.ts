@@ -105,6 +105,22 @@ t.test('a wrong type or an unknown key is one line naming the file and the key p
   await t.rejects(loadConfig({ configFile: file }), { message: /singularity\.compressor: expected one of "gzip", "zstd", "xz", "lz4", got "brotli"/ })
   writeFileSync(file, `export default { hubs: { casaDistro: { upload: 'ftp://x/y' } } }\n`)
   await t.rejects(loadConfig({ configFile: file }), { message: /hubs\.casaDistro\.upload: expected a URL starting with sftp:\/\/ or file:\/\// })
+  // hub URLs are parsed when the config loads, as openHub parses them; a password is never repeated
+  const badUrls: [string, RegExp][] = [
+    ['file://srv/www', /hubs\.casaDistro\.upload: invalid hub URL "file:\/\/srv\/www": a file URL takes an absolute path after three slashes/],
+    ['sftp:///srv/www', /hubs\.casaDistro\.upload: invalid hub URL "sftp:\/\/\/srv\/www": no host/],
+    ['sftp://me:hunter2@host/www', /hubs\.casaDistro\.upload: hub URL sftp:\/\/me@host\/\.\.\.: passwords in URLs are not supported/],
+    ['ftp://me:hunter2@host/www', /hubs\.casaDistro\.upload: expected a URL starting with sftp:\/\/ or file:\/\/, got "ftp:\/\/me:\*\*\*@host\/www"/],
+  ]
+  for (const [url, message] of badUrls) {
+    writeFileSync(file, `export default { hubs: { casaDistro: { upload: '${url}' } } }\n`)
+    const error = await loadConfig({ configFile: file }).then(
+      () => undefined,
+      (e: Error) => e,
+    )
+    t.match(error?.message, message, url.replace('hunter2', '***'))
+    t.notMatch(error?.message ?? '', /hunter2/, 'no password in the message')
+  }
   writeFileSync(file, `export default { jobs: \n`)
   await t.rejects(loadConfig({ configFile: file }), { message: new RegExp(`^${file}:\\d+: `) })
   await t.rejects(loadConfig({ configFile: join(home, 'missing.ts') }), { message: /config file not found/ })
