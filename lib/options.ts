@@ -97,10 +97,12 @@ export function parseWords<O extends OptionSpecs>(task: string, specs: O, words:
     },
   })
 
+  // given twice (-r a ... -r b), the last one wins, as for task options
+  const last = (value: unknown) => (Array.isArray(value) ? value.at(-1) : value) as string | undefined
   const globals: GlobalOptions = {
-    repository: parsed.repository || undefined,
+    repository: last(parsed.repository) || undefined,
     verbose: parsed.verbose === true,
-    config: parsed.config || undefined,
+    config: last(parsed.config) || undefined,
     help: parsed.help === true,
     version: parsed.version === true,
   }

@@ -32,6 +32,8 @@ t.test('global options anywhere', async (t) => {
   t.same(globals, { repository: '/repo', verbose: true, config: 'c.ts', help: false, version: false })
   t.equal(options.force, true)
   t.equal(parseWords('x', specs, ['repository=/r']).globals.repository, '/r')
+  const twice = parseWords('x', specs, ['-r', '/a', '--config', 'a.ts', '-r', '/b', '--config=b.ts']).globals
+  t.same([twice.repository, twice.config], ['/b', 'b.ts'], 'given twice, the last wins')
 })
 
 t.test('positional words go to the positional option', async (t) => {
