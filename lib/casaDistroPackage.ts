@@ -21,7 +21,13 @@ export interface PackageResult {
   upToDate: boolean
 }
 
-export const packageFileName = (version: string) => `casa-distro-${version}.zip`
+/** `casa-distro-<version>.zip`; the version must be one file-name word (it may come from the command line). */
+export function packageFileName(version: string): string {
+  if (!/^[0-9A-Za-z][0-9A-Za-z._+-]*$/.test(version)) {
+    throw new UserError(`package_version "${version}": expected a version such as 3.0.1 or 3.1.0-rc1 (letters, digits, . _ + -)`)
+  }
+  return `casa-distro-${version}.zip`
+}
 
 function listFiles(dir: string): string[] {
   const out: string[] = []

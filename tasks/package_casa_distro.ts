@@ -22,6 +22,7 @@ sources give the same zip, byte for byte. publish_casa_distro uploads it.`,
       const { formatBytes } = await import('casa-distro-admin/transport')
       const { join } = await import('node:path')
       const version = options.package_version ?? (await ownVersion())
+      packageFileName(version) // a bad version stops here, before any work
       if (options.dry_run) {
         ui.result(join(config.repository, packageFileName(version)))
         return

@@ -21,7 +21,9 @@ with the same version changes nothing.`,
       const { version: ownVersion } = await import('casa-distro-admin/task')
       const { openHub, formatBytes } = await import('casa-distro-admin/transport')
       const { planCasaDistroPublish, publishCasaDistro, pointerName } = await import('casa-distro-admin/casaDistroPublish')
+      const { packageFileName } = await import('casa-distro-admin/casaDistroPackage')
       const version = options.package_version ?? (await ownVersion())
+      packageFileName(version) // a bad version stops here, before any work
       const url = config.hubs.casaDistro.upload
       const hub = await openHub(url, config.ssh)
       try {

@@ -157,3 +157,17 @@ t.test('publish_casa_distro to a file:// hub', async (t) => {
   t.equal(readlinkSync(join(hubDir, 'casa-distro.zip')), `casa-distro-${version}.zip`)
   t.equal(sha(readFileSync(join(hubDir, 'casa-distro.zip'))), sha(readFileSync(join(repo.dir, `casa-distro-${version}.zip`))))
 })
+
+t.test('a package_version that is no file-name word is refused before any work', async (t) => {
+  const repo = workflowRepository(t, `{ hubs: { casaDistro: { upload: '${sftpUrl(sshd, join(sshd.root, 'never'))}' } }, ${sshConfig(sshd)} }`)
+  for (const task of ['package_casa_distro', 'publish_casa_distro']) {
+    for (const bad of ['../escaped', 'a/b', '.hidden', '']) {
+      const run = await runCli(['-r', repo.dir, task, `package_version=${bad}`], { env: repo.env })
+      t.equal(run.code, 1, `${task} package_version=${bad}`)
+      t.equal(run.stderr.trim().split('\n').length, 1, 'one line')
+      t.match(run.stderr, /package_version "[^"]*": expected a version such as 3\.0\.1/)
+    }
+  }
+  t.notOk(existsSync(join(dirname(repo.dir), 'escaped.zip')), 'nothing written outside the repository')
+  t.notOk(existsSync(join(sshd.root, 'never')), 'nothing uploaded')
+})
