@@ -64,7 +64,10 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
   const known = knownKeys(knownHostsFile, host, port)
   const auth = credentials(ssh)
   // Connect first, load ssh2 (tens of ms) after: the server forks and sends its banner meanwhile.
-  const socket = connect({ host, port })
+  // No Nagle from the first byte: the handshake and the SFTP requests are small packets that
+  // each wait for an answer, and Nagle's algorithm held one back until the server's delayed
+  // ACK (40 ms on Linux) right after the key exchange.
+  const socket = connect({ host, port, noDelay: true })
   let socketError: (Error & { code?: string }) | undefined
   socket.once('error', (error) => (socketError = error))
   const { default: ssh2 } = await import('ssh2')
@@ -108,8 +111,6 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
   ui.debug(`connecting to sftp://${where} (known hosts: ${knownHostsFile}; ${auth.tried})`)
   const sftp = await new Promise<SFTPWrapper>((resolve, reject) => {
     client.once('ready', () => {
-      // many small SFTP requests in flight: Nagle's algorithm would hold each one back
-      client.setNoDelay(true)
       client.sftp((error, session) => (error ? reject(new UserError(`sftp://${where}: the server has no sftp subsystem: ${error.message}`)) : resolve(session)))
     })
     client.once('error', (error: Error & { level?: string; code?: string }) => {
