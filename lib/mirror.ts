@@ -144,7 +144,12 @@ export async function planMirror(localDir: string, hub: Hub, remoteDir: string, 
 /** Carry out a plan: directories, then every upload (atomic, mtime kept), then deletions. */
 export async function applyMirror(plan: MirrorPlan, hub: Hub, options: MirrorOptions = {}): Promise<MirrorResult> {
   await hub.mkdirp(plan.remoteDir)
-  for (const dir of plan.directories) await hub.mkdirp(join2(plan.remoteDir, dir))
+  // new directories level by level, each level at once (its parents exist by then)
+  const levels = new Map<number, string[]>()
+  for (const dir of plan.directories) levels.set(depth(dir), [...(levels.get(depth(dir)) ?? []), dir])
+  for (const level of [...levels.keys()].sort((a, b) => a - b)) {
+    await mapLimited(levels.get(level)!, options.concurrency ?? 8, (dir) => hub.mkdirp(join2(plan.remoteDir, dir)))
+  }
   const total = plan.uploads.reduce((sum, u) => sum + u.size, 0)
   const inFlight = new Map<string, number>()
   let finishedBytes = 0

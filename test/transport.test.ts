@@ -1,7 +1,7 @@
 // lib/transport against OpenSSH sshd on loopback (key authentication, host keys checked) and
 // against a file:// directory; what lands on the server is read back with OpenSSH's sftp.
 import t, { type Test } from 'tap'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { openHub, type Hub } from '../lib/transport.js'
@@ -147,6 +147,36 @@ t.test('a wrong key is refused with one clear line and no secret', async (t) => 
   const encResult = await runCli(['-r', local, 'publish_build_workflows'], { env: enc.env })
   t.equal(encResult.code, 1)
   t.match(encResult.stderr, /error: .*encrypted_key: the key is encrypted: load it into ssh-agent/)
+})
+
+t.test('keys from a real ssh-agent: alone, and after a refused key file', async (t) => {
+  const local = tempDir(t)
+  mkdirSync(join(local, 'd', 'b_s', 'conf'), { recursive: true })
+  writeFileSync(join(local, 'd', 'b_s', 'conf', 'casa_distro.json'), '{"via":"agent"}')
+  // OpenSSH's ssh-agent on a socket of our own, holding the test user's key
+  const socket = join(local, 'agent.sock')
+  const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' })
+  t.teardown(() => void agent.kill())
+  for (let i = 0; i < 100 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 20))
+  execFileSync('ssh-add', ['-q', sshd.clientKey], { env: { ...process.env, SSH_AUTH_SOCK: socket }, stdio: 'ignore' })
+
+  const onlyAgent = workflowRepository(t, `{ hubs: { buildWorkflows: { upload: '${sftpUrl(sshd, `${sshd.root}/agent`)}' } }, ssh: { knownHosts: ${JSON.stringify(sshd.knownHosts)} } }`)
+  const viaAgent = await runCli(['-v', '-r', local, 'publish_build_workflows'], { env: { ...onlyAgent.env, SSH_AUTH_SOCK: socket } })
+  t.equal(viaAgent.code, 0, viaAgent.stderr)
+  t.match(viaAgent.stderr, /ssh-agent keys/, '-v names where the key comes from')
+  t.equal(readFileSync(join(sshd.root, 'agent', 'd', 'b_s', 'conf', 'casa_distro.json'), 'utf8'), '{"via":"agent"}')
+
+  const wrongKey = join(local, 'wrong_key')
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', wrongKey])
+  const both = workflowRepository(t, `{ hubs: { buildWorkflows: { upload: '${sftpUrl(sshd, `${sshd.root}/agent2`)}' } }, ssh: { identityFile: ${JSON.stringify(wrongKey)}, knownHosts: ${JSON.stringify(sshd.knownHosts)} } }`)
+  const fallback = await runCli(['-r', local, 'publish_build_workflows'], { env: { ...both.env, SSH_AUTH_SOCK: socket } })
+  t.equal(fallback.code, 0, fallback.stderr)
+  t.ok(existsSync(join(sshd.root, 'agent2', 'd', 'b_s', 'conf', 'casa_distro.json')), 'the key file refused, the agent key taken')
+
+  execFileSync('ssh-add', ['-q', '-D'], { env: { ...process.env, SSH_AUTH_SOCK: socket }, stdio: 'ignore' })
+  const empty = await runCli(['-r', local, 'publish_build_workflows'], { env: { ...onlyAgent.env, SSH_AUTH_SOCK: socket } })
+  t.equal(empty.code, 1)
+  t.match(empty.stderr, /^error: sftp:\/\/\S+: the server refused ssh-agent keys for user \S+\n$/, 'an empty agent: one line')
 })
 
 t.test('unreachable server and bad URLs: one line', async (t) => {
