@@ -9,17 +9,15 @@ export const dockerPathPattern = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-
 
 /**
  * A hub URL: sftp:// and file:// ones parsed as openHub will parse them, so a mistake is
- * reported when the config loads, with its key. A password in a URL is never repeated.
+ * reported when the config loads, with its key.
  */
 const url = (schemes: readonly string[]): Schema<string> => {
-  const expected = `a URL starting with ${schemes.map((s) => `${s}://`).join(' or ')}`
+  const prefixed = refine(string(), `a URL starting with ${schemes.map((s) => `${s}://`).join(' or ')}`, (v) => schemes.some((s) => v.startsWith(`${s}://`)))
   return {
-    expected,
+    expected: prefixed.expected,
     check: (value, path) => {
-      const text = string().check(value, path)
-      const scheme = schemes.find((s) => text.startsWith(`${s}://`))
-      if (!scheme) throw new SchemaError(path, `${path}: expected ${expected}, got ${JSON.stringify(text.replace(/^([\w+.-]+:\/\/[^/@:]*):[^/@]*@/, '$1:***@'))}`)
-      if (scheme === 'sftp' || scheme === 'file') {
+      const text = prefixed.check(value, path)
+      if (/^(sftp|file):\/\//.test(text)) {
         try {
           parseHubUrl(text)
         } catch (error) {

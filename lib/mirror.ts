@@ -144,12 +144,14 @@ export async function planMirror(localDir: string, hub: Hub, remoteDir: string, 
 /** Carry out a plan: directories, then every upload (atomic, mtime kept), then deletions. */
 export async function applyMirror(plan: MirrorPlan, hub: Hub, options: MirrorOptions = {}): Promise<MirrorResult> {
   await hub.mkdirp(plan.remoteDir)
-  // new directories level by level, each level at once (its parents exist by then)
+  // new directories level by level (the plan lists them parents first), each level at once
   const levels = new Map<number, string[]>()
-  for (const dir of plan.directories) levels.set(depth(dir), [...(levels.get(depth(dir)) ?? []), dir])
-  for (const level of [...levels.keys()].sort((a, b) => a - b)) {
-    await mapLimited(levels.get(level)!, options.concurrency ?? 8, (dir) => hub.mkdirp(join2(plan.remoteDir, dir)))
+  for (const dir of plan.directories) {
+    const level = levels.get(depth(dir))
+    if (level) level.push(dir)
+    else levels.set(depth(dir), [dir])
   }
+  for (const level of levels.values()) await mapLimited(level, options.concurrency ?? 8, (dir) => hub.mkdirp(join2(plan.remoteDir, dir)))
   const total = plan.uploads.reduce((sum, u) => sum + u.size, 0)
   const inFlight = new Map<string, number>()
   let finishedBytes = 0

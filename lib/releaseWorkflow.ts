@@ -78,7 +78,7 @@ export async function publishReleasePlan(config: ResolvedConfig): Promise<string
       const local = readFileSync(join(config.repository, name), 'utf8')
       // plan files are small: comparing their bytes costs one download, no remote command
       if ((await hub.readText(name)) === local) continue
-      await ui.step(`upload ${name} to ${url}`, () => hub.put(join(config.repository, name), name))
+      await ui.step(`upload ${name} to ${url}`, () => hub.putText(local, name))
       uploaded.push(name)
     }
   } finally {

@@ -2,6 +2,7 @@
 // gives its TypeScript type (Infer<>), so the config type and its validation cannot drift.
 // Errors name the key path; the caller adds the file.
 import { didYouMean } from './suggest.js'
+import { redact } from './ui.js'
 
 export class SchemaError extends Error {
   constructor(
@@ -21,7 +22,11 @@ export type Infer<S> = S extends Schema<infer T> ? T : never
 function describe(value: unknown): string {
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)
+  if (typeof value === 'string') {
+    // a password in a URL is hidden before the value is cut, so no part of it shows
+    const shown = redact(value)
+    return JSON.stringify(shown.length > 40 ? `${shown.slice(0, 40)}...` : shown)
+  }
   if (typeof value === 'object') return 'an object'
   return `${typeof value} ${String(value)}`
 }
