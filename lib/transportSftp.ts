@@ -3,14 +3,18 @@
 // (ssh.knownHosts or ~/.ssh/known_hosts): unknown or changed keys are refused with one line.
 // Writes go to a temporary name in the target directory, then posix-rename@openssh.com
 // replaces the target atomically (plain rename where the server lacks that extension).
+// ssh2 carries the SSH connection; SFTP itself is spoken by sftpSession (see why there).
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, statSync } from 'node:fs'
+import { open } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { posix } from 'node:path'
-import type { Client, ConnectConfig, SFTPWrapper, Stats } from 'ssh2'
+import type { Duplex } from 'node:stream'
+import type { Client, ConnectConfig } from 'ssh2'
 import { UserError, errorMessage } from './errors.js'
 import type { HubLocation } from './hubUrl.js'
 import { onInterrupt } from './interrupt.js'
+import { SFTP_STATUS, SftpSession, isDirectoryMode } from './sftpSession.js'
 import { blobType, checkHostKey, fingerprint, knownHostsName, knownKeys, type HostKeyVerdict } from './knownHosts.js'
 import { home } from './paths.js'
 import { temporaryName, type Hub, type HubEntry, type PutOptions, type SshOptions } from './transport.js'
@@ -18,12 +22,14 @@ import { ui } from './ui.js'
 
 type SftpLocation = Extract<HubLocation, { scheme: 'sftp' }>
 
-const NO_SUCH_FILE = 2
+const NO_SUCH_FILE = SFTP_STATUS.NO_SUCH_FILE
 /** Files up to this size are uploaded from one buffer with pipelined requests, larger ones streamed. */
 const SMALL_FILE = 256 * 1024
+/** Large files are read and sent by blocks of this size, two blocks on the wire at most. */
+const BLOCK = 256 * 1024
+/** Directories open at once while listing a tree (the server holds a descriptor for each). */
+const OPEN_DIRECTORIES = 64
 const sftpCode = (error: unknown) => (error as { code?: number })?.code
-const promised = <T>(call: (cb: (error: Error | null | undefined, value: T) => void) => void) =>
-  new Promise<T>((resolve, reject) => call((error, value) => (error ? reject(error) : resolve(value))))
 
 function typeOf(mode: number): HubEntry['type'] {
   switch (mode & 0o170000) {
@@ -111,9 +117,14 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
   }
 
   ui.debug(`connecting to sftp://${where} (known hosts: ${knownHostsFile}; ${auth.tried})`)
-  const sftp = await new Promise<SFTPWrapper>((resolve, reject) => {
+  const sftp = await new Promise<SftpSession>((resolve, reject) => {
     client.once('ready', () => {
-      client.sftp((error, session) => (error ? reject(new UserError(`sftp://${where}: the server has no sftp subsystem: ${error.message}`)) : resolve(session)))
+      client.subsys('sftp', (error, channel) => {
+        if (error) return reject(new UserError(`sftp://${where}: the server has no sftp subsystem: ${error.message}`))
+        // OpenSSH takes SYMLINK's paths in reverse order: sftpSession needs to know who serves
+        const openSsh = /^OpenSSH_/.test((client as unknown as { _remoteVer?: string })._remoteVer ?? '')
+        SftpSession.open(channel as unknown as Duplex, { openSsh }).then(resolve, (failure: Error) => reject(new UserError(`sftp://${where}: ${failure.message}`)))
+      })
     })
     client.once('error', (error: Error & { level?: string; code?: string }) => {
       if (verdict && !verdict.ok) return reject(new UserError(hostKeyMessage(verdict)))
@@ -137,9 +148,9 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
   const fail = (what: string, path: string, error: unknown) => new UserError(`${what} sftp://${where}/${at(path)}: ${errorMessage(error)}`)
   // sha256sum on the server, unless the account is sftp-only (ssh.remoteCommands: false)
   const remoteCommands = ssh.remoteCommands !== false
-  const hasPosixRename = (sftp as unknown as { _extensions?: Record<string, string> })._extensions?.['posix-rename@openssh.com'] !== undefined
+  const hasPosixRename = sftp.extensions.has('posix-rename@openssh.com')
 
-  const stat = (path: string) => promised<Stats>((cb) => sftp.lstat(path, cb)).catch((error) => (sftpCode(error) === NO_SUCH_FILE ? undefined : Promise.reject(error)))
+  const stat = (path: string) => sftp.lstat(path)
   const madeDirs = new Map<string, Promise<void>>()
   const mkdirp = (dir: string): Promise<void> => {
     if (dir === '.' || dir === '/' || dir === '') return Promise.resolve()
@@ -149,7 +160,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
         const found = await stat(dir)
         if (found) return
         await mkdirp(posix.dirname(dir))
-        await promised<void>((cb) => sftp.mkdir(dir, cb)).catch(async (error) => {
+        await sftp.mkdir(dir).catch(async (error) => {
           if (!(await stat(dir))) throw error // lost a race with another mkdir: fine if it exists now
         })
       })()
@@ -161,10 +172,10 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
 
   /** Replace `target` by `temp`, atomically where the server supports posix-rename. */
   const renameOver = async (temp: string, target: string) => {
-    if (hasPosixRename) return promised<void>((cb) => sftp.ext_openssh_rename(temp, target, cb))
-    await promised<void>((cb) => sftp.rename(temp, target, cb)).catch(async () => {
-      await promised<void>((cb) => sftp.unlink(target, cb)).catch(() => undefined)
-      await promised<void>((cb) => sftp.rename(temp, target, cb))
+    if (hasPosixRename) return sftp.posixRename(temp, target)
+    await sftp.rename(temp, target).catch(async () => {
+      await sftp.remove(target).catch(() => undefined)
+      await sftp.rename(temp, target)
     })
   }
 
@@ -172,7 +183,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
   const atomically = async (path: string, write: (temp: string) => Promise<void>) => {
     const target = at(path)
     const temp = temporaryName(target)
-    const removeTemp = () => promised<void>((cb) => sftp.unlink(temp, cb)).catch(() => undefined)
+    const removeTemp = () => sftp.remove(temp).catch(() => undefined)
     const forget = onInterrupt(removeTemp)
     try {
       try {
@@ -191,18 +202,63 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     }
   }
 
-  const writeBuffer = (temp: string, data: Buffer, mode: number) =>
-    promised<void>((cb) => sftp.writeFile(temp, data, { mode }, cb as (error?: Error | null) => void))
-
+  /** Open, write, set times, close: the last three pipelined on the handle (the server handles them in order). */
   const writeSmall = async (temp: string, data: Buffer, options: PutOptions) => {
-    const handle = await promised<Buffer>((cb) => sftp.open(temp, 'w', { mode: options.mode ?? 0o644 }, cb))
-    const pending: Promise<void>[] = []
-    if (data.length > 0) pending.push(promised<void>((cb) => sftp.write(handle, data, 0, data.length, 0, cb as never)))
-    if (options.mtime !== undefined) pending.push(promised<void>((cb) => sftp.futimes(handle, options.mtime!, options.mtime!, cb)))
-    const closed = promised<void>((cb) => sftp.close(handle, cb))
-    const results = await Promise.allSettled([...pending, closed])
+    const handle = await sftp.openForWrite(temp, options.mode ?? 0o644)
+    const pending = [sftp.write(handle, 0, data)]
+    if (options.mtime !== undefined) pending.push(sftp.fsetstat(handle, { mtime: options.mtime }))
+    pending.push(sftp.close(handle))
+    const results = await Promise.allSettled(pending)
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
     if (failure) throw failure.reason
+  }
+
+  /** A large file streamed by blocks, the next block read while the last one is on the wire. */
+  const writeLarge = async (temp: string, localFile: string, options: PutOptions) => {
+    const handle = await sftp.openForWrite(temp, options.mode ?? 0o644)
+    const file = await open(localFile, 'r').catch(async (error) => {
+      sftp.close(handle).catch(() => undefined)
+      throw error
+    })
+    let closed = false
+    try {
+      const size = (await file.stat()).size
+      let offset = 0
+      let sent = 0
+      let previous: Promise<void> = Promise.resolve()
+      for (;;) {
+        const block = Buffer.allocUnsafe(BLOCK)
+        const { bytesRead } = await file.read(block, 0, BLOCK, offset)
+        if (bytesRead === 0) break
+        const current = sftp.write(handle, offset, block.subarray(0, bytesRead)).then(() => options.onProgress?.((sent += bytesRead), size))
+        current.catch(() => undefined) // awaited below, after the next read
+        offset += bytesRead
+        await previous
+        previous = current
+      }
+      await previous
+      if (options.mtime !== undefined) await sftp.fsetstat(handle, { mtime: options.mtime })
+      closed = true
+      await sftp.close(handle)
+    } finally {
+      await file.close()
+      if (!closed) sftp.close(handle).catch(() => undefined)
+    }
+  }
+
+  /** Entries of `path`, with at most OPEN_DIRECTORIES directories open on the server at once. */
+  let openDirectories = 0
+  const queued: (() => void)[] = []
+  const readdir = async (path: string) => {
+    if (openDirectories < OPEN_DIRECTORIES) openDirectories++
+    else await new Promise<void>((resolve) => queued.push(resolve)) // the slot is handed over as it is
+    try {
+      return await sftp.readdir(path)
+    } finally {
+      const next = queued.shift()
+      if (next) next()
+      else openDirectories--
+    }
   }
 
   return {
@@ -220,19 +276,14 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
         options.onProgress?.(data.length, data.length)
         return
       }
-      await atomically(remotePath, async (temp) => {
-        await promised<void>((cb) =>
-          sftp.fastPut(localFile, temp, { mode: options.mode ?? 0o644, concurrency: 16, chunkSize: 32 * 1024, step: (done, _chunk, total) => options.onProgress?.(done, total) }, cb as (error?: Error | null) => void),
-        )
-        if (options.mtime !== undefined) await promised<void>((cb) => sftp.utimes(temp, options.mtime!, options.mtime!, cb))
-      })
+      await atomically(remotePath, (temp) => writeLarge(temp, localFile, options))
     },
     async putText(text, remotePath) {
-      await atomically(remotePath, (temp) => writeBuffer(temp, Buffer.from(text), 0o644))
+      await atomically(remotePath, (temp) => writeSmall(temp, Buffer.from(text), {}))
     },
     async readText(remotePath) {
       try {
-        return (await promised<Buffer>((cb) => sftp.readFile(at(remotePath), cb))).toString('utf8')
+        return (await sftp.readFile(at(remotePath))).toString('utf8')
       } catch (error) {
         if (sftpCode(error) === NO_SUCH_FILE) return undefined
         throw fail('cannot read', remotePath, error)
@@ -240,37 +291,35 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     },
     async link(target, linkPath) {
       try {
-        await atomically(linkPath, (temp) => promised<void>((cb) => sftp.symlink(target, temp, cb)))
+        await atomically(linkPath, (temp) => sftp.symlink(target, temp))
         return 'symlink'
       } catch (error) {
         ui.debug(`symlink refused on sftp://${where} (${errorMessage(error)}): copying instead`)
       }
       const source = posix.join(posix.dirname(at(linkPath)), target)
       await atomically(linkPath, async (temp) => {
-        const data = await promised<Buffer>((cb) => sftp.readFile(source, cb))
-        await writeBuffer(temp, data, 0o644)
+        await writeSmall(temp, await sftp.readFile(source), {})
       })
       return 'copy'
     },
     async readLink(path) {
-      return promised<string>((cb) => sftp.readlink(at(path), cb)).catch(() => undefined)
+      return sftp.readlink(at(path)).catch(() => undefined)
     },
     async list(dir, options = {}) {
       const out: HubEntry[] = []
       const read = async (path: string, prefix: string): Promise<void> => {
         let entries
         try {
-          entries = await promised<{ filename: string; attrs: Stats }[]>((cb) => sftp.readdir(path, cb as never))
+          entries = await readdir(path)
         } catch (error) {
           if (sftpCode(error) === NO_SUCH_FILE) return
           throw fail('cannot list', prefix || dir, error)
         }
         const subdirs: Promise<void>[] = []
-        for (const entry of entries.sort((a, b) => (a.filename < b.filename ? -1 : 1))) {
-          if (entry.filename === '.' || entry.filename === '..') continue
-          const type = typeOf(entry.attrs.mode)
-          out.push({ path: prefix + entry.filename, size: entry.attrs.size, mtime: entry.attrs.mtime, type })
-          if (options.recursive && type === 'dir') subdirs.push(read(posix.join(path, entry.filename), `${prefix}${entry.filename}/`))
+        for (const { name, attrs } of entries) {
+          const type = typeOf(attrs.mode ?? 0)
+          out.push({ path: prefix + name, size: attrs.size ?? 0, mtime: attrs.mtime ?? 0, type })
+          if (options.recursive && type === 'dir') subdirs.push(read(`${path}/${name}`, `${prefix}${name}/`))
         }
         await Promise.all(subdirs)
       }
@@ -279,11 +328,14 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     },
     async remove(path) {
       const target = at(path)
-      const found = await stat(target).catch((error) => Promise.reject(fail('cannot remove', path, error)))
-      if (!found) return
       try {
-        if (found.isDirectory()) await promised<void>((cb) => sftp.rmdir(target, cb))
-        else await promised<void>((cb) => sftp.unlink(target, cb))
+        // most removals are of files: unlink first, look at what it is only when that fails
+        await sftp.remove(target).catch(async (error) => {
+          if (sftpCode(error) === NO_SUCH_FILE) return
+          const found = await stat(target)
+          if (found && isDirectoryMode(found.mode)) await sftp.rmdir(target)
+          else if (found) throw error
+        })
       } catch (error) {
         if (sftpCode(error) !== NO_SUCH_FILE) throw fail('cannot remove', path, error)
       }
@@ -311,8 +363,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
           continue
         }
         try {
-          const data = await promised<Buffer>((cb) => sftp.readFile(full, cb))
-          result.push(createHash('sha256').update(data).digest('hex'))
+          result.push(createHash('sha256').update(await sftp.readFile(full)).digest('hex'))
         } catch (error) {
           if (sftpCode(error) === NO_SUCH_FILE) result.push(undefined)
           else throw fail('cannot read', path, error)
