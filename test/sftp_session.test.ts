@@ -5,7 +5,8 @@
 import t from 'tap'
 import { createHash } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { openHub } from '../lib/transport.js'
 import { startSshd, type Sshd } from './helpers/services.js'
@@ -90,4 +91,46 @@ t.test('refused requests: one message naming the path, and the session goes on',
   await hub.putText('still working', 'after')
   t.equal(await hub.readText('after'), 'still working', 'the session is still usable')
   t.match(sftpBatch(sshd, [`ls ${sshd.root}/errors`]), /after/)
+})
+
+t.test('through a link with latency (a proxy delaying every chunk), a large upload and a listing complete whole', async (t) => {
+  // every chunk is held 5 ms each way, in order: requests and window adjustments arrive late,
+  // as on a real network, so flow control has to work for the upload to finish
+  const sockets = new Set<Socket>()
+  const proxy = createServer((client) => {
+    const server = connect(sshd.port, '127.0.0.1')
+    const forward = (from: Socket, to: Socket) => {
+      sockets.add(from)
+      from.on('data', (chunk) => setTimeout(() => to.write(chunk), 5))
+      from.on('end', () => setTimeout(() => to.end(), 5))
+      from.on('error', () => to.destroy())
+    }
+    forward(client, server)
+    forward(server, client)
+  })
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy()
+    proxy.close()
+  })
+  const port = (proxy.address() as AddressInfo).port
+  const local = tempDir(t)
+  const knownHosts = join(local, 'known_hosts')
+  writeFileSync(knownHosts, `[127.0.0.1]:${port} ${readFileSync(sshd.knownHosts, 'utf8').split(' ').slice(1).join(' ')}`)
+  const hub = await openHub(`sftp://${sshd.user}@127.0.0.1:${port}${sshd.root}/slow`, { identityFile: sshd.clientKey, knownHosts })
+  t.teardown(() => hub.close())
+  const data = pattern(6 * 1024 * 1024 + 5)
+  writeFileSync(join(local, 'big'), data)
+  let progress = 0
+  await hub.put(join(local, 'big'), 'a/big', { onProgress: (done) => (progress = done) })
+  t.equal(progress, data.length, 'progress ends at the size')
+  t.equal(execFileSync('sha256sum', [join(sshd.root, 'slow', 'a', 'big')], { encoding: 'utf8' }).split(' ')[0], sha256(data), 'the server holds the same bytes')
+  t.same(
+    (await hub.list('', { recursive: true })).map((e) => [e.path, e.type, e.type === 'file' ? e.size : 0]),
+    [
+      ['a', 'dir', 0],
+      ['a/big', 'file', data.length],
+    ],
+    'listed through the slow link',
+  )
 })
