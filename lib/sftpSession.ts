@@ -41,9 +41,11 @@ const ATTR = { SIZE: 0x1, UIDGID: 0x2, PERMISSIONS: 0x4, ACMODTIME: 0x8, EXTENDE
 const OPEN_FLAGS = { READ: 0x1, WRITE: 0x2, CREAT: 0x8, TRUNC: 0x10 } as const
 
 /** Bytes of file data per READ or WRITE request: what every server must take (34,000-byte packets). */
-export const SFTP_CHUNK = 32 * 1024
+const SFTP_CHUNK = 32 * 1024
 /** The most data per WRITE we send, even where the server's limits@openssh.com allows more. */
 const MAX_WRITE = 256 * 1024
+/** Directories open at once (the server holds a descriptor for each): a tree is listed all at once. */
+const OPEN_DIRECTORIES = 64
 /** The largest packet we accept, as OpenSSH's sftp-server sends at most 256 KiB. */
 const MAX_PACKET = 256 * 1024 + 1024
 
@@ -70,8 +72,6 @@ export interface SftpEntry {
   attrs: SftpAttrs
 }
 
-const TYPE_MASK = 0o170000
-export const isDirectoryMode = (mode: number | undefined) => mode !== undefined && (mode & TYPE_MASK) === 0o040000
 
 /** A request field: a string (length first), a uint32, a uint64, or bytes as they are (ATTRS). */
 type Field = string | Buffer | number | { u64: number } | { raw: Buffer }
@@ -157,6 +157,9 @@ export class SftpSession {
   private onVersion: ((body: Buffer) => void) | undefined
   /** Data per WRITE request: SFTP_CHUNK, or more once the server's limits say it takes more. */
   private writeLength = SFTP_CHUNK
+  private openDirectories = 0
+  /** readdir calls waiting for a directory slot; a freed slot is handed to the first as it is. */
+  private readonly waitingForDirectory: (() => void)[] = []
 
   /**
    * @param openSsh the server is OpenSSH, whose SYMLINK takes its two paths in the reverse
@@ -282,8 +285,20 @@ export class SftpSession {
     await this.request(FXP.CLOSE, [handle])
   }
 
-  /** The entries of a directory (without . and ..). */
+  /** The entries of a directory (without . and ..), with at most OPEN_DIRECTORIES open at once. */
   async readdir(path: string): Promise<SftpEntry[]> {
+    if (this.openDirectories < OPEN_DIRECTORIES) this.openDirectories++
+    else await new Promise<void>((resolve) => this.waitingForDirectory.push(resolve))
+    try {
+      return await this.readOpenDirectory(path)
+    } finally {
+      const next = this.waitingForDirectory.shift()
+      if (next) next()
+      else this.openDirectories--
+    }
+  }
+
+  private async readOpenDirectory(path: string): Promise<SftpEntry[]> {
     const handle = this.handle(await this.request(FXP.OPENDIR, [path]))
     const entries: SftpEntry[] = []
     try {

@@ -14,7 +14,7 @@ import type { Client, ConnectConfig } from 'ssh2'
 import { UserError, errorMessage } from './errors.js'
 import type { HubLocation } from './hubUrl.js'
 import { onInterrupt } from './interrupt.js'
-import { SFTP_STATUS, SftpSession, isDirectoryMode } from './sftpSession.js'
+import { SFTP_STATUS, SftpSession } from './sftpSession.js'
 import { blobType, checkHostKey, fingerprint, knownHostsName, knownKeys, type HostKeyVerdict } from './knownHosts.js'
 import { home } from './paths.js'
 import { temporaryName, type Hub, type HubEntry, type PutOptions, type SshOptions } from './transport.js'
@@ -34,8 +34,6 @@ const SMALL_FILE = 256 * 1024
  */
 const BLOCK = 256 * 1024
 const BLOCKS_ON_THE_WIRE = 4
-/** Directories open at once while listing a tree (the server holds a descriptor for each). */
-const OPEN_DIRECTORIES = 64
 const sftpCode = (error: unknown) => (error as { code?: number })?.code
 
 function typeOf(mode: number): HubEntry['type'] {
@@ -157,18 +155,17 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
   const remoteCommands = ssh.remoteCommands !== false
   const hasPosixRename = sftp.extensions.has('posix-rename@openssh.com')
 
-  const stat = (path: string) => sftp.lstat(path)
   const madeDirs = new Map<string, Promise<void>>()
   const mkdirp = (dir: string): Promise<void> => {
     if (dir === '.' || dir === '/' || dir === '') return Promise.resolve()
     let made = madeDirs.get(dir)
     if (!made) {
       made = (async () => {
-        const found = await stat(dir)
+        const found = await sftp.lstat(dir)
         if (found) return
         await mkdirp(posix.dirname(dir))
         await sftp.mkdir(dir).catch(async (error) => {
-          if (!(await stat(dir))) throw error // lost a race with another mkdir: fine if it exists now
+          if (!(await sftp.lstat(dir))) throw error // lost a race with another mkdir: fine if it exists now
         })
       })()
       madeDirs.set(dir, made)
@@ -253,21 +250,6 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     }
   }
 
-  /** Entries of `path`, with at most OPEN_DIRECTORIES directories open on the server at once. */
-  let openDirectories = 0
-  const queued: (() => void)[] = []
-  const readdir = async (path: string) => {
-    if (openDirectories < OPEN_DIRECTORIES) openDirectories++
-    else await new Promise<void>((resolve) => queued.push(resolve)) // the slot is handed over as it is
-    try {
-      return await sftp.readdir(path)
-    } finally {
-      const next = queued.shift()
-      if (next) next()
-      else openDirectories--
-    }
-  }
-
   return {
     url,
     async put(localFile: string, remotePath: string, options: PutOptions = {}) {
@@ -317,7 +299,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
       const read = async (path: string, prefix: string): Promise<void> => {
         let entries
         try {
-          entries = await readdir(path)
+          entries = await sftp.readdir(path)
         } catch (error) {
           if (sftpCode(error) === NO_SUCH_FILE) return
           throw fail('cannot list', prefix || dir, error)
@@ -339,8 +321,8 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
         // most removals are of files: unlink first, look at what it is only when that fails
         await sftp.remove(target).catch(async (error) => {
           if (sftpCode(error) === NO_SUCH_FILE) return
-          const found = await stat(target)
-          if (found && isDirectoryMode(found.mode)) await sftp.rmdir(target)
+          const found = await sftp.lstat(target)
+          if (found && typeOf(found.mode ?? 0) === 'dir') await sftp.rmdir(target)
           else if (found) throw error
         })
       } catch (error) {
