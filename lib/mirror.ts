@@ -2,13 +2,15 @@
 // original, but safely: only what changed is uploaded (size and modification time, or sha256
 // with `checksum`), each file atomically with its local mtime set on the server (so the next
 // run sees it unchanged), all uploads before any deletion (a downloader never finds a
-// referenced file missing), and leftovers of interrupted runs removed.
+// referenced file missing), and leftovers of interrupted runs removed. The caller holds the
+// directory's lock (mirrorLock.ts) while it applies a plan.
 import { createHash } from 'node:crypto'
 import { createReadStream, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { UserError, errorMessage } from './errors.js'
 import { mapLimited } from './mapLimited.js'
+import { MIRROR_LOCK } from './mirrorLock.js'
 import { isTemporaryName, type Hub, type HubEntry } from './transport.js'
 
 export interface LocalEntry {
@@ -109,9 +111,12 @@ export async function planMirror(localDir: string, hub: Hub, remoteDir: string, 
   remoteListing.catch(() => undefined) // awaited below; a local error must not leave it unhandled
   const local = await (options.local ?? localTree(localDir))
   const remote = new Map<string, HubEntry>((await remoteListing).map((e) => [e.path, e]))
+  // the lock of the run doing this (or of one that will refuse to start), not mirrored content
+  remote.delete(MIRROR_LOCK)
   const plan: MirrorPlan = { localDir, remoteDir, directories: [], uploads: [], deletions: [], directoryDeletions: 0, unchanged: 0 }
   const sameSize: LocalEntry[] = []
   for (const entry of local) {
+    if (entry.path === MIRROR_LOCK) continue
     const there = remote.get(entry.path)
     if (entry.type === 'dir') {
       if (!there) plan.directories.push(entry.path)

@@ -38,7 +38,7 @@ const FXP = {
 export const SFTP_STATUS = { OK: 0, EOF: 1, NO_SUCH_FILE: 2, PERMISSION_DENIED: 3, FAILURE: 4, OP_UNSUPPORTED: 8 } as const
 
 const ATTR = { SIZE: 0x1, UIDGID: 0x2, PERMISSIONS: 0x4, ACMODTIME: 0x8, EXTENDED: 0x80000000 } as const
-const OPEN_FLAGS = { READ: 0x1, WRITE: 0x2, CREAT: 0x8, TRUNC: 0x10 } as const
+const OPEN_FLAGS = { READ: 0x1, WRITE: 0x2, CREAT: 0x8, TRUNC: 0x10, EXCL: 0x20 } as const
 
 /** Bytes of file data per READ or WRITE request: what every server must take (34,000-byte packets). */
 const SFTP_CHUNK = 32 * 1024
@@ -249,6 +249,11 @@ export class SftpSession {
   /** A handle on `path` opened for writing, created or truncated, with these permissions. */
   async openForWrite(path: string, mode: number): Promise<Buffer> {
     return this.handle(await this.request(FXP.OPEN, [path, OPEN_FLAGS.WRITE | OPEN_FLAGS.CREAT | OPEN_FLAGS.TRUNC, encodeAttrs({ mode })]))
+  }
+
+  /** A handle on a new file at `path`; refused (FAILURE on OpenSSH) when `path` exists. */
+  async openNew(path: string, mode: number): Promise<Buffer> {
+    return this.handle(await this.request(FXP.OPEN, [path, OPEN_FLAGS.WRITE | OPEN_FLAGS.CREAT | OPEN_FLAGS.EXCL, encodeAttrs({ mode })]))
   }
 
   async openForRead(path: string): Promise<Buffer> {

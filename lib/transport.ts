@@ -36,6 +36,12 @@ export interface Hub {
   /** Upload `localFile` to `remotePath` (relative to the hub root) atomically. */
   put(localFile: string, remotePath: string, options?: PutOptions): Promise<void>
   putText(text: string, remotePath: string): Promise<void>
+  /**
+   * Create `remotePath` holding `text` only if nothing is there (O_EXCL, so of two runs one
+   * wins): false, with nothing written, when it exists. Not atomic in content: a reader may
+   * find it empty for a moment. For locks.
+   */
+  createNew(text: string, remotePath: string): Promise<boolean>
   /** The text of a remote file, or undefined when there is none. */
   readText(remotePath: string): Promise<string | undefined>
   /**

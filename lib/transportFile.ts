@@ -68,6 +68,16 @@ export async function openFileHub(url: string, root: string): Promise<Hub> {
     async putText(text, remotePath) {
       await atomically(remotePath, (temp) => writeFile(temp, text, { mode: 0o644 }))
     },
+    async createNew(text, remotePath) {
+      try {
+        await mkdir(dirname(at(remotePath)), { recursive: true })
+        await writeFile(at(remotePath), text, { flag: 'wx', mode: 0o644 })
+        return true
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false
+        throw fail('cannot create', remotePath, error)
+      }
+    },
     async readText(remotePath) {
       try {
         return await readFile(at(remotePath), 'utf8')

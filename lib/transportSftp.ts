@@ -208,7 +208,9 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
 
   /** Open, write, set times, close: the last three pipelined on the handle (the server handles them in order). */
   const writeSmall = async (temp: string, data: Buffer, options: PutOptions) => {
-    const handle = await sftp.openForWrite(temp, options.mode ?? 0o644)
+    await writeAndClose(await sftp.openForWrite(temp, options.mode ?? 0o644), data, options)
+  }
+  const writeAndClose = async (handle: Buffer, data: Buffer, options: PutOptions) => {
     const pending = [sftp.write(handle, 0, data)]
     if (options.mtime !== undefined) pending.push(sftp.fsetstat(handle, { mtime: options.mtime }))
     pending.push(sftp.close(handle))
@@ -269,6 +271,24 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     },
     async putText(text, remotePath) {
       await atomically(remotePath, (temp) => writeSmall(temp, Buffer.from(text), {}))
+    },
+    async createNew(text, remotePath) {
+      const target = at(remotePath)
+      const open = () => sftp.openNew(target, 0o644)
+      let handle
+      try {
+        handle = await open().catch(async (error) => {
+          if (sftpCode(error) !== NO_SUCH_FILE) throw error
+          await mkdirp(posix.dirname(target))
+          return open()
+        })
+      } catch (error) {
+        // SFTP v3 has no "exists" status: OpenSSH answers FAILURE, so look
+        if (await sftp.lstat(target).catch(() => undefined)) return false
+        throw fail('cannot create', remotePath, error)
+      }
+      await writeAndClose(handle, Buffer.from(text), {}).catch((error) => Promise.reject(fail('cannot write', remotePath, error)))
+      return true
     },
     async readText(remotePath) {
       try {

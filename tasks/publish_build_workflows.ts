@@ -11,13 +11,16 @@ export default defineTask(
 conf/casa_distro.json. Each one matching the filters is mirrored to the same relative path
 under hubs.buildWorkflows.upload (sftp:// or file://): files whose size or modification time
 differ (or sha256 with checksum=1) are uploaded, each under a temporary name renamed into
-place, then remote files that no longer exist locally are deleted.`,
+place, then remote files that no longer exist locally are deleted. One run at a time mirrors
+a directory: while it changes it, a run holds the file .casa-mirror.lock there, and another
+run is refused with who holds it (break_lock=1 removes the lock of a run that was killed).`,
     options: {
       distro: { type: 'string', default: '*', help: 'wildcard filter on the distro directory' },
       branch: { type: 'string', default: '*', help: 'wildcard filter on the branch' },
       system: { type: 'string', default: '*', help: 'wildcard filter on the system (what follows the last _)' },
       checksum: { type: 'boolean', help: 'compare files by sha256 instead of size and modification time' },
       dry_run: { type: 'boolean', help: 'list what would be uploaded and deleted, change nothing' },
+      break_lock: { type: 'boolean', help: 'remove the lock of another run on the same hub directory (one you know was killed)' },
     },
     async run(options, { config }) {
       const [{ ui }, { UserError }, { findBuildWorkflows }, { openHub, formatBytes }] = await Promise.all([
@@ -36,24 +39,34 @@ place, then remote files that no longer exist locally are deleted.`,
       // walked while the handshake leaves this process waiting.
       const opening = openHub(url, config.ssh)
       opening.catch(() => undefined) // awaited below
-      const { localTree, planMirror, applyMirror } = await import('casa-distro-admin/mirror')
+      const [{ localTree, planMirror, applyMirror }, { lockMirror }] = await Promise.all([import('casa-distro-admin/mirror'), import('casa-distro-admin/mirrorLock')])
       const walks = workflows.map((workflow) => localTree(workflow.dir))
       for (const walk of walks) walk.catch(() => undefined) // awaited by planMirror
       const hub = await opening
       try {
         for (const [i, workflow] of workflows.entries()) {
-          const plan = await ui.step(`comparing ${workflow.path} with ${url}`, () => planMirror(workflow.dir, hub, workflow.path, { checksum: options.checksum, local: walks[i] }))
-          if (options.dry_run) {
-            const rows = [...plan.uploads.map((u) => ['upload', `${workflow.path}/${u.path}`, `${formatBytes(u.size)} (${u.reason})`]), ...plan.deletions.map((d) => ['delete', `${workflow.path}/${d}`, ''])]
-            ui.result(rows.length ? ui.table(['action', 'path', 'detail'], rows) : `${workflow.path}: up to date`)
-            continue
+          // The lock goes out with the listing (one round trip for both); a dry run takes none.
+          const locking = options.dry_run ? Promise.resolve(undefined) : lockMirror(hub, workflow.path, { task: 'publish_build_workflows', breakLock: options.break_lock })
+          const planning = ui.step(`comparing ${workflow.path} with ${url}`, () => planMirror(workflow.dir, hub, workflow.path, { checksum: options.checksum, local: walks[i] }))
+          const [locked, planned] = await Promise.allSettled([locking, planning])
+          const unlock = locked.status === 'fulfilled' ? locked.value : undefined
+          try {
+            if (locked.status === 'rejected') throw locked.reason
+            if (planned.status === 'rejected') throw planned.reason
+            const plan = planned.value
+            if (options.dry_run) {
+              const rows = [...plan.uploads.map((u) => ['upload', `${workflow.path}/${u.path}`, `${formatBytes(u.size)} (${u.reason})`]), ...plan.deletions.map((d) => ['delete', `${workflow.path}/${d}`, ''])]
+              ui.result(rows.length ? ui.table(['action', 'path', 'detail'], rows) : `${workflow.path}: up to date`)
+              continue
+            }
+            await ui.step(
+              `${workflow.path} -> ${url}`,
+              (step) => applyMirror(plan, hub, { concurrency: config.uploads, onProgress: (b, t, f, n) => step.update(`${f}/${n} files, ${formatBytes(b)} of ${formatBytes(t)}`) }),
+              (r) => `${workflow.path}: ${r.uploaded} uploaded (${formatBytes(r.bytes)}), ${r.deleted} deleted, ${r.unchanged} unchanged`,
+            )
+          } finally {
+            await unlock?.()
           }
-          const result = await ui.step(
-            `${workflow.path} -> ${url}`,
-            (step) => applyMirror(plan, hub, { concurrency: config.uploads, onProgress: (b, t, f, n) => step.update(`${f}/${n} files, ${formatBytes(b)} of ${formatBytes(t)}`) }),
-            (r) => `${workflow.path}: ${r.uploaded} uploaded (${formatBytes(r.bytes)}), ${r.deleted} deleted, ${r.unchanged} unchanged`,
-          )
-          void result
         }
       } finally {
         await hub.close()

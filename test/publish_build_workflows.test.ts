@@ -1,10 +1,12 @@
 // publish_build_workflows end to end against OpenSSH sshd: mirror with deletions, a second
 // run that transfers nothing, --dry-run, checksum=1, and an upload killed half way (the old
-// file stays whole, readers never see a partial file, the re-run completes and cleans up).
+// file stays whole, readers never see a partial file, the re-run completes and cleans up),
+// and the lock that keeps a second run out of a directory being mirrored.
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { binPath, runCli } from './helpers/cli.js'
 import { startSshd, type Sshd } from './helpers/services.js'
@@ -29,6 +31,23 @@ function tree(dir: string, prefix = ''): string[] {
 function write(root: string, path: string, data: string | Buffer) {
   mkdirSync(join(root, path, '..'), { recursive: true })
   writeFileSync(join(root, path), data)
+}
+
+/** publish_build_workflows run in the background, and its exit code once it ends. */
+function startPublish(local: string, env: Record<string, string>) {
+  const child = spawn(process.execPath, [binPath, '-r', local, 'publish_build_workflows'], { env: { ...process.env, ...env, NO_COLOR: '1', CI: 'true' }, stdio: 'ignore' })
+  return { child, exited: new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code))) }
+}
+
+/** Wait (12 s at most) until the upload of `name` into `dir` holds more than `bytes`: its size then, or 0. */
+async function uploadPast(dir: string, name: string, bytes: number): Promise<number> {
+  for (let i = 0; i < 600; i++) {
+    await new Promise((r) => setTimeout(r, 20))
+    const temp = readdirSync(dir).find((n) => n.startsWith(`.${name}.casa-tmp-`))
+    const size = temp ? (statSync(join(dir, temp), { throwIfNoEntry: false })?.size ?? 0) : 0
+    if (size > bytes) return size
+  }
+  return 0
 }
 
 t.test('mirror with deletions; second run transfers nothing; dry run; checksum', async (t) => {
@@ -126,22 +145,14 @@ t.test('an upload killed half way leaves the old file whole; readers never see a
   const [oldSha, newSha] = [sha(oldData), sha(newData)]
 
   // kill -9 once the temporary file holds 20 MB
-  const child = spawn(process.execPath, [binPath, '-r', local, 'publish_build_workflows'], { env: { ...process.env, ...repo.env, NO_COLOR: '1', CI: 'true' }, stdio: 'ignore' })
-  const exited = new Promise((resolve) => child.on('exit', resolve))
-  let killedAt = 0
-  for (let i = 0; i < 600 && !killedAt; i++) {
-    await new Promise((r) => setTimeout(r, 20))
-    const temp = readdirSync(remoteDir).find((n) => n.startsWith('.big.bin.casa-tmp-'))
-    const size = temp ? statSync(join(remoteDir, temp)).size : 0
-    if (size > 20_000_000) {
-      child.kill('SIGKILL')
-      killedAt = size
-    }
-  }
+  const { child, exited } = startPublish(local, repo.env)
+  const killedAt = await uploadPast(remoteDir, 'big.bin', 20_000_000)
+  child.kill('SIGKILL')
   await exited
   t.ok(killedAt > 0 && killedAt < newData.length, `killed half way (${killedAt} bytes in the temporary file)`)
   t.equal(sha(readFileSync(join(remoteDir, 'big.bin'))), oldSha, 'the old file is whole')
   t.ok(readdirSync(remoteDir).some((n) => n.includes('.casa-tmp-')), 'the killed run left its temporary file')
+  t.match(JSON.parse(readFileSync(join(remoteDir, '.casa-mirror.lock'), 'utf8')), { task: 'publish_build_workflows', pid: child.pid }, 'and its lock')
 
   // the re-run, with a reader polling the file all along
   let reading = true
@@ -159,6 +170,8 @@ t.test('an upload killed half way leaves the old file whole; readers never see a
   t.ok([...seen].every((s) => s === oldSha || s === newSha), `the reader saw only whole files (${seen.size} distinct)`)
   t.equal(sha(sftpGet(sshd, join(remoteDir, 'big.bin'), tempDir(t))), newSha, 'the new file is in place (read with OpenSSH sftp)')
   t.same(readdirSync(remoteDir).filter((n) => n.includes('.casa-tmp-')), [], 'the leftover temporary file was removed')
+  t.match(rerun.stderr, new RegExp(`warning: .*/d/b_s/\\.casa-mirror\\.lock: removing the lock of publish_build_workflows by .*, pid ${child.pid}, .*which has ended`), 'the lock of the killed run (this machine, process gone) is taken over')
+  t.notOk(existsSync(join(remoteDir, '.casa-mirror.lock')), 'the re-run released its lock')
 })
 
 t.test('Ctrl-C during an upload: exit 130, the temporary file is removed, the old file stays', async (t) => {
@@ -170,19 +183,63 @@ t.test('Ctrl-C during an upload: exit 130, the temporary file is removed, the ol
   t.equal((await runCli(['-r', local, 'publish_build_workflows'], { env: repo.env })).code, 0)
   write(local, 'd/b_s/big.bin', randomBytes(200_000_000))
   const remoteDir = join(remoteRoot, 'd', 'b_s')
-  const child = spawn(process.execPath, [binPath, '-r', local, 'publish_build_workflows'], { env: { ...process.env, ...repo.env, NO_COLOR: '1', CI: 'true' }, stdio: 'ignore' })
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-  let sent = false
-  for (let i = 0; i < 600 && !sent; i++) {
-    await new Promise((r) => setTimeout(r, 20))
-    const temp = readdirSync(remoteDir).find((n) => n.startsWith('.big.bin.casa-tmp-'))
-    if (temp && statSync(join(remoteDir, temp)).size > 10_000_000) {
-      child.kill('SIGINT')
-      sent = true
-    }
-  }
+  const { child, exited } = startPublish(local, repo.env)
+  const sent = (await uploadPast(remoteDir, 'big.bin', 10_000_000)) > 0
+  child.kill('SIGINT')
   t.ok(sent, 'interrupted during the upload')
   t.equal(await exited, 130)
   t.equal(readFileSync(join(remoteDir, 'big.bin'), 'utf8'), 'old', 'the old file is whole')
   t.same(readdirSync(remoteDir).filter((n) => n.includes('.casa-tmp-')), [], 'the temporary file was removed')
+  t.notOk(existsSync(join(remoteDir, '.casa-mirror.lock')), 'the lock was released')
+})
+
+t.test('one run at a time per hub directory: a live holder refuses, a killed one is named, break_lock takes over', async (t) => {
+  const remoteRoot = join(sshd.root, 'lock')
+  const repo = workflowRepository(t, `{ hubs: { buildWorkflows: { upload: '${sftpUrl(sshd, remoteRoot)}' } }, ${sshConfig(sshd)} }`)
+  const local = repo.dir
+  write(local, 'd/b_s/conf/casa_distro.json', '{}')
+  write(local, 'd/b_s/big.bin', randomBytes(1000))
+  t.equal((await runCli(['-r', local, 'publish_build_workflows'], { env: repo.env })).code, 0)
+  const remoteDir = join(remoteRoot, 'd', 'b_s')
+  const lock = join(remoteDir, '.casa-mirror.lock')
+  t.notOk(existsSync(lock), 'no lock after a run')
+  t.notMatch(sftpBatch(sshd, [`ls -la ${remoteDir}`]), /casa-mirror\.lock|casa-tmp/, 'OpenSSH sftp sees no lock and no temporary file either')
+
+  // Two runs at once: the second is refused while the first uploads 150 MB.
+  write(local, 'd/b_s/big.bin', randomBytes(150_000_000))
+  const { child: first, exited: firstExit } = startPublish(local, repo.env)
+  t.ok(await uploadPast(remoteDir, 'big.bin', 0), 'the first run is uploading')
+  const second = await runCli(['-r', local, 'publish_build_workflows'], { env: repo.env })
+  t.equal(second.code, 1, 'the second run is refused')
+  t.match(second.stderr, new RegExp(`error: sftp://.*/lock/d/b_s is being published by another run \\(publish_build_workflows by [^@]+@[^,]+, pid ${first.pid}, since [0-9T:.-]+Z\\): wait for it to end, or if it was killed, run again with break_lock=1\n$`))
+  t.notMatch(second.stderr, /\n\s+at /, 'no stack trace')
+  t.equal(await firstExit, 0, 'the first run completes, its temporary file untouched by the second')
+  t.equal(sha(readFileSync(join(remoteDir, 'big.bin'))), sha(readFileSync(join(local, 'd/b_s/big.bin'))))
+  t.notOk(existsSync(lock), 'the first run released its lock')
+
+  // A lock of another machine is never guessed stale: refused, nothing changed, until break_lock=1.
+  const foreign = `${JSON.stringify({ task: 'publish_build_workflows', user: 'builder', host: 'other-host.example', pid: 4242, started: '2026-01-02T03:04:05.000Z' })}\n`
+  writeFileSync(lock, foreign)
+  write(local, 'd/b_s/new.txt', 'new')
+  const refused = await runCli(['-r', local, 'publish_build_workflows'], { env: repo.env })
+  t.equal(refused.code, 1)
+  t.match(refused.stderr, /is being published by another run \(publish_build_workflows by builder@other-host\.example, pid 4242, since 2026-01-02T03:04:05\.000Z\)/)
+  t.notOk(existsSync(join(remoteDir, 'new.txt')), 'the refused run uploaded nothing')
+  t.equal(readFileSync(lock, 'utf8'), foreign, 'and left the lock alone')
+  const dry = await runCli(['-r', local, 'publish_build_workflows', '--dry-run'], { env: repo.env })
+  t.equal(dry.code, 0, 'a dry run takes no lock')
+  t.match(dry.stdout, /upload\s+d\/b_s\/new\.txt/)
+  t.notMatch(dry.stdout, /casa-mirror\.lock/, 'the lock is not mirrored content')
+  const broken = await runCli(['-r', local, 'publish_build_workflows', 'break_lock=1'], { env: repo.env })
+  t.equal(broken.code, 0, broken.stderr)
+  t.match(broken.stderr, /warning: .*\.casa-mirror\.lock: removing the lock of publish_build_workflows by builder@other-host\.example, pid 4242, .*\(break_lock\)/)
+  t.match(broken.stderr, /1 uploaded \(3 B\), 0 deleted, 2 unchanged/, 'the lock is neither uploaded nor deleted as stale')
+  t.notOk(existsSync(lock))
+
+  // A holder of this machine that is alive (this test's process) is refused too.
+  writeFileSync(lock, JSON.stringify({ task: 'publish_build_workflows', user: 'me', host: hostname(), pid: process.pid, started: 'now' }))
+  const alive = await runCli(['-r', local, 'publish_build_workflows'], { env: repo.env })
+  t.equal(alive.code, 1)
+  t.match(alive.stderr, new RegExp(`pid ${process.pid}, since now\\)`))
+  rmSync(lock)
 })
