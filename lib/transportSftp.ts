@@ -79,11 +79,14 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
   // ACK (40 ms on Linux) right after the key exchange.
   const socket = connect({ host, port, noDelay: true })
   let socketError: (Error & { code?: string }) | undefined
+  let socketClosed = false
   socket.once('error', (error) => (socketError = error))
+  socket.once('close', () => (socketClosed = true))
   const { default: ssh2 } = await import('ssh2')
-  if (socketError) {
+  if (socketError || socketClosed) {
     socket.destroy()
-    throw cannotConnect(host, port, socketError)
+    // closed with no error: something listens there, but not an SSH server that takes us
+    throw socketError ? cannotConnect(host, port, socketError) : new UserError(`sftp://${where}: the server closed the connection before the SSH handshake`)
   }
   const client: Client = new ssh2.Client()
   let verdict: (HostKeyVerdict & { blob: Buffer }) | undefined
@@ -131,11 +134,17 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
         SftpSession.open(channel as unknown as Duplex, { openSsh }).then(resolve, (failure: Error) => reject(new UserError(`sftp://${where}: ${failure.message}`)))
       })
     })
-    client.once('error', (error: Error & { level?: string; code?: string }) => {
+    // `on`, not `once`: ssh2 may emit a second error (a lost connection after a timeout, a
+    // failed agent then a failed authentication), and an error without a listener is a crash.
+    // The first one decides the message; the promise ignores the others.
+    client.once('close', () => reject(new UserError(`sftp://${where}: the server closed the connection during the SSH handshake`)))
+    client.on('error', (error: Error & { level?: string; code?: string }) => {
+      ui.debug(`sftp://${where}: ${error.message}${error.level ? ` (${error.level})` : ''}`)
       if (verdict && !verdict.ok) return reject(new UserError(hostKeyMessage(verdict)))
       if (error.level === 'client-authentication') return reject(new UserError(`sftp://${where}: the server refused ${auth.tried} for user ${user}`))
       if (error.level === 'client-timeout') return reject(new UserError(`sftp://${where}: no answer (timed out)`))
       if (error.level === 'agent') return reject(new UserError(`sftp://${where}: ssh-agent failed: ${error.message}`))
+      if (/^Connection lost before handshake/.test(error.message)) return reject(new UserError(`sftp://${where}: the server closed the connection during the SSH handshake`))
       if (error.code) return reject(cannotConnect(host, port, error))
       reject(new UserError(`sftp://${where}: ${error.message}`))
     })
@@ -147,7 +156,6 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
       reject(new UserError(/passphrase/i.test(message) ? `${ssh.identityFile}: the key is encrypted: load it into ssh-agent (ssh-add) instead` : `cannot use ${auth.tried}: ${message}`))
     }
   })
-  client.on('error', (error) => ui.debug(`sftp://${where}: ${error.message}`))
 
   const at = (path: string) => (path === '' || path === '.' ? root : root === '.' ? path : posix.join(root, path))
   const fail = (what: string, path: string, error: unknown) => new UserError(`${what} sftp://${where}/${at(path)}: ${errorMessage(error)}`)

@@ -3,6 +3,7 @@
 import t, { type Test } from 'tap'
 import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo, type Server } from 'node:net'
 import { join } from 'node:path'
 import { openHub, type Hub } from '../lib/transport.js'
 import { runCli } from './helpers/cli.js'
@@ -196,6 +197,34 @@ t.test('unreachable server and bad URLs: one line', async (t) => {
   t.equal(withPassword.code, 1)
   t.match(withPassword.stderr, /passwords in URLs are not supported/)
   t.notMatch(withPassword.stderr, /hunter2/, 'the password is not echoed')
+})
+
+t.test('a server that hangs up, before or during the handshake, and a dead ssh-agent: one line, no stack', async (t) => {
+  const local = tempDir(t)
+  mkdirSync(join(local, 'd', 'b_s', 'conf'), { recursive: true })
+  writeFileSync(join(local, 'd', 'b_s', 'conf', 'casa_distro.json'), '{}')
+  // not SSH servers: something listening that closes at once, or after an SSH banner
+  const hangUp = createServer((socket) => socket.end())
+  const bannerThenHangUp = createServer((socket) => socket.end('SSH-2.0-OpenSSH_9.6\r\n'))
+  for (const server of [hangUp, bannerThenHangUp]) {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    t.teardown(() => server.close())
+  }
+  const port = (server: Server) => (server.address() as AddressInfo).port
+  for (const [server, when] of [
+    [hangUp, '(before|during) the SSH handshake'],
+    [bannerThenHangUp, 'during the SSH handshake'],
+  ] as const) {
+    const repo = workflowRepository(t, `{ hubs: { buildWorkflows: { upload: 'sftp://u@127.0.0.1:${port(server)}/x' } }, ${sshConfig(sshd)} }`)
+    const result = await runCli(['-r', local, 'publish_build_workflows'], { env: repo.env })
+    t.equal(result.code, 1)
+    t.match(result.stderr, new RegExp(`^error: sftp://u@\\[127\\.0\\.0\\.1\\]:${port(server)}: the server closed the connection ${when}\n$`))
+  }
+  // no key file, and SSH_AUTH_SOCK naming no agent (a shell of a session that is gone)
+  const agentless = workflowRepository(t, `{ hubs: { buildWorkflows: { upload: '${sftpUrl(sshd, '/x')}' } }, ssh: { knownHosts: ${JSON.stringify(sshd.knownHosts)} } }`)
+  const dead = await runCli(['-r', local, 'publish_build_workflows'], { env: { ...agentless.env, SSH_AUTH_SOCK: join(local, 'no-agent.sock') } })
+  t.equal(dead.code, 1)
+  t.match(dead.stderr, /^error: sftp:\/\/.*: ssh-agent failed: .*\n$/)
 })
 
 t.test('sftp hub with ssh.remoteCommands false: sha256 by download, same answers', async (t) => {
