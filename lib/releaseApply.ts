@@ -67,6 +67,8 @@ export function formatAction(c: ComponentPlan, action: Action): string {
       return `${action[0]} ${describe(c, action[1])} to ${describe(c, action[2])}`
     case 'delete':
       return `delete ${describe(c, action[1])}`
+    default: // loadPlan refuses unknown actions; a plan built in code could still hold one
+      throw new UserError(`unknown action ${JSON.stringify(action)}`)
   }
 }
 
@@ -197,6 +199,8 @@ async function runAction(remote: Remote, c: ComponentPlan, action: Action, refs:
       return remove(action[1])
     case 'delete':
       return remove(action[1])
+    default:
+      throw new UserError(`${remote.label}: unknown action ${JSON.stringify(action)}`)
   }
 }
 

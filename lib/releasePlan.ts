@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { branchRoles, type BranchRole, type ComponentInspection } from './componentInspection.js'
 import { compareVersions, formatVersion, parseVersion } from './componentVersion.js'
 import { UserError } from './errors.js'
+import { planEntryProblem } from './releasePlanCheck.js'
 
 export const planFileName = 'release_plan.yaml'
 export const planHtmlName = 'release_plan.html'
@@ -173,7 +174,7 @@ export async function loadDecisions(repository: string): Promise<Decisions> {
   return decisions
 }
 
-/** Read release_plan.yaml (or undefined when absent), checking its shape enough to act on it. */
+/** Read release_plan.yaml (or undefined when absent), checking every field apply uses (see releasePlanCheck). */
 export async function loadPlan(file: string): Promise<ReleasePlan | undefined> {
   if (!existsSync(file)) return undefined
   const data = await readYamlFile(file)
@@ -183,8 +184,8 @@ export async function loadPlan(file: string): Promise<ReleasePlan | undefined> {
   for (const [project, components] of Object.entries(data)) {
     if (!isObject(components)) throw new UserError(`${file}: ${project}: expected components`)
     for (const [name, c] of Object.entries(components)) {
-      const ok = isObject(c) && isObject(c.todo) && Array.isArray(c.todo.release_candidate) && Array.isArray(c.todo.latest_release) && branchRoles.every((r) => isObject(c[r])) && ['info_messages', 'warning_messages', 'error_messages'].every((k) => Array.isArray(c[k]))
-      if (!ok) throw new UserError(`${file}: ${project}/${name}: not a release plan entry (branches, messages and todo expected)`)
+      const problem = planEntryProblem(c)
+      if (problem) throw new UserError(`${file}: ${project}/${name}: ${problem}`)
     }
   }
   return data as ReleasePlan

@@ -1,0 +1,73 @@
+// Release plans against mistakes: hand-edited plans checked before anything is pushed, config
+// branch names checked, an apply re-run after a failure in the middle of a rename, and the
+// other ways a run could fail with a stack trace or leave things half done. Real git
+// repositories as remotes (file:// URLs), the CLI run as a user would.
+import t from 'tap'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parse, stringify } from 'yaml'
+import { runCli } from './helpers/cli.js'
+import { cmakeVersion, git, TestRemote } from './helpers/git.js'
+import { tempDir } from './helpers/tmp.js'
+
+/** A remote `delta` with master at 1.0.1 and latest_release at 1.0.0, and a workflow repository. */
+function setup(t: { teardown(fn: () => void): void }, extra: Record<string, unknown> = {}) {
+  const root = tempDir(t, 'casa-release-checks-')
+  const remote = new TestRemote(root, 'delta')
+  const old = remote.commit('master', { 'project_info.cmake': cmakeVersion('1.0.0') })
+  remote.setRef('latest_release', old)
+  remote.commit('master', { 'project_info.cmake': cmakeVersion('1.0.1') })
+  const dir = join(root, 'repo')
+  mkdirSync(join(dir, '.home'), { recursive: true })
+  const config = join(dir, 'casa.config.ts')
+  const writeConfig = (components: Record<string, unknown>[]) => writeFileSync(config, `export default { releasePlan: { components: ${JSON.stringify(components)} } }\n`)
+  writeConfig([{ project: 'p', name: 'delta', url: remote.url, ...extra }])
+  const env = { HOME: join(dir, '.home'), CASA_CONFIG: config }
+  const planFile = join(dir, 'release_plan.yaml')
+  return {
+    dir,
+    remote,
+    planFile,
+    writeConfig,
+    cli: (args: string[]) => runCli(['-r', dir, ...args], { env }),
+    plan: () => parse(readFileSync(planFile, 'utf8')),
+    writePlan: (plan: unknown) => writeFileSync(planFile, stringify(plan)),
+    journal: join(dir, 'release_plan_journal.jsonl'),
+  }
+}
+
+t.test('a hand-edited plan is checked whole before anything is pushed', async (t) => {
+  const s = setup(t)
+  t.equal((await s.cli(['create_release_plan'])).code, 0)
+  const original = s.plan()
+  const before = s.remote.refs()
+  const edits: [string, (c: any) => void, RegExp][] = [
+    ['misspelled action', (c) => (c.todo.release_candidate = [['frobnicate', 'bug_fix']]), /p\/delta: todo\.release_candidate\[0\]: unknown action "frobnicate"/],
+    ['action without arguments', (c) => (c.todo.release_candidate = [['copy']]), /p\/delta: todo\.release_candidate\[0\]: copy takes 2 arguments/],
+    ['copy without target', (c) => (c.todo.release_candidate = [['copy', 'bug_fix']]), /p\/delta: todo\.release_candidate\[0\]: copy takes 2 arguments/],
+    ['a bad action late in the plan', (c) => c.todo.latest_release.push(['delete', 'bug_fx']), /p\/delta: todo\.latest_release\[2\]: delete: unknown target "bug_fx".*did you mean "bug_fix"/],
+    ['no vcs_url', (c) => delete c.bug_fix.vcs_url, /p\/delta: bug_fix\.vcs_url: expected a git URL/],
+    ['no branch', (c) => delete c.release_candidate.branch, /p\/delta: release_candidate\.branch: expected a branch or tag name/],
+    ['a tag name with a space', (c) => (c.todo.latest_release[0] = ['rename', 'latest_release', 'tags/bad name']), /p\/delta: todo\.latest_release\[0\]: rename: "bad name" is not a valid git ref name \(contains a space\)/],
+    ['a branch name git refuses', (c) => (c.latest_release.branch = 'release..x'), /p\/delta: latest_release\.branch: "release\.\.x" is not a valid git ref name/],
+    ['two roles on one branch', (c) => (c.release_candidate.branch = 'master'), /p\/delta: release_candidate\.branch: "master" is also bug_fix's branch/],
+    ['a revision that is not one', (c) => (c.bug_fix.revision = 'HEAD~1'), /p\/delta: bug_fix\.revision: expected a commit id or null/],
+    ['a version that does not parse', (c) => (c.todo.release_candidate.unshift(['set_version', 'bug_fix', '1.0'])), /p\/delta: todo\.release_candidate\[0\]: set_version: expected a version major\.minor\.patch/],
+  ]
+  for (const [what, edit, message] of edits) {
+    const plan = structuredClone(original)
+    edit(plan.p.delta)
+    s.writePlan(plan)
+    const run = await s.cli(['apply_release_plan'])
+    t.equal(run.code, 1, what)
+    t.equal(run.stderr.trim().split('\n').length, 1, `${what}: one line`)
+    t.match(run.stderr, /^error: .*release_plan\.yaml: /, what)
+    t.match(run.stderr, message, what)
+    t.notMatch(run.stderr, /internal error|    at /, `${what}: no stack trace`)
+    t.same(s.remote.refs(), before, `${what}: nothing pushed`)
+    t.notOk(existsSync(s.journal), `${what}: nothing journaled`)
+  }
+  s.writePlan(original)
+  const applied = await s.cli(['apply_release_plan'])
+  t.equal(applied.code, 0, applied.stderr)
+})
