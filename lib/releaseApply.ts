@@ -115,8 +115,8 @@ class Remote {
   }
 
   /** Stop when `ref` is not where we expect it: someone pushed since the plan was made. */
-  async expect(ref: string, expected: string | null): Promise<void> {
-    const now = await this.current(ref)
+  async expect(ref: string, expected: string | null, now?: string | null): Promise<void> {
+    if (now === undefined) now = await this.current(ref)
     if (now !== expected) {
       throw new UserError(`${this.label}: ${ref} ${expected ? `was expected at ${expected.slice(0, 10)}` : 'was expected absent'} but is ${now ? `at ${now.slice(0, 10)}` : 'absent'}: someone pushed since the plan was made; nothing was forced (run update_release_plan, then apply again)`)
     }
@@ -124,7 +124,11 @@ class Remote {
 
   /** Push `source` (a commit, or '' to delete) to `ref`, only if `ref` is still at `expected`. */
   async push(source: string, ref: string, expected: string | null): Promise<void> {
-    await this.expect(ref, expected)
+    const now = await this.current(ref)
+    // Already where this push puts it: the push was done by a run that stopped before
+    // journaling it (a rename whose delete failed, a crash), so a re-run goes on from there.
+    if (now === (source || null)) return
+    await this.expect(ref, expected, now)
     const lease = ref.startsWith('refs/tags/') && expected === null ? [] : [`--force-with-lease=${ref}:${expected ?? ''}`]
     const result = await run('git', ['-C', this.mirror, 'push', '--quiet', ...lease, this.url, `${source}:${ref}`], { env: gitEnv(), signal: this.signal, allowFailure: true })
     if (result.exitCode !== 0) {

@@ -71,3 +71,22 @@ t.test('a hand-edited plan is checked whole before anything is pushed', async (t
   const applied = await s.cli(['apply_release_plan'])
   t.equal(applied.code, 0, applied.stderr)
 })
+
+t.test('apply re-run after a failure in the middle of a rename goes on from there', async (t) => {
+  const s = setup(t)
+  t.equal((await s.cli(['create_release_plan'])).code, 0)
+  const before = s.remote.refs()
+  git(['config', 'receive.denyDeletes', 'true'], s.remote.bare)
+  const failed = await s.cli(['apply_release_plan'])
+  t.equal(failed.code, 1)
+  t.match(failed.stderr, /error: p\/delta: git push refs\/heads\/latest_release .* failed/)
+  t.equal(s.remote.refs()['refs/tags/1.0.0'], before['refs/heads/latest_release'], 'the copy half of the rename was pushed')
+
+  git(['config', 'receive.denyDeletes', 'false'], s.remote.bare)
+  const rerun = await s.cli(['apply_release_plan'])
+  t.equal(rerun.code, 0, rerun.stderr)
+  const after = s.remote.refs()
+  t.equal(after['refs/tags/1.0.0'], before['refs/heads/latest_release'], 'old latest_release kept as tag 1.0.0')
+  t.equal(after['refs/heads/latest_release'], before['refs/heads/master'], 'released')
+  t.notOk('refs/heads/release_candidate' in after)
+})
