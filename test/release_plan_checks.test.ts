@@ -90,3 +90,26 @@ t.test('apply re-run after a failure in the middle of a rename goes on from ther
   t.equal(after['refs/heads/latest_release'], before['refs/heads/master'], 'released')
   t.notOk('refs/heads/release_candidate' in after)
 })
+
+t.test('config: branch names git refuses and two roles on one branch are refused', async (t) => {
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['empty branch', { latestRelease: '' }, /releasePlan\.components\[0\]\.latestRelease: expected a branch name git accepts, got "" \(empty\)/],
+    ['branch with a space', { releaseCandidate: 'rc 1' }, /releasePlan\.components\[0\]\.releaseCandidate: expected a branch name git accepts, got "rc 1" \(contains a space\)/],
+    ['two roles on one branch', { bugFix: 'dev', releaseCandidate: 'dev' }, /releasePlan\.components\[0\]: bugFix and releaseCandidate are both branch "dev"/],
+    ['a role on a default branch', { releaseCandidate: 'master' }, /releasePlan\.components\[0\]: bugFix and releaseCandidate are both branch "master"/],
+  ]
+  for (const [what, extra, message] of cases) {
+    const s = setup(t, extra)
+    const before = s.remote.refs()
+    const run = await s.cli(['create_release_plan'])
+    t.equal(run.code, 1, what)
+    t.equal(run.stderr.trim().split('\n').length, 1, `${what}: one line`)
+    t.match(run.stderr, /^error: /, what)
+    t.match(run.stderr, message, what)
+    t.notOk(existsSync(s.planFile), `${what}: no plan written`)
+    t.same(s.remote.refs(), before, `${what}: nothing pushed`)
+  }
+  const s = setup(t, { bugFix: 'master', releaseCandidate: 'rc/1.0', latestRelease: 'stable' })
+  const ok = await s.cli(['create_release_plan'])
+  t.equal(ok.code, 0, ok.stderr)
+})
