@@ -130,10 +130,21 @@ export function planEntries(plan: ReleasePlan): [string, string, ComponentPlan][
   return Object.entries(plan).flatMap(([project, components]) => Object.entries(components).map(([name, c]) => [project, name, c] as [string, string, ComponentPlan]))
 }
 
-/** update_release_plan: the inspected components replace their entries, the others stay. */
+/**
+ * update_release_plan: the inspected components replace their entries, the others stay.
+ * Component names are unique: an entry of the same name under another project is the
+ * component before it moved, and is dropped (apply would release it twice otherwise).
+ */
 export function mergePlans(existing: ReleasePlan, fresh: ReleasePlan): ReleasePlan {
   const merged: ReleasePlan = structuredClone(existing)
-  for (const [project, name, c] of planEntries(fresh)) (merged[project] ??= {})[name] = c
+  for (const [project, name, c] of planEntries(fresh)) {
+    for (const [other, components] of Object.entries(merged)) {
+      if (other === project || !(name in components)) continue
+      delete components[name]
+      if (Object.keys(components).length === 0) delete merged[other]
+    }
+    ;(merged[project] ??= {})[name] = c
+  }
   return merged
 }
 

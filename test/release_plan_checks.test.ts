@@ -113,3 +113,15 @@ t.test('config: branch names git refuses and two roles on one branch are refused
   const ok = await s.cli(['create_release_plan'])
   t.equal(ok.code, 0, ok.stderr)
 })
+
+t.test('update_release_plan: a component moved to another project loses its old entry', async (t) => {
+  const s = setup(t)
+  t.equal((await s.cli(['create_release_plan'])).code, 0)
+  s.writeConfig([{ project: 'q', name: 'delta', url: s.remote.url }])
+  const updated = await s.cli(['update_release_plan'])
+  t.equal(updated.code, 0, updated.stderr)
+  t.same(Object.keys(s.plan()), ['q'], 'the entry under p is gone')
+  const applied = await s.cli(['apply_release_plan'])
+  t.equal(applied.code, 0, applied.stderr)
+  t.notOk('refs/heads/release_candidate' in s.remote.refs(), 'no stray release_candidate')
+})
