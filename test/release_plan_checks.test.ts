@@ -125,3 +125,13 @@ t.test('update_release_plan: a component moved to another project loses its old 
   t.equal(applied.code, 0, applied.stderr)
   t.notOk('refs/heads/release_candidate' in s.remote.refs(), 'no stray release_candidate')
 })
+
+t.test('apply_release_plan: a filter matching no component is an error, as for create', async (t) => {
+  const s = setup(t)
+  t.equal((await s.cli(['create_release_plan'])).code, 0)
+  for (const task of ['create_release_plan', 'update_release_plan', 'apply_release_plan']) {
+    const run = await s.cli([task, 'components=nomatch'])
+    t.equal(run.code, 1, task)
+    t.equal(run.stderr.trim(), 'error: No component match filter "nomatch"', task)
+  }
+})
