@@ -8,6 +8,7 @@ import { branchRoles, type BranchRole, type ComponentInspection } from './compon
 import { compareVersions, formatVersion, parseVersion } from './componentVersion.js'
 import { UserError } from './errors.js'
 import { planEntryProblem } from './releasePlanCheck.js'
+import { didYouMean } from './suggest.js'
 
 export const planFileName = 'release_plan.yaml'
 export const planHtmlName = 'release_plan.html'
@@ -173,6 +174,9 @@ export async function loadDecisions(repository: string): Promise<Decisions> {
   const ignore = (data as { ignore?: unknown }).ignore
   const bad = () => new UserError(`${file}: expected "ignore: {component: [names], project: [names]}"`)
   if (typeof data !== 'object' || Array.isArray(data)) throw bad()
+  // a misspelled key would silently ignore nothing
+  const unknownTop = Object.keys(data).find((k) => k !== 'ignore')
+  if (unknownTop !== undefined) throw new UserError(`${file}: unknown key ${unknownTop}${didYouMean(unknownTop, ['ignore']) || ' (expected ignore)'}`)
   if (ignore === undefined || ignore === null) return decisions
   if (typeof ignore !== 'object' || Array.isArray(ignore)) throw bad()
   for (const [key, set] of [['component', decisions.components], ['project', decisions.projects]] as const) {
@@ -181,7 +185,7 @@ export async function loadDecisions(repository: string): Promise<Decisions> {
     for (const v of list as string[]) set.add(v)
   }
   const unknown = Object.keys(ignore).filter((k) => k !== 'component' && k !== 'project')
-  if (unknown.length) throw new UserError(`${file}: unknown key ignore.${unknown[0]} (expected component or project)`)
+  if (unknown.length) throw new UserError(`${file}: unknown key ignore.${unknown[0]}${didYouMean(unknown[0]!, ['component', 'project']) || ' (expected component or project)'}`)
   return decisions
 }
 

@@ -135,3 +135,18 @@ t.test('apply_release_plan: a filter matching no component is an error, as for c
     t.equal(run.stderr.trim(), 'error: No component match filter "nomatch"', task)
   }
 })
+
+t.test('release_plan_decisions.yaml: an unknown key is refused with a suggestion', async (t) => {
+  const s = setup(t)
+  const decisions = join(s.dir, 'release_plan_decisions.yaml')
+  mkdirSync(s.dir, { recursive: true })
+  writeFileSync(decisions, 'ignor:\n  component: [delta]\n')
+  const top = await s.cli(['create_release_plan'])
+  t.equal(top.code, 1)
+  t.match(top.stderr.trim(), /^error: .*release_plan_decisions\.yaml: unknown key ignor \(did you mean "ignore"\?\)$/)
+  t.notOk(existsSync(s.planFile), 'no plan written')
+  writeFileSync(decisions, 'ignore:\n  components: [delta]\n')
+  const inner = await s.cli(['create_release_plan'])
+  t.equal(inner.code, 1)
+  t.match(inner.stderr.trim(), /^error: .*release_plan_decisions\.yaml: unknown key ignore\.components \(did you mean "component"\?\)$/)
+})
