@@ -2,7 +2,7 @@
 // and component: the three branches with url, revision and version, info/warning/error
 // messages, and the `todo` action lists), following the original's version rules; the
 // decisions file; merging for update_release_plan; reading and writing the plan file.
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { branchRoles, type BranchRole, type ComponentInspection } from './componentInspection.js'
 import { compareVersions, formatVersion, parseVersion } from './componentVersion.js'
@@ -204,18 +204,6 @@ export async function loadPlan(file: string): Promise<ReleasePlan | undefined> {
     }
   }
   return data as ReleasePlan
-}
-
-/** Write `text` to `file` through a temporary name in the same directory, renamed into place. */
-export function writeFileAtomic(file: string, text: string): void {
-  const temporary = `${file}.tmp-${process.pid}`
-  try {
-    writeFileSync(temporary, text)
-    renameSync(temporary, file)
-  } catch (error) {
-    rmSync(temporary, { force: true })
-    throw error
-  }
 }
 
 export async function planToYaml(plan: ReleasePlan): Promise<string> {

@@ -3,7 +3,7 @@
 // other ways a run could fail with a stack trace or leave things half done. Real git
 // repositories as remotes (file:// URLs), the CLI run as a user would.
 import t from 'tap'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
 import { runCli } from './helpers/cli.js'
@@ -26,6 +26,7 @@ function setup(t: { teardown(fn: () => void): void }, extra: Record<string, unkn
   const planFile = join(dir, 'release_plan.yaml')
   return {
     dir,
+    env,
     remote,
     planFile,
     writeConfig,
@@ -149,4 +150,33 @@ t.test('release_plan_decisions.yaml: an unknown key is refused with a suggestion
   const inner = await s.cli(['create_release_plan'])
   t.equal(inner.code, 1)
   t.match(inner.stderr.trim(), /^error: .*release_plan_decisions\.yaml: unknown key ignore\.components \(did you mean "component"\?\)$/)
+})
+
+t.test('plan files: a repository that is a file, a page that cannot be written', async (t) => {
+  const s = setup(t)
+  const file = join(s.dir, 'not-a-directory')
+  writeFileSync(file, '')
+  const onFile = await runCli(['-r', file, 'create_release_plan'], { env: s.env })
+  t.equal(onFile.code, 1)
+  t.match(onFile.stderr.trim(), /^error: .*not-a-directory: not a directory \(the workflow repository/)
+  t.equal(onFile.stderr.trim().split('\n').length, 1, 'one line')
+
+  t.equal((await s.cli(['create_release_plan'])).code, 0)
+  const yaml = readFileSync(s.planFile, 'utf8')
+  const html = join(s.dir, 'release_plan.html')
+  rmSync(html)
+  mkdirSync(html)
+  s.remote.commit('master', { 'fix.txt': 'fix\n' })
+  const blocked = await s.cli(['update_release_plan'])
+  t.equal(blocked.code, 1)
+  t.match(blocked.stderr, /^error: cannot write .*release_plan\.html: not a regular file$/m)
+  t.notMatch(blocked.stderr, /internal error|    at /)
+  t.equal(readFileSync(s.planFile, 'utf8'), yaml, 'release_plan.yaml left as it was, agreeing with the page')
+  t.same(readdirSync(s.dir).filter((f) => f.includes('.tmp-')), [], 'no temporary left')
+
+  rmSync(html, { recursive: true })
+  const rerun = await s.cli(['update_release_plan'])
+  t.equal(rerun.code, 0, rerun.stderr)
+  t.not(readFileSync(s.planFile, 'utf8'), yaml, 'the re-run writes both')
+  t.ok(existsSync(html))
 })
