@@ -72,17 +72,26 @@ export function formatAction(c: ComponentPlan, action: Action): string {
   }
 }
 
+const isJournalEntry = (v: unknown): v is JournalEntry => {
+  const e = v as JournalEntry
+  return typeof v === 'object' && v !== null && typeof e.key === 'string' && (lists as readonly unknown[]).includes(e.list) && Number.isInteger(e.index) && typeof e.refs === 'object' && e.refs !== null
+}
+
 function readJournal(file: string): JournalEntry[] {
   if (!existsSync(file)) return []
   return readFileSync(file, 'utf8')
     .split('\n')
-    .filter((l) => l.trim())
-    .flatMap((line) => {
+    .flatMap((line, i) => {
+      if (!line.trim()) return []
+      let entry: unknown
       try {
-        return [JSON.parse(line) as JournalEntry]
+        entry = JSON.parse(line)
       } catch {
         return [] // a line cut by a crash: that action is redone, guarded like any other
       }
+      // anything else was written by someone else: acting on it could skip an action
+      if (!isJournalEntry(entry)) throw new UserError(`${file}:${i + 1}: not a journal entry (expected key, list, index and refs); fix or remove that line`)
+      return [entry]
     })
 }
 

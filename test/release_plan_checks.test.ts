@@ -180,3 +180,13 @@ t.test('plan files: a repository that is a file, a page that cannot be written',
   t.not(readFileSync(s.planFile, 'utf8'), yaml, 'the re-run writes both')
   t.ok(existsSync(html))
 })
+
+t.test('a journal line that is not an entry is one line naming the file and line', async (t) => {
+  const s = setup(t)
+  t.equal((await s.cli(['create_release_plan'])).code, 0)
+  writeFileSync(s.journal, '\nnull\n')
+  const run = await s.cli(['apply_release_plan'])
+  t.equal(run.code, 1)
+  t.match(run.stderr.trim(), /^error: .*release_plan_journal\.jsonl:2: not a journal entry/)
+  t.equal(run.stderr.trim().split('\n').length, 1, 'one line')
+})
