@@ -144,7 +144,11 @@ class Remote {
       if (/stale info|fetch first|non-fast-forward|already exists/.test(result.stderr)) throw new UserError(`${this.label}: ${ref} moved while pushing: someone pushed in between; nothing was forced`)
       // The remote's own reason (a hook's message, a rejected ref) says more than git's summary.
       const lines = result.stderr.split('\n').map((l) => l.trim()).filter(Boolean)
-      const reason = lines.find((l) => /^remote: \S/.test(l)) ?? lines.find((l) => l.startsWith('! [')) ?? lines.at(-1) ?? `exit ${result.exitCode}`
+      // Then git's own first error, not its closing summary ("failed to push some refs"): it
+      // says why ("bad object ...", "src refspec ... does not match any") where the rejected
+      // ref's line only says "unpacker error".
+      const cause = lines.find((l) => /^(error|fatal): /.test(l) && !/failed to push some refs/.test(l))
+      const reason = lines.find((l) => /^remote: \S/.test(l)) ?? cause ?? lines.find((l) => l.startsWith('! [')) ?? lines.at(-1) ?? `exit ${result.exitCode}`
       throw new UserError(`${this.label}: git push ${ref} to ${this.url} failed: ${reason}`)
     }
   }

@@ -190,3 +190,14 @@ t.test('a journal line that is not an entry is one line naming the file and line
   t.match(run.stderr.trim(), /^error: .*release_plan_journal\.jsonl:2: not a journal entry/)
   t.equal(run.stderr.trim().split('\n').length, 1, 'one line')
 })
+
+t.test('a revision the remote does not hold: git says why the push failed', async (t) => {
+  const s = setup(t)
+  t.equal((await s.cli(['create_release_plan'])).code, 0)
+  const plan = s.plan()
+  plan.p.delta.bug_fix.revision = '0123456789abcdef0123456789abcdef01234567'
+  s.writePlan(plan)
+  const run = await s.cli(['apply_release_plan'])
+  t.equal(run.code, 1)
+  t.match(run.stderr, /error: p\/delta: git push refs\/heads\/release_candidate to .* failed: fatal: bad object 0123456789abcdef0123456789abcdef01234567$/m)
+})
