@@ -201,3 +201,9 @@ t.test('a revision the remote does not hold: git says why the push failed', asyn
   t.equal(run.code, 1)
   t.match(run.stderr, /error: p\/delta: git push refs\/heads\/release_candidate to .* failed: fatal: bad object 0123456789abcdef0123456789abcdef01234567$/m)
 })
+
+t.test("ref names: git's check-ref-format rules", async (t) => {
+  const { refNameProblem } = await import('../lib/gitRefName.js')
+  for (const name of ['master', 'release_candidate', 'rc/1.0', 'v1.0.0', 'a-b_c.d', 'x@y']) t.equal(refNameProblem(name), undefined, name)
+  for (const name of ['', 'bad name', 'a..b', 'a/', '/a', 'a//b', '.a', 'a/.b', 'a.lock', 'a/b.lock/c', 'a.', 'a~1', 'a^', 'a:b', 'a?', 'a*', 'a[', 'a\\b', 'a@{1}', '@', 'HEAD', '-a', 'a\tb', 'a\x7fb']) t.type(refNameProblem(name), 'string', JSON.stringify(name))
+})
