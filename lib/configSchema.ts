@@ -1,6 +1,7 @@
 // The shape of casa.config.ts, as a schema that both validates a loaded config and gives
 // its TypeScript type. Add keys here (and their defaults in ../casa.config.ts) as tasks need them.
 import { UserError } from './errors.js'
+import { refNameProblem } from './gitRefName.js'
 import { parseHubUrl } from './hubUrl.js'
 import { array, boolean, integer, object, oneOf, optional, record, refine, SchemaError, string, type Infer, type Schema } from './schema.js'
 
@@ -37,7 +38,21 @@ const dockerHub = object({
   namespace: refine(string(), 'a lower-case docker namespace', (v) => dockerPathPattern.test(v)),
 })
 
-const releaseComponent = object({
+/** A branch name git accepts (checked here so a bad one never reaches a push half way through a release). */
+const branchName: Schema<string> = {
+  expected: 'a branch name',
+  check: (value, path) => {
+    const name = string().check(value, path)
+    const problem = refNameProblem(name)
+    if (problem) throw new SchemaError(path, `${path}: expected a branch name git accepts, got ${JSON.stringify(name)} (${problem})`)
+    return name
+  },
+}
+
+/** The branches of the three roles when a component does not name them. */
+export const defaultBranches = { bugFix: 'master', releaseCandidate: 'release_candidate', latestRelease: 'latest_release' } as const
+
+const releaseComponentFields = object({
   /** Project the component belongs to (groups rows in the plan). */
   project: string(),
   /** Component name, unique in the plan. */
@@ -45,17 +60,32 @@ const releaseComponent = object({
   /** git URL of the component's repository (any URL git accepts). */
   url: refine(string(), 'a git URL', (v) => v.length > 0),
   /** Branch where fixes land (the plan's `bug_fix`). */
-  bugFix: optional(string()),
+  bugFix: optional(branchName),
   /** Branch of the release candidate (the plan's `release_candidate`). */
-  releaseCandidate: optional(string()),
+  releaseCandidate: optional(branchName),
   /** Branch of the latest release (the plan's `latest_release`). */
-  latestRelease: optional(string()),
+  latestRelease: optional(branchName),
   /**
    * File holding the version, relative to the repository root: forces which one is read
    * (its kind is told by its name: project_info.cmake, *info.py, package.json, pyproject.toml).
    */
   versionFile: optional(string()),
 })
+
+/** A component whose three roles are on three branches: a release on one branch for two roles would delete it. */
+const releaseComponent: Schema<Infer<typeof releaseComponentFields>> = {
+  expected: releaseComponentFields.expected,
+  check: (value, path) => {
+    const c = releaseComponentFields.check(value, path)
+    const roles = Object.keys(defaultBranches) as (keyof typeof defaultBranches)[]
+    for (const [i, role] of roles.entries()) {
+      const branch = c[role] ?? defaultBranches[role]
+      const other = roles.slice(0, i).find((r) => (c[r] ?? defaultBranches[r]) === branch)
+      if (other) throw new SchemaError(`${path}.${role}`, `${path}: ${other} and ${role} are both branch "${branch}": each role needs its own branch`)
+    }
+    return c
+  },
+}
 
 export const configSchema = object({
   /** The workflow repository. Overridden by --repository and $CASA_DEFAULT_REPOSITORY. */

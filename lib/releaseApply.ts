@@ -67,20 +67,31 @@ export function formatAction(c: ComponentPlan, action: Action): string {
       return `${action[0]} ${describe(c, action[1])} to ${describe(c, action[2])}`
     case 'delete':
       return `delete ${describe(c, action[1])}`
+    default: // loadPlan refuses unknown actions; a plan built in code could still hold one
+      throw new UserError(`unknown action ${JSON.stringify(action)}`)
   }
+}
+
+const isJournalEntry = (v: unknown): v is JournalEntry => {
+  const e = v as JournalEntry
+  return typeof v === 'object' && v !== null && typeof e.key === 'string' && (lists as readonly unknown[]).includes(e.list) && Number.isInteger(e.index) && typeof e.refs === 'object' && e.refs !== null
 }
 
 function readJournal(file: string): JournalEntry[] {
   if (!existsSync(file)) return []
   return readFileSync(file, 'utf8')
     .split('\n')
-    .filter((l) => l.trim())
-    .flatMap((line) => {
+    .flatMap((line, i) => {
+      if (!line.trim()) return []
+      let entry: unknown
       try {
-        return [JSON.parse(line) as JournalEntry]
+        entry = JSON.parse(line)
       } catch {
         return [] // a line cut by a crash: that action is redone, guarded like any other
       }
+      // anything else was written by someone else: acting on it could skip an action
+      if (!isJournalEntry(entry)) throw new UserError(`${file}:${i + 1}: not a journal entry (expected key, list, index and refs); fix or remove that line`)
+      return [entry]
     })
 }
 
@@ -113,8 +124,8 @@ class Remote {
   }
 
   /** Stop when `ref` is not where we expect it: someone pushed since the plan was made. */
-  async expect(ref: string, expected: string | null): Promise<void> {
-    const now = await this.current(ref)
+  async expect(ref: string, expected: string | null, now?: string | null): Promise<void> {
+    if (now === undefined) now = await this.current(ref)
     if (now !== expected) {
       throw new UserError(`${this.label}: ${ref} ${expected ? `was expected at ${expected.slice(0, 10)}` : 'was expected absent'} but is ${now ? `at ${now.slice(0, 10)}` : 'absent'}: someone pushed since the plan was made; nothing was forced (run update_release_plan, then apply again)`)
     }
@@ -122,14 +133,22 @@ class Remote {
 
   /** Push `source` (a commit, or '' to delete) to `ref`, only if `ref` is still at `expected`. */
   async push(source: string, ref: string, expected: string | null): Promise<void> {
-    await this.expect(ref, expected)
+    const now = await this.current(ref)
+    // Already where this push puts it: the push was done by a run that stopped before
+    // journaling it (a rename whose delete failed, a crash), so a re-run goes on from there.
+    if (now === (source || null)) return
+    await this.expect(ref, expected, now)
     const lease = ref.startsWith('refs/tags/') && expected === null ? [] : [`--force-with-lease=${ref}:${expected ?? ''}`]
     const result = await run('git', ['-C', this.mirror, 'push', '--quiet', ...lease, this.url, `${source}:${ref}`], { env: gitEnv(), signal: this.signal, allowFailure: true })
     if (result.exitCode !== 0) {
       if (/stale info|fetch first|non-fast-forward|already exists/.test(result.stderr)) throw new UserError(`${this.label}: ${ref} moved while pushing: someone pushed in between; nothing was forced`)
       // The remote's own reason (a hook's message, a rejected ref) says more than git's summary.
       const lines = result.stderr.split('\n').map((l) => l.trim()).filter(Boolean)
-      const reason = lines.find((l) => /^remote: \S/.test(l)) ?? lines.find((l) => l.startsWith('! [')) ?? lines.at(-1) ?? `exit ${result.exitCode}`
+      // Then git's own first error, not its closing summary ("failed to push some refs"): it
+      // says why ("bad object ...", "src refspec ... does not match any") where the rejected
+      // ref's line only says "unpacker error".
+      const cause = lines.find((l) => /^(error|fatal): /.test(l) && !/failed to push some refs/.test(l))
+      const reason = lines.find((l) => /^remote: \S/.test(l)) ?? cause ?? lines.find((l) => l.startsWith('! [')) ?? lines.at(-1) ?? `exit ${result.exitCode}`
       throw new UserError(`${this.label}: git push ${ref} to ${this.url} failed: ${reason}`)
     }
   }
@@ -197,6 +216,8 @@ async function runAction(remote: Remote, c: ComponentPlan, action: Action, refs:
       return remove(action[1])
     case 'delete':
       return remove(action[1])
+    default:
+      throw new UserError(`${remote.label}: unknown action ${JSON.stringify(action)}`)
   }
 }
 

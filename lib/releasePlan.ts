@@ -2,11 +2,13 @@
 // and component: the three branches with url, revision and version, info/warning/error
 // messages, and the `todo` action lists), following the original's version rules; the
 // decisions file; merging for update_release_plan; reading and writing the plan file.
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { branchRoles, type BranchRole, type ComponentInspection } from './componentInspection.js'
 import { compareVersions, formatVersion, parseVersion } from './componentVersion.js'
 import { UserError } from './errors.js'
+import { planEntryProblem } from './releasePlanCheck.js'
+import { didYouMean } from './suggest.js'
 
 export const planFileName = 'release_plan.yaml'
 export const planHtmlName = 'release_plan.html'
@@ -129,10 +131,21 @@ export function planEntries(plan: ReleasePlan): [string, string, ComponentPlan][
   return Object.entries(plan).flatMap(([project, components]) => Object.entries(components).map(([name, c]) => [project, name, c] as [string, string, ComponentPlan]))
 }
 
-/** update_release_plan: the inspected components replace their entries, the others stay. */
+/**
+ * update_release_plan: the inspected components replace their entries, the others stay.
+ * Component names are unique: an entry of the same name under another project is the
+ * component before it moved, and is dropped (apply would release it twice otherwise).
+ */
 export function mergePlans(existing: ReleasePlan, fresh: ReleasePlan): ReleasePlan {
   const merged: ReleasePlan = structuredClone(existing)
-  for (const [project, name, c] of planEntries(fresh)) (merged[project] ??= {})[name] = c
+  for (const [project, name, c] of planEntries(fresh)) {
+    for (const [other, components] of Object.entries(merged)) {
+      if (other === project || !(name in components)) continue
+      delete components[name]
+      if (Object.keys(components).length === 0) delete merged[other]
+    }
+    ;(merged[project] ??= {})[name] = c
+  }
   return merged
 }
 
@@ -161,6 +174,9 @@ export async function loadDecisions(repository: string): Promise<Decisions> {
   const ignore = (data as { ignore?: unknown }).ignore
   const bad = () => new UserError(`${file}: expected "ignore: {component: [names], project: [names]}"`)
   if (typeof data !== 'object' || Array.isArray(data)) throw bad()
+  // a misspelled key would silently ignore nothing
+  const unknownTop = Object.keys(data).find((k) => k !== 'ignore')
+  if (unknownTop !== undefined) throw new UserError(`${file}: unknown key ${unknownTop}${didYouMean(unknownTop, ['ignore']) || ' (expected ignore)'}`)
   if (ignore === undefined || ignore === null) return decisions
   if (typeof ignore !== 'object' || Array.isArray(ignore)) throw bad()
   for (const [key, set] of [['component', decisions.components], ['project', decisions.projects]] as const) {
@@ -169,11 +185,11 @@ export async function loadDecisions(repository: string): Promise<Decisions> {
     for (const v of list as string[]) set.add(v)
   }
   const unknown = Object.keys(ignore).filter((k) => k !== 'component' && k !== 'project')
-  if (unknown.length) throw new UserError(`${file}: unknown key ignore.${unknown[0]} (expected component or project)`)
+  if (unknown.length) throw new UserError(`${file}: unknown key ignore.${unknown[0]}${didYouMean(unknown[0]!, ['component', 'project']) || ' (expected component or project)'}`)
   return decisions
 }
 
-/** Read release_plan.yaml (or undefined when absent), checking its shape enough to act on it. */
+/** Read release_plan.yaml (or undefined when absent), checking every field apply uses (see releasePlanCheck). */
 export async function loadPlan(file: string): Promise<ReleasePlan | undefined> {
   if (!existsSync(file)) return undefined
   const data = await readYamlFile(file)
@@ -183,23 +199,11 @@ export async function loadPlan(file: string): Promise<ReleasePlan | undefined> {
   for (const [project, components] of Object.entries(data)) {
     if (!isObject(components)) throw new UserError(`${file}: ${project}: expected components`)
     for (const [name, c] of Object.entries(components)) {
-      const ok = isObject(c) && isObject(c.todo) && Array.isArray(c.todo.release_candidate) && Array.isArray(c.todo.latest_release) && branchRoles.every((r) => isObject(c[r])) && ['info_messages', 'warning_messages', 'error_messages'].every((k) => Array.isArray(c[k]))
-      if (!ok) throw new UserError(`${file}: ${project}/${name}: not a release plan entry (branches, messages and todo expected)`)
+      const problem = planEntryProblem(c)
+      if (problem) throw new UserError(`${file}: ${project}/${name}: ${problem}`)
     }
   }
   return data as ReleasePlan
-}
-
-/** Write `text` to `file` through a temporary name in the same directory, renamed into place. */
-export function writeFileAtomic(file: string, text: string): void {
-  const temporary = `${file}.tmp-${process.pid}`
-  try {
-    writeFileSync(temporary, text)
-    renameSync(temporary, file)
-  } catch (error) {
-    rmSync(temporary, { force: true })
-    throw error
-  }
 }
 
 export async function planToYaml(plan: ReleasePlan): Promise<string> {

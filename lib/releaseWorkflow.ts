@@ -1,14 +1,14 @@
 // What the release-plan tasks do, end to end: choose the components (filter + decisions),
 // inspect them, build or merge the plan, write release_plan.yaml and release_plan.html
 // atomically, and publish both to the release-plan hub.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ResolvedConfig } from './config.js'
 import type { ReleaseComponent } from './configSchema.js'
 import { inspectComponents } from './componentInspection.js'
-import { UserError } from './errors.js'
+import { errorMessage, UserError } from './errors.js'
 import { imageFilter } from './imageFilter.js'
-import { buildPlan, componentState, loadDecisions, loadPlan, mergePlans, planEntries, planFileName, planHtmlName, planToYaml, writeFileAtomic, type ComponentState, type ReleasePlan } from './releasePlan.js'
+import { buildPlan, componentState, loadDecisions, loadPlan, mergePlans, planEntries, planFileName, planHtmlName, planToYaml, type ComponentState, type ReleasePlan } from './releasePlan.js'
 import { renderPlanHtml, samePlanPage } from './releasePlanHtml.js'
 import { openHub } from './transport.js'
 import { ui } from './ui.js'
@@ -42,11 +42,16 @@ export function countStates(plan: ReleasePlan): Record<ComponentState, number> {
 /** Inspect, plan, and write both plan files; update merges into the existing plan. */
 export async function makeReleasePlan(config: ResolvedConfig, options: { components?: string; update: boolean; signal?: AbortSignal }): Promise<{ plan: ReleasePlan; file: string }> {
   const file = join(config.repository, planFileName)
+  if (existsSync(config.repository) && !statSync(config.repository).isDirectory()) throw new UserError(`${config.repository}: not a directory (the workflow repository, given by -r or $CASA_DEFAULT_REPOSITORY)`)
   // Read the old plan first: a broken file stops us before any slow inspection.
   const existing = options.update ? await loadPlan(file) : undefined
   if (options.update && !existing) ui.warn(`${file} does not exist: creating it`)
   const components = await selectComponents(config, options.components)
-  mkdirSync(config.repository, { recursive: true })
+  try {
+    mkdirSync(config.repository, { recursive: true })
+  } catch (error) {
+    throw new UserError(`cannot create the workflow repository ${config.repository}: ${errorMessage(error)}`)
+  }
   const inspections = await inspectComponents(components, config.repository, { jobs: config.releasePlan.jobs, signal: options.signal })
   const fresh = buildPlan(inspections)
   const plan = existing ? mergePlans(existing, fresh) : fresh
@@ -56,9 +61,35 @@ export async function makeReleasePlan(config: ResolvedConfig, options: { compone
   const html = renderPlanHtml(plan)
   const htmlFile = join(config.repository, planHtmlName)
   const oldHtml = readIfExists(htmlFile)
-  if (readIfExists(file) !== yaml) writeFileAtomic(file, yaml)
-  if (oldHtml === undefined || !samePlanPage(oldHtml, html)) writeFileAtomic(htmlFile, html)
+  const changed = [
+    ...(readIfExists(file) !== yaml ? [{ file, text: yaml }] : []),
+    ...(oldHtml === undefined || !samePlanPage(oldHtml, html) ? [{ file: htmlFile, text: html }] : []),
+  ]
+  writeTogether(changed)
   return { plan, file }
+}
+
+/**
+ * Write files so that they change together or not at all: every one is written under a
+ * temporary name first (a failure removes them all and leaves the old files), then all are
+ * renamed into place, so the YAML and its page never disagree.
+ */
+function writeTogether(files: { file: string; text: string }[]): void {
+  const temporaries: string[] = []
+  const removeTemporaries = () => temporaries.forEach((t) => rmSync(t, { force: true }))
+  for (const { file, text } of files) {
+    try {
+      // a rename onto a directory would fail after the other file was replaced
+      if (existsSync(file) && !statSync(file).isFile()) throw new Error('not a regular file')
+      const temporary = `${file}.tmp-${process.pid}`
+      temporaries.push(temporary)
+      writeFileSync(temporary, text)
+    } catch (error) {
+      removeTemporaries()
+      throw new UserError(`cannot write ${file}: ${errorMessage(error)}`)
+    }
+  }
+  files.forEach(({ file }, i) => renameSync(temporaries[i]!, file))
 }
 
 /**

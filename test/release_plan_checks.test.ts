@@ -1,0 +1,209 @@
+// Release plans against mistakes: hand-edited plans checked before anything is pushed, config
+// branch names checked, an apply re-run after a failure in the middle of a rename, and the
+// other ways a run could fail with a stack trace or leave things half done. Real git
+// repositories as remotes (file:// URLs), the CLI run as a user would.
+import t from 'tap'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parse, stringify } from 'yaml'
+import { runCli } from './helpers/cli.js'
+import { cmakeVersion, git, TestRemote } from './helpers/git.js'
+import { tempDir } from './helpers/tmp.js'
+
+/** A remote `delta` with master at 1.0.1 and latest_release at 1.0.0, and a workflow repository. */
+function setup(t: { teardown(fn: () => void): void }, extra: Record<string, unknown> = {}) {
+  const root = tempDir(t, 'casa-release-checks-')
+  const remote = new TestRemote(root, 'delta')
+  const old = remote.commit('master', { 'project_info.cmake': cmakeVersion('1.0.0') })
+  remote.setRef('latest_release', old)
+  remote.commit('master', { 'project_info.cmake': cmakeVersion('1.0.1') })
+  const dir = join(root, 'repo')
+  mkdirSync(join(dir, '.home'), { recursive: true })
+  const config = join(dir, 'casa.config.ts')
+  const writeConfig = (components: Record<string, unknown>[]) => writeFileSync(config, `export default { releasePlan: { components: ${JSON.stringify(components)} } }\n`)
+  writeConfig([{ project: 'p', name: 'delta', url: remote.url, ...extra }])
+  const env = { HOME: join(dir, '.home'), CASA_CONFIG: config }
+  const planFile = join(dir, 'release_plan.yaml')
+  return {
+    dir,
+    env,
+    remote,
+    planFile,
+    writeConfig,
+    cli: (args: string[]) => runCli(['-r', dir, ...args], { env }),
+    plan: () => parse(readFileSync(planFile, 'utf8')),
+    writePlan: (plan: unknown) => writeFileSync(planFile, stringify(plan)),
+    journal: join(dir, 'release_plan_journal.jsonl'),
+  }
+}
+
+t.test('a hand-edited plan is checked whole before anything is pushed', async (t) => {
+  const s = setup(t)
+  t.equal((await s.cli(['create_release_plan'])).code, 0)
+  const original = s.plan()
+  const before = s.remote.refs()
+  const edits: [string, (c: any) => void, RegExp][] = [
+    ['misspelled action', (c) => (c.todo.release_candidate = [['frobnicate', 'bug_fix']]), /p\/delta: todo\.release_candidate\[0\]: unknown action "frobnicate"/],
+    ['action without arguments', (c) => (c.todo.release_candidate = [['copy']]), /p\/delta: todo\.release_candidate\[0\]: copy takes 2 arguments/],
+    ['copy without target', (c) => (c.todo.release_candidate = [['copy', 'bug_fix']]), /p\/delta: todo\.release_candidate\[0\]: copy takes 2 arguments/],
+    ['a bad action late in the plan', (c) => c.todo.latest_release.push(['delete', 'bug_fx']), /p\/delta: todo\.latest_release\[2\]: delete: unknown target "bug_fx".*did you mean "bug_fix"/],
+    ['no vcs_url', (c) => delete c.bug_fix.vcs_url, /p\/delta: bug_fix\.vcs_url: expected a git URL/],
+    ['no branch', (c) => delete c.release_candidate.branch, /p\/delta: release_candidate\.branch: expected a branch or tag name/],
+    ['a tag name with a space', (c) => (c.todo.latest_release[0] = ['rename', 'latest_release', 'tags/bad name']), /p\/delta: todo\.latest_release\[0\]: rename: "bad name" is not a valid git ref name \(contains a space\)/],
+    ['a branch name git refuses', (c) => (c.latest_release.branch = 'release..x'), /p\/delta: latest_release\.branch: "release\.\.x" is not a valid git ref name/],
+    ['two roles on one branch', (c) => (c.release_candidate.branch = 'master'), /p\/delta: release_candidate\.branch: "master" is also bug_fix's branch/],
+    ['a revision that is not one', (c) => (c.bug_fix.revision = 'HEAD~1'), /p\/delta: bug_fix\.revision: expected a commit id or null/],
+    ['a version that does not parse', (c) => (c.todo.release_candidate.unshift(['set_version', 'bug_fix', '1.0'])), /p\/delta: todo\.release_candidate\[0\]: set_version: expected a version major\.minor\.patch/],
+  ]
+  for (const [what, edit, message] of edits) {
+    const plan = structuredClone(original)
+    edit(plan.p.delta)
+    s.writePlan(plan)
+    const run = await s.cli(['apply_release_plan'])
+    t.equal(run.code, 1, what)
+    t.equal(run.stderr.trim().split('\n').length, 1, `${what}: one line`)
+    t.match(run.stderr, /^error: .*release_plan\.yaml: /, what)
+    t.match(run.stderr, message, what)
+    t.notMatch(run.stderr, /internal error|    at /, `${what}: no stack trace`)
+    t.same(s.remote.refs(), before, `${what}: nothing pushed`)
+    t.notOk(existsSync(s.journal), `${what}: nothing journaled`)
+  }
+  s.writePlan(original)
+  const applied = await s.cli(['apply_release_plan'])
+  t.equal(applied.code, 0, applied.stderr)
+})
+
+t.test('apply re-run after a failure in the middle of a rename goes on from there', async (t) => {
+  const s = setup(t)
+  t.equal((await s.cli(['create_release_plan'])).code, 0)
+  const before = s.remote.refs()
+  git(['config', 'receive.denyDeletes', 'true'], s.remote.bare)
+  const failed = await s.cli(['apply_release_plan'])
+  t.equal(failed.code, 1)
+  t.match(failed.stderr, /error: p\/delta: git push refs\/heads\/latest_release .* failed/)
+  t.equal(s.remote.refs()['refs/tags/1.0.0'], before['refs/heads/latest_release'], 'the copy half of the rename was pushed')
+
+  git(['config', 'receive.denyDeletes', 'false'], s.remote.bare)
+  const rerun = await s.cli(['apply_release_plan'])
+  t.equal(rerun.code, 0, rerun.stderr)
+  const after = s.remote.refs()
+  t.equal(after['refs/tags/1.0.0'], before['refs/heads/latest_release'], 'old latest_release kept as tag 1.0.0')
+  t.equal(after['refs/heads/latest_release'], before['refs/heads/master'], 'released')
+  t.notOk('refs/heads/release_candidate' in after)
+})
+
+t.test('config: branch names git refuses and two roles on one branch are refused', async (t) => {
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['empty branch', { latestRelease: '' }, /releasePlan\.components\[0\]\.latestRelease: expected a branch name git accepts, got "" \(empty\)/],
+    ['branch with a space', { releaseCandidate: 'rc 1' }, /releasePlan\.components\[0\]\.releaseCandidate: expected a branch name git accepts, got "rc 1" \(contains a space\)/],
+    ['two roles on one branch', { bugFix: 'dev', releaseCandidate: 'dev' }, /releasePlan\.components\[0\]: bugFix and releaseCandidate are both branch "dev"/],
+    ['a role on a default branch', { releaseCandidate: 'master' }, /releasePlan\.components\[0\]: bugFix and releaseCandidate are both branch "master"/],
+  ]
+  for (const [what, extra, message] of cases) {
+    const s = setup(t, extra)
+    const before = s.remote.refs()
+    const run = await s.cli(['create_release_plan'])
+    t.equal(run.code, 1, what)
+    t.equal(run.stderr.trim().split('\n').length, 1, `${what}: one line`)
+    t.match(run.stderr, /^error: /, what)
+    t.match(run.stderr, message, what)
+    t.notOk(existsSync(s.planFile), `${what}: no plan written`)
+    t.same(s.remote.refs(), before, `${what}: nothing pushed`)
+  }
+  const s = setup(t, { bugFix: 'master', releaseCandidate: 'rc/1.0', latestRelease: 'stable' })
+  const ok = await s.cli(['create_release_plan'])
+  t.equal(ok.code, 0, ok.stderr)
+})
+
+t.test('update_release_plan: a component moved to another project loses its old entry', async (t) => {
+  const s = setup(t)
+  t.equal((await s.cli(['create_release_plan'])).code, 0)
+  s.writeConfig([{ project: 'q', name: 'delta', url: s.remote.url }])
+  const updated = await s.cli(['update_release_plan'])
+  t.equal(updated.code, 0, updated.stderr)
+  t.same(Object.keys(s.plan()), ['q'], 'the entry under p is gone')
+  const applied = await s.cli(['apply_release_plan'])
+  t.equal(applied.code, 0, applied.stderr)
+  t.notOk('refs/heads/release_candidate' in s.remote.refs(), 'no stray release_candidate')
+})
+
+t.test('apply_release_plan: a filter matching no component is an error, as for create', async (t) => {
+  const s = setup(t)
+  t.equal((await s.cli(['create_release_plan'])).code, 0)
+  for (const task of ['create_release_plan', 'update_release_plan', 'apply_release_plan']) {
+    const run = await s.cli([task, 'components=nomatch'])
+    t.equal(run.code, 1, task)
+    t.equal(run.stderr.trim(), 'error: No component match filter "nomatch"', task)
+  }
+})
+
+t.test('release_plan_decisions.yaml: an unknown key is refused with a suggestion', async (t) => {
+  const s = setup(t)
+  const decisions = join(s.dir, 'release_plan_decisions.yaml')
+  mkdirSync(s.dir, { recursive: true })
+  writeFileSync(decisions, 'ignor:\n  component: [delta]\n')
+  const top = await s.cli(['create_release_plan'])
+  t.equal(top.code, 1)
+  t.match(top.stderr.trim(), /^error: .*release_plan_decisions\.yaml: unknown key ignor \(did you mean "ignore"\?\)$/)
+  t.notOk(existsSync(s.planFile), 'no plan written')
+  writeFileSync(decisions, 'ignore:\n  components: [delta]\n')
+  const inner = await s.cli(['create_release_plan'])
+  t.equal(inner.code, 1)
+  t.match(inner.stderr.trim(), /^error: .*release_plan_decisions\.yaml: unknown key ignore\.components \(did you mean "component"\?\)$/)
+})
+
+t.test('plan files: a repository that is a file, a page that cannot be written', async (t) => {
+  const s = setup(t)
+  const file = join(s.dir, 'not-a-directory')
+  writeFileSync(file, '')
+  const onFile = await runCli(['-r', file, 'create_release_plan'], { env: s.env })
+  t.equal(onFile.code, 1)
+  t.match(onFile.stderr.trim(), /^error: .*not-a-directory: not a directory \(the workflow repository/)
+  t.equal(onFile.stderr.trim().split('\n').length, 1, 'one line')
+
+  t.equal((await s.cli(['create_release_plan'])).code, 0)
+  const yaml = readFileSync(s.planFile, 'utf8')
+  const html = join(s.dir, 'release_plan.html')
+  rmSync(html)
+  mkdirSync(html)
+  s.remote.commit('master', { 'fix.txt': 'fix\n' })
+  const blocked = await s.cli(['update_release_plan'])
+  t.equal(blocked.code, 1)
+  t.match(blocked.stderr, /^error: cannot write .*release_plan\.html: not a regular file$/m)
+  t.notMatch(blocked.stderr, /internal error|    at /)
+  t.equal(readFileSync(s.planFile, 'utf8'), yaml, 'release_plan.yaml left as it was, agreeing with the page')
+  t.same(readdirSync(s.dir).filter((f) => f.includes('.tmp-')), [], 'no temporary left')
+
+  rmSync(html, { recursive: true })
+  const rerun = await s.cli(['update_release_plan'])
+  t.equal(rerun.code, 0, rerun.stderr)
+  t.not(readFileSync(s.planFile, 'utf8'), yaml, 'the re-run writes both')
+  t.ok(existsSync(html))
+})
+
+t.test('a journal line that is not an entry is one line naming the file and line', async (t) => {
+  const s = setup(t)
+  t.equal((await s.cli(['create_release_plan'])).code, 0)
+  writeFileSync(s.journal, '\nnull\n')
+  const run = await s.cli(['apply_release_plan'])
+  t.equal(run.code, 1)
+  t.match(run.stderr.trim(), /^error: .*release_plan_journal\.jsonl:2: not a journal entry/)
+  t.equal(run.stderr.trim().split('\n').length, 1, 'one line')
+})
+
+t.test('a revision the remote does not hold: git says why the push failed', async (t) => {
+  const s = setup(t)
+  t.equal((await s.cli(['create_release_plan'])).code, 0)
+  const plan = s.plan()
+  plan.p.delta.bug_fix.revision = '0123456789abcdef0123456789abcdef01234567'
+  s.writePlan(plan)
+  const run = await s.cli(['apply_release_plan'])
+  t.equal(run.code, 1)
+  t.match(run.stderr, /error: p\/delta: git push refs\/heads\/release_candidate to .* failed: fatal: bad object 0123456789abcdef0123456789abcdef01234567$/m)
+})
+
+t.test("ref names: git's check-ref-format rules", async (t) => {
+  const { refNameProblem } = await import('../lib/gitRefName.js')
+  for (const name of ['master', 'release_candidate', 'rc/1.0', 'v1.0.0', 'a-b_c.d', 'x@y']) t.equal(refNameProblem(name), undefined, name)
+  for (const name of ['', 'bad name', 'a..b', 'a/', '/a', 'a//b', '.a', 'a/.b', 'a.lock', 'a/b.lock/c', 'a.', 'a~1', 'a^', 'a:b', 'a?', 'a*', 'a[', 'a\\b', 'a@{1}', '@', 'HEAD', '-a', 'a\tb', 'a\x7fb']) t.type(refNameProblem(name), 'string', JSON.stringify(name))
+})
