@@ -32,7 +32,7 @@ done is recorded in <repository>/release_plan_journal.jsonl; a re-run skips thos
       const plan = await loadPlan(file)
       if (!plan) throw new UserError(`${file} does not exist: run create_release_plan first`)
       const dry = Boolean(options.dry || options.dry_run)
-      const report = await applyPlan({ repository: config.repository, plan, only: componentFilter(options.components), dry, ignoreWarning: Boolean(options.ignore_warning), signal })
+      const report = await applyPlan({ repository: config.repository, plan, only: componentFilter(options.components), dry, ignoreWarning: Boolean(options.ignore_warning), components: config.releasePlan.components, signal })
       if (report.components === 0) ui.success('nothing to do')
       else if (!dry) ui.success(`${report.components} components released: ${report.done} actions done${report.skipped ? `, ${report.skipped} already done` : ''}`)
     },
