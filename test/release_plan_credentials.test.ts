@@ -1,6 +1,6 @@
 // Credentials in component URLs (passwords, tokens given as user names) never show: not in
 // stdout/stderr (with -v or without), not in release_plan.yaml/.html nor what
-// publish_release_plan uploads, not in push errors; apply_release_plan
+// publish_release_plan uploads, not in show_config, not in push errors; apply_release_plan
 // still authenticates, taking the URL with its credentials from the config. The remotes are
 // real: unreachable ports, and git's smart-HTTP server behind basic authentication.
 import t from 'tap'
@@ -65,17 +65,18 @@ t.test('redact: passwords always, the whole userinfo over http(s), bare user nam
   t.equal(remoteUrl('p', 'other', 'https://forge.org/a.git', components), 'https://forge.org/a.git')
 })
 
-t.test('unreachable remotes with credentials: plan, page, upload, progress and -v keep them secret', async (t) => {
+t.test('unreachable remotes with credentials: plan, page, upload, progress, -v and show_config keep them secret', async (t) => {
   const port = await freePort() // nothing listens there
   const s = setup(t, [
     { project: 'p', name: 'pw', url: `http://user:SECRETPW1@127.0.0.1:${port}/x.git` },
     { project: 'p', name: 'tok', url: `http://SECRETTOK2@127.0.0.1:${port}/y.git` },
     { project: 'p', name: 'xat', url: `https://x-access-token:SECRETTOK3@127.0.0.1:${port}/z.git` },
   ])
-  for (const args of [['create_release_plan'], ['-v', 'update_release_plan'], ['-v', 'publish_release_plan']]) {
+  for (const args of [['create_release_plan'], ['-v', 'update_release_plan'], ['-v', 'publish_release_plan'], ['show_config'], ['show_config', 'json=1']]) {
     const r = await s.cli(args)
     t.notMatch(r.stdout + r.stderr, secret, `${args.join(' ')}: no secret printed`)
     if (args.includes('update_release_plan')) t.match(r.stderr, /\$ git /, `${args.join(' ')}: -v echoes the git commands`)
+    if (args[0] === 'show_config') t.match(r.stdout, /http:\/\/user:\*\*\*@127\.0\.0\.1:\d+\/x\.git/, `${args.join(' ')}: the URL shown masked`)
     if (args[0] === 'create_release_plan') t.match(r.stderr, /✖ p\/pw: cannot read http:\/\/user:\*\*\*@127\.0\.0\.1/, 'the failure says which URL, masked')
   }
   const plan = s.plan()
