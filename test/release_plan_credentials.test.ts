@@ -6,7 +6,7 @@
 import t from 'tap'
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { parse } from 'yaml'
+import { parse, stringify } from 'yaml'
 import { runCli } from './helpers/cli.js'
 import { packageJsonVersion, TestRemote } from './helpers/git.js'
 import { serveGitHttp } from './helpers/gitHttp.js'
@@ -84,6 +84,16 @@ t.test('unreachable remotes with credentials: plan, page, upload, progress, -v a
   t.equal(plan.p.tok.latest_release.vcs_url, `http://127.0.0.1:${port}/y.git`)
   t.equal(plan.p.xat.release_candidate.vcs_url, `https://127.0.0.1:${port}/z.git`)
   t.match(plan.p.pw.error_messages[0], /^cannot read http:\/\/user:\*\*\*@127\.0\.0\.1:\d+\/x\.git: /)
+  // A plan written before credentials were left out: update_release_plan keeps the entries it
+  // does not inspect, without their secrets.
+  const old = s.plan()
+  old.legacy = { gone: { ...old.p.tok, bug_fix: { ...old.p.tok.bug_fix, vcs_url: 'https://SECRETOLD@forge.org/gone.git' }, error_messages: ['cannot read https://user:SECRETOLD@forge.org/gone.git: refused'] } }
+  writeFileSync(join(s.dir, 'release_plan.yaml'), stringify(old))
+  const updated = await s.cli(['update_release_plan', 'pw'])
+  t.notMatch(updated.stdout + updated.stderr, secret)
+  t.equal(s.plan().legacy.gone.bug_fix.vcs_url, 'https://forge.org/gone.git', 'an old entry kept without its credentials')
+  t.same(s.plan().legacy.gone.error_messages, ['cannot read https://user:***@forge.org/gone.git: refused'])
+  t.equal((await s.cli(['publish_release_plan'])).code, 0)
   const files = s.files()
   t.same(files.map(([f]) => f).sort(), ['hub/release_plan.html', 'hub/release_plan.yaml', 'release_plan.html', 'release_plan.yaml'], 'plan files written and uploaded')
   for (const [file, text] of files) t.notMatch(text, secret, `${file}: no secret`)
