@@ -9,6 +9,7 @@ import { gitEnv, mirrorPath, openMirror } from './gitMirror.js'
 import { GitShellPool } from './gitShell.js'
 import { mapLimited } from './mapLimited.js'
 import { revisionVersions } from './versionCache.js'
+import { redact } from './redact.js'
 import { type StepOutcome, ui } from './ui.js'
 
 export const branchRoles = ['bug_fix', 'release_candidate', 'latest_release'] as const
@@ -57,7 +58,8 @@ export async function inspectComponent(component: ReleaseComponent, repository: 
     opened = await openMirror(mirror, component.url, options)
   } catch (error) {
     if (signal?.aborted) throw error
-    result.error = `cannot read ${component.url}: ${errorMessage(error)}`
+    // Printed and written into the plan: the URL's credentials and git's words about them masked.
+    result.error = redact(`cannot read ${component.url}: ${errorMessage(error)}`)
     return result
   }
   const { refs, session } = opened
@@ -82,7 +84,7 @@ export async function inspectComponent(component: ReleaseComponent, repository: 
 
 function summary(i: ComponentInspection): StepOutcome {
   const name = `${i.component.project}/${i.component.name}`
-  if (i.error) return { text: `${name}: ${i.error}`, failed: true }
+  if (i.error) return { text: `${name}: ${redact(i.error)}`, failed: true }
   const parts = branchRoles.map((role) => {
     const b = i.branches[role]
     return `${role} ${b.revision ? (b.version ?? 'no version') : 'absent'}`

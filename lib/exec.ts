@@ -5,6 +5,7 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { accessSync, constants, statSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { UserError } from './errors.js'
+import { redact } from './redact.js'
 import { ui } from './ui.js'
 
 export interface RunOptions {
@@ -45,7 +46,8 @@ export class CommandError extends UserError {
     readonly result: RunResult,
   ) {
     const said = reasonLine(result.stderr || result.stdout)
-    super(`${argv[0]} ${argv[1] ?? ''} failed (exit ${result.exitCode})${said ? `: ${said}` : ''}`.replace('  ', ' '))
+    // The program's words may quote a URL with its credentials (git does): redacted like any output.
+    super(redact(`${argv[0]} ${argv[1] ?? ''} failed (exit ${result.exitCode})${said ? `: ${said}` : ''}`.replace('  ', ' ')))
     this.name = 'CommandError'
   }
 }

@@ -8,11 +8,13 @@ import { createHash } from 'node:crypto'
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { branchRoles, type BranchRole } from './componentInspection.js'
+import type { ReleaseComponent } from './configSchema.js'
 import { kindOf, parseVersion, writeVersion } from './componentVersion.js'
 import { UserError } from './errors.js'
 import { run } from './exec.js'
 import { gitEnv, mirrorPath, updateMirror } from './gitMirror.js'
 import { onInterrupt } from './interrupt.js'
+import { redact, withoutCredentials } from './redact.js'
 import { componentState, planEntries, type Action, type ComponentPlan, type ReleasePlan, type Target } from './releasePlan.js'
 import { ui } from './ui.js'
 
@@ -38,6 +40,8 @@ export interface ApplyOptions {
   only?: (project: string, name: string) => boolean
   dry: boolean
   ignoreWarning: boolean
+  /** The config's components: their URLs carry the credentials the plan's URLs leave out. */
+  components?: readonly ReleaseComponent[]
   signal?: AbortSignal
 }
 
@@ -95,6 +99,16 @@ function readJournal(file: string): JournalEntry[] {
     })
 }
 
+/**
+ * The URL to push to: the plan's URLs have no credentials (see lib/redact.ts), so the config's
+ * URL of the same component is taken when it is the plan's URL once its credentials are left
+ * out; otherwise the plan's URL as it is (git's credential helpers still apply).
+ */
+export function remoteUrl(project: string, name: string, planUrl: string, components: readonly ReleaseComponent[] = []): string {
+  const configured = components.find((c) => c.project === project && c.name === name) ?? components.find((c) => c.name === name)
+  return configured && withoutCredentials(configured.url) === withoutCredentials(planUrl) ? configured.url : planUrl
+}
+
 /** Refuse the plan's unsafe components, naming them all. */
 export function checkApplicable(plan: ReleasePlan, options: Pick<ApplyOptions, 'only' | 'ignoreWarning'>): void {
   const problems: string[] = []
@@ -149,7 +163,7 @@ class Remote {
       // ref's line only says "unpacker error".
       const cause = lines.find((l) => /^(error|fatal): /.test(l) && !/failed to push some refs/.test(l))
       const reason = lines.find((l) => /^remote: \S/.test(l)) ?? cause ?? lines.find((l) => l.startsWith('! [')) ?? lines.at(-1) ?? `exit ${result.exitCode}`
-      throw new UserError(`${this.label}: git push ${ref} to ${this.url} failed: ${reason}`)
+      throw new UserError(redact(`${this.label}: git push ${ref} to ${this.url} failed: ${reason}`))
     }
   }
 }
@@ -241,7 +255,8 @@ export async function applyPlan(options: ApplyOptions): Promise<ApplyReport> {
     for (const role of branchRoles) refs[refName(c, role)] = c[role].revision
     for (const [tag, commit] of Object.entries(c.version_tags ?? {})) refs[`refs/tags/${tag}`] = commit
     const mirror = mirrorPath(options.repository, project, name)
-    const remote = new Remote(c.bug_fix.vcs_url, mirror, label, options.signal)
+    const url = remoteUrl(project, name, c.bug_fix.vcs_url, options.components)
+    const remote = new Remote(url, mirror, label, options.signal)
     let mirrorReady = false
     for (const list of lists) {
       for (const [index, action] of c.todo[list].entries()) {
@@ -254,7 +269,7 @@ export async function applyPlan(options: ApplyOptions): Promise<ApplyReport> {
         }
         if (!mirrorReady) {
           // The mirror holds the planned commits (and receives the version commits).
-          await updateMirror(mirror, c.bug_fix.vcs_url, options.signal)
+          await updateMirror(mirror, url, options.signal)
           mirrorReady = true
         }
         await ui.step(`${label} ${list}: ${formatAction(c, action)}`, () => runAction(remote, c, action, refs))

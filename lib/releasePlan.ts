@@ -9,6 +9,7 @@ import { compareVersions, formatVersion, parseVersion } from './componentVersion
 import { UserError } from './errors.js'
 import { planEntryProblem } from './releasePlanCheck.js'
 import { didYouMean } from './suggest.js'
+import { redact, withoutCredentials } from './redact.js'
 
 export const planFileName = 'release_plan.yaml'
 export const planHtmlName = 'release_plan.html'
@@ -50,7 +51,8 @@ const tagFor = (tags: Record<string, string>, version: string) => (version in ta
 
 /** The plan of one component, by the original's rules. */
 export function planComponent(inspection: ComponentInspection): ComponentPlan {
-  const url = inspection.component.url
+  // The plan is written and uploaded: no credentials in it (apply_release_plan takes them back from the config).
+  const url = withoutCredentials(inspection.component.url)
   const branch = (role: BranchRole): PlanBranch => {
     const b = inspection.branches[role]
     return { vcs_url: url, branch: b.branch, revision: b.revision ?? null, version: b.version ?? null, ...(b.versionFile ? { version_file: b.versionFile } : {}) }
@@ -66,7 +68,7 @@ export function planComponent(inspection: ComponentInspection): ComponentPlan {
     todo: { release_candidate: [], latest_release: [] },
   }
   if (inspection.error) {
-    plan.error_messages.push(inspection.error)
+    plan.error_messages.push(redact(inspection.error))
     return plan
   }
   const { bug_fix: bf, release_candidate: rc, latest_release: lr } = inspection.branches

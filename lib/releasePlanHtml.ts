@@ -2,6 +2,7 @@
 // asset; a Content-Security-Policy forbids any), one row per component coloured by its state,
 // counts per state at the top, a filter box, and links to the branches.
 import { branchRoles } from './componentInspection.js'
+import { redact, withoutCredentials } from './redact.js'
 import { componentState, planEntries, type Action, type ComponentState, type PlanBranch, type ReleasePlan } from './releasePlan.js'
 
 export function escapeHtml(text: string): string {
@@ -19,10 +20,12 @@ const stateLabels: Record<ComponentState, string> = { error: 'error', warning: '
 
 /** A browsable address for a branch: forge web pages for http(s) URLs, the git URL otherwise. */
 export function branchLink(b: PlanBranch): string | undefined {
-  if (/^https?:\/\//.test(b.vcs_url)) return `${b.vcs_url.replace(/\.git$/, '').replace(/\/$/, '')}/tree/${encodeURIComponent(b.branch)}`
-  const scp = /^git@([^:]+):(.+?)(\.git)?$/.exec(b.vcs_url)
+  // Never a link carrying credentials, even from a plan written before they were left out.
+  const url = withoutCredentials(b.vcs_url)
+  if (/^https?:\/\//.test(url)) return `${url.replace(/\.git$/, '').replace(/\/$/, '')}/tree/${encodeURIComponent(b.branch)}`
+  const scp = /^git@([^:]+):(.+?)(\.git)?$/.exec(url)
   if (scp) return `https://${scp[1]}/${scp[2]}/tree/${encodeURIComponent(b.branch)}`
-  if (/^file:\/\//.test(b.vcs_url)) return b.vcs_url
+  if (/^file:\/\//.test(url)) return url
   return undefined
 }
 
@@ -36,7 +39,7 @@ function branchCell(b: PlanBranch): string {
   return `${title}<br><b>${escapeHtml(b.version ?? '?')}</b> <code>${escapeHtml(b.revision.slice(0, 10))}</code>`
 }
 
-const list = (items: readonly string[], cls: string) => items.map((m) => `<div class="${cls}">${escapeHtml(m)}</div>`).join('')
+const list = (items: readonly string[], cls: string) => items.map((m) => `<div class="${cls}">${escapeHtml(redact(m))}</div>`).join('')
 
 /** Whether two pages show the same plan, whenever each was generated. */
 export function samePlanPage(a: string, b: string): boolean {

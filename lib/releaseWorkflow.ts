@@ -5,11 +5,12 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writ
 import { join } from 'node:path'
 import type { ResolvedConfig } from './config.js'
 import type { ReleaseComponent } from './configSchema.js'
-import { inspectComponents } from './componentInspection.js'
+import { branchRoles, inspectComponents } from './componentInspection.js'
 import { errorMessage, UserError } from './errors.js'
 import { imageFilter } from './imageFilter.js'
 import { buildPlan, componentState, loadDecisions, loadPlan, mergePlans, planEntries, planFileName, planHtmlName, planToYaml, type ComponentState, type ReleasePlan } from './releasePlan.js'
 import { renderPlanHtml, samePlanPage } from './releasePlanHtml.js'
+import { redact, withoutCredentials } from './redact.js'
 import { openHub } from './transport.js'
 import { ui } from './ui.js'
 
@@ -39,6 +40,18 @@ export function countStates(plan: ReleasePlan): Record<ComponentState, number> {
   return counts
 }
 
+/**
+ * The plan with no credentials in its URLs and messages: entries kept from a plan written
+ * before they were left out (update_release_plan) are cleaned too, before it is written.
+ */
+function withoutSecrets(plan: ReleasePlan): ReleasePlan {
+  for (const [, , c] of planEntries(plan)) {
+    for (const role of branchRoles) if (typeof c[role]?.vcs_url === 'string') c[role].vcs_url = withoutCredentials(c[role].vcs_url)
+    for (const list of ['info_messages', 'warning_messages', 'error_messages'] as const) c[list] = c[list].map((m) => (typeof m === 'string' ? redact(m) : m))
+  }
+  return plan
+}
+
 /** Inspect, plan, and write both plan files; update merges into the existing plan. */
 export async function makeReleasePlan(config: ResolvedConfig, options: { components?: string; update: boolean; signal?: AbortSignal }): Promise<{ plan: ReleasePlan; file: string }> {
   const file = join(config.repository, planFileName)
@@ -54,7 +67,7 @@ export async function makeReleasePlan(config: ResolvedConfig, options: { compone
   }
   const inspections = await inspectComponents(components, config.repository, { jobs: config.releasePlan.jobs, signal: options.signal })
   const fresh = buildPlan(inspections)
-  const plan = existing ? mergePlans(existing, fresh) : fresh
+  const plan = withoutSecrets(existing ? mergePlans(existing, fresh) : fresh)
   // Files whose content would not change are left as they are: the page's "Generated" time
   // then says when the plan last changed, and publish_release_plan has nothing to upload.
   const yaml = await planToYaml(plan)

@@ -20,12 +20,9 @@ export function paint(color: Color, text: string): string {
   return useColor() ? `\x1b[${codes[color]}m${text}\x1b[0m` : text
 }
 
-/** Hide passwords in URLs (`scheme://user:secret@host`) and `--password=...` words. */
-export function redact(text: string): string {
-  return text
-    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+):[^@\s/]+@/gi, '$1:***@')
-    .replace(/(--?(?:password|passwd|token|secret)[=\s])\S+/gi, '$1***')
-}
+/** Hide credentials in URLs and `--password=...` words: the one rule, in lib/redact.ts. */
+import { redact } from './redact.js'
+export { redact }
 
 /** Quote a command word the way a shell would need it, for `-v` echoes. */
 function shellWord(word: string): string {

@@ -35,7 +35,7 @@ done is recorded in <repository>/release_plan_journal.jsonl; a re-run skips thos
       // as create_release_plan and update_release_plan say it: a filter matching nothing is a mistake
       if (only && !planEntries(plan).some(([project, name]) => only(project, name))) throw new UserError(`No component match filter "${options.components}"`)
       const dry = Boolean(options.dry || options.dry_run)
-      const report = await applyPlan({ repository: config.repository, plan, only, dry, ignoreWarning: Boolean(options.ignore_warning), signal })
+      const report = await applyPlan({ repository: config.repository, plan, only, dry, ignoreWarning: Boolean(options.ignore_warning), components: config.releasePlan.components, signal })
       if (report.components === 0) ui.success('nothing to do')
       else if (!dry) ui.success(`${report.components} components released: ${report.done} actions done${report.skipped ? `, ${report.skipped} already done` : ''}`)
     },

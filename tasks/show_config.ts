@@ -13,14 +13,15 @@ configuration. Use it to check a casa.config.ts before running other tasks.`,
       json: { type: 'boolean', help: 'print JSON instead of YAML' },
     },
     async run(options, { config }) {
-      const { ui } = await import('casa-distro-admin/ui')
+      // Component and hub URLs may carry credentials: printed masked (the rule of lib/redact.ts).
+      const { ui, redact } = await import('casa-distro-admin/ui')
       if (options.json) {
-        ui.result(JSON.stringify(config, null, 2))
+        ui.result(redact(JSON.stringify(config, null, 2)))
         return
       }
       const { stringify } = await import('yaml')
       const { configFile, ...rest } = config
-      ui.result(`# configuration file: ${configFile ?? 'none (builtin defaults)'}\n${stringify(rest)}`)
+      ui.result(redact(`# configuration file: ${configFile ?? 'none (builtin defaults)'}\n${stringify(rest)}`))
     },
   },
   import.meta.url,

@@ -1,0 +1,37 @@
+// The one rule for keeping secrets out of what the tool prints and writes: logs, `-v` echoes,
+// error messages, release plan files. It applies to URLs anywhere in a text (git's own
+// messages quote them) and to `--password=...`-like words.
+//
+// In a URL `scheme://userinfo@host/...`, the userinfo is a secret when:
+// - it has a password part (`user:pass@`, any scheme): the password is masked, `user:***@`;
+// - the scheme is http or https (`https://TOKEN@host`): forges take tokens as user names
+//   (`https://ghp_xxx@github.com/...`), so the whole userinfo is masked, `https://***@host`,
+//   and `https://x-access-token:TOKEN@host` becomes `https://x-access-token:***@host`.
+// A bare user name over another scheme (`ssh://git@host/...`, `sftp://brainvisa@host/...`)
+// and scp-like addresses (`git@github.com:org/repo.git`) stay readable: no secret there.
+// `withoutCredentials` drops what `redact` would mask, for URLs that are kept (release plans).
+
+const urlUserinfo = /\b([a-z][a-z0-9+.-]*):\/\/([^\s/?#@'"<>]*(?:@[^\s/?#@'"<>]*)*)@/gi
+
+const isHttp = (scheme: string) => /^https?$/i.test(scheme)
+
+/** Mask the credentials of every URL in `text` (see the module comment for the rule) and `--password=...` words. */
+export function redact(text: string): string {
+  return text
+    .replace(urlUserinfo, (whole, scheme: string, userinfo: string) => {
+      const colon = userinfo.indexOf(':')
+      if (colon >= 0) return `${scheme}://${userinfo.slice(0, colon)}:***@`
+      return isHttp(scheme) ? `${scheme}://***@` : whole
+    })
+    .replace(/(--?(?:password|passwd|token|secret)[=\s])\S+/gi, '$1***')
+}
+
+/** `url` without the credentials redact() would mask: `https://host/x.git`, `ssh://user@host/x.git`. */
+export function withoutCredentials(url: string): string {
+  return url.replace(urlUserinfo, (whole, scheme: string, userinfo: string) => {
+    const colon = userinfo.indexOf(':')
+    if (isHttp(scheme)) return `${scheme}://`
+    if (colon >= 0) return colon === 0 ? `${scheme}://` : `${scheme}://${userinfo.slice(0, colon)}@`
+    return whole
+  })
+}

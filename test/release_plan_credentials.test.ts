@@ -1,0 +1,133 @@
+// Credentials in component URLs (passwords, tokens given as user names) never show: not in
+// stdout/stderr (with -v or without), not in release_plan.yaml/.html nor what
+// publish_release_plan uploads, not in show_config, not in push errors; apply_release_plan
+// still authenticates, taking the URL with its credentials from the config. The remotes are
+// real: unreachable ports, and git's smart-HTTP server behind basic authentication.
+import t from 'tap'
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parse, stringify } from 'yaml'
+import { runCli } from './helpers/cli.js'
+import { packageJsonVersion, TestRemote } from './helpers/git.js'
+import { serveGitHttp } from './helpers/gitHttp.js'
+import { freePort } from './helpers/net.js'
+import { tempDir } from './helpers/tmp.js'
+import { redact, withoutCredentials } from '../lib/redact.js'
+import { remoteUrl } from '../lib/releaseApply.js'
+import { branchLink } from '../lib/releasePlanHtml.js'
+
+const secret = /SECRET/
+
+function setup(t: { teardown(fn: () => void): void }, components: { project: string; name: string; url: string }[]) {
+  const dir = tempDir(t, 'casa-release-cred-')
+  const home = join(dir, '.home')
+  mkdirSync(home)
+  writeFileSync(join(dir, 'casa.config.ts'), `export default { releasePlan: { components: ${JSON.stringify(components)}, jobs: 3 }, hubs: { releasePlan: { upload: 'file://${dir}/hub' } } }\n`)
+  const env = { HOME: home, CASA_CONFIG: join(dir, 'casa.config.ts') }
+  return {
+    dir,
+    cli: (args: string[]) => runCli(['-r', dir, ...args], { env }),
+    plan: () => parse(readFileSync(join(dir, 'release_plan.yaml'), 'utf8')),
+    /** Every file the tool wrote for the plan, and the hub's copies. */
+    files: () => ['release_plan.yaml', 'release_plan.html', ...(existsSync(join(dir, 'hub')) ? readdirSync(join(dir, 'hub')).map((f) => join('hub', f)) : [])].filter((f) => existsSync(join(dir, f))).map((f) => [f, readFileSync(join(dir, f), 'utf8')] as const),
+  }
+}
+
+t.test('redact: passwords always, the whole userinfo over http(s), bare user names elsewhere kept', async (t) => {
+  const cases: [string, string, string][] = [
+    ['https://user:SECRETPW1@host/x.git', 'https://user:***@host/x.git', 'https://host/x.git'],
+    ['https://SECRETTOK2@host/y.git', 'https://***@host/y.git', 'https://host/y.git'],
+    ['https://x-access-token:SECRETTOK3@host/z.git', 'https://x-access-token:***@host/z.git', 'https://host/z.git'],
+    ['HTTP://SECRETTOK@127.0.0.1:9/y.git', 'HTTP://***@127.0.0.1:9/y.git', 'HTTP://127.0.0.1:9/y.git'],
+    ['ssh://user:SECRETPW@host/a.git', 'ssh://user:***@host/a.git', 'ssh://user@host/a.git'],
+    ['sftp://u:SECRETPW@host/~/www', 'sftp://u:***@host/~/www', 'sftp://u@host/~/www'],
+    ['ssh://git@host/a.git', 'ssh://git@host/a.git', 'ssh://git@host/a.git'],
+    ['sftp://brainvisa@brainvisa.info/~/prod', 'sftp://brainvisa@brainvisa.info/~/prod', 'sftp://brainvisa@brainvisa.info/~/prod'],
+    ['git@github.com:org/repo.git', 'git@github.com:org/repo.git', 'git@github.com:org/repo.git'],
+    ['file:///tmp/x.git', 'file:///tmp/x.git', 'file:///tmp/x.git'],
+    ['https://github.com/org/a@b', 'https://github.com/org/a@b', 'https://github.com/org/a@b'],
+  ]
+  for (const [url, masked, stripped] of cases) {
+    t.equal(redact(url), masked, `redact ${masked}`)
+    t.equal(withoutCredentials(url), stripped, `withoutCredentials ${stripped}`)
+  }
+  // In text, as git quotes it; a password holding an unencoded @; the password options.
+  t.equal(redact(`fatal: unable to access 'https://u:SECRET@PW@h/x.git/': refused`), `fatal: unable to access 'https://u:***@h/x.git/': refused`)
+  t.equal(redact('$ git clone --mirror --quiet https://SECRETTOK2@127.0.0.1:9/y.git /tmp/y'), '$ git clone --mirror --quiet https://***@127.0.0.1:9/y.git /tmp/y')
+  t.equal(redact('mail admin@example.org, see https://host/x'), 'mail admin@example.org, see https://host/x')
+  t.equal(redact('sshpass --password=SECRET x'), 'sshpass --password=*** x')
+  // The page's links never carry credentials, even from a plan written before they were left out.
+  t.equal(branchLink({ vcs_url: 'https://SECRETTOK@forge.org/a/b.git', branch: 'master', revision: null, version: null }), 'https://forge.org/a/b/tree/master')
+  // apply's URL: the config's when it is the plan's without credentials, else the plan's.
+  const components = [{ project: 'p', name: 'a', url: 'https://SECRETTOK@forge.org/a.git' }]
+  t.equal(remoteUrl('p', 'a', 'https://forge.org/a.git', components), 'https://SECRETTOK@forge.org/a.git')
+  t.equal(remoteUrl('p', 'a', 'https://forge.org/moved.git', components), 'https://forge.org/moved.git')
+  t.equal(remoteUrl('p', 'other', 'https://forge.org/a.git', components), 'https://forge.org/a.git')
+})
+
+t.test('unreachable remotes with credentials: plan, page, upload, progress, -v and show_config keep them secret', async (t) => {
+  const port = await freePort() // nothing listens there
+  const s = setup(t, [
+    { project: 'p', name: 'pw', url: `http://user:SECRETPW1@127.0.0.1:${port}/x.git` },
+    { project: 'p', name: 'tok', url: `http://SECRETTOK2@127.0.0.1:${port}/y.git` },
+    { project: 'p', name: 'xat', url: `https://x-access-token:SECRETTOK3@127.0.0.1:${port}/z.git` },
+  ])
+  for (const args of [['create_release_plan'], ['-v', 'update_release_plan'], ['-v', 'publish_release_plan'], ['show_config'], ['show_config', 'json=1']]) {
+    const r = await s.cli(args)
+    t.notMatch(r.stdout + r.stderr, secret, `${args.join(' ')}: no secret printed`)
+    if (args.includes('update_release_plan')) t.match(r.stderr, /\$ git /, `${args.join(' ')}: -v echoes the git commands`)
+    if (args[0] === 'show_config') t.match(r.stdout, /http:\/\/user:\*\*\*@127\.0\.0\.1:\d+\/x\.git/, `${args.join(' ')}: the URL shown masked`)
+    if (args[0] === 'create_release_plan') t.match(r.stderr, /✖ p\/pw: cannot read http:\/\/user:\*\*\*@127\.0\.0\.1/, 'the failure says which URL, masked')
+  }
+  const plan = s.plan()
+  t.equal(plan.p.pw.bug_fix.vcs_url, `http://127.0.0.1:${port}/x.git`, 'the plan keeps the URL without credentials')
+  t.equal(plan.p.tok.latest_release.vcs_url, `http://127.0.0.1:${port}/y.git`)
+  t.equal(plan.p.xat.release_candidate.vcs_url, `https://127.0.0.1:${port}/z.git`)
+  t.match(plan.p.pw.error_messages[0], /^cannot read http:\/\/user:\*\*\*@127\.0\.0\.1:\d+\/x\.git: /)
+  // A plan written before credentials were left out: update_release_plan keeps the entries it
+  // does not inspect, without their secrets.
+  const old = s.plan()
+  old.legacy = { gone: { ...old.p.tok, bug_fix: { ...old.p.tok.bug_fix, vcs_url: 'https://SECRETOLD@forge.org/gone.git' }, error_messages: ['cannot read https://user:SECRETOLD@forge.org/gone.git: refused'] } }
+  writeFileSync(join(s.dir, 'release_plan.yaml'), stringify(old))
+  const updated = await s.cli(['update_release_plan', 'pw'])
+  t.notMatch(updated.stdout + updated.stderr, secret)
+  t.equal(s.plan().legacy.gone.bug_fix.vcs_url, 'https://forge.org/gone.git', 'an old entry kept without its credentials')
+  t.same(s.plan().legacy.gone.error_messages, ['cannot read https://user:***@forge.org/gone.git: refused'])
+  t.equal((await s.cli(['publish_release_plan'])).code, 0)
+  const files = s.files()
+  t.same(files.map(([f]) => f).sort(), ['hub/release_plan.html', 'hub/release_plan.yaml', 'release_plan.html', 'release_plan.yaml'], 'plan files written and uploaded')
+  for (const [file, text] of files) t.notMatch(text, secret, `${file}: no secret`)
+})
+
+t.test('apply over authenticated HTTP: pushes use the config credentials, a rejected push does not show them', async (t) => {
+  const root = tempDir(t, 'casa-release-cred-remotes-')
+  const remotes = { gamma: new TestRemote(root, 'gamma'), delta: new TestRemote(root, 'delta') }
+  const gammaMaster = remotes.gamma.commit('master', { 'package.json': packageJsonVersion('1.0.0') })
+  remotes.delta.commit('master', { 'package.json': packageJsonVersion('2.0.0') })
+  const hook = join(remotes.delta.bare, 'hooks', 'pre-receive')
+  writeFileSync(hook, '#!/bin/sh\necho "rejected by policy" >&2\nexit 1\n')
+  chmodSync(hook, 0o755)
+  const server = await serveGitHttp(join(root, 'remotes'), 'user', 'SECRETPW9')
+  t.teardown(() => server.close())
+  const s = setup(t, [
+    { project: 'p', name: 'gamma', url: server.url('gamma', 'user:SECRETPW9') },
+    { project: 'p', name: 'delta', url: server.url('delta', 'user:SECRETPW9') },
+  ])
+  const created = await s.cli(['-v', 'create_release_plan'])
+  t.equal(created.code, 0, created.stderr)
+  t.notMatch(created.stdout + created.stderr, secret)
+  t.equal(s.plan().p.gamma.bug_fix.vcs_url, server.url('gamma'), 'the plan holds the URL without credentials')
+  t.same(s.plan().p.gamma.error_messages, [], 'the authenticated remote was read')
+
+  const applied = await s.cli(['-v', 'apply_release_plan', 'gamma'])
+  t.equal(applied.code, 0, applied.stderr)
+  t.notMatch(applied.stdout + applied.stderr, secret, 'apply -v: no secret printed')
+  t.equal(remotes.gamma.refs()['refs/heads/latest_release'], gammaMaster, 'pushed with the credentials of the config')
+
+  const rejected = await s.cli(['apply_release_plan', 'delta'])
+  t.not(rejected.code, 0)
+  t.match(rejected.stderr, /p\/delta: git push refs\/heads\/release_candidate to http:\/\/user:\*\*\*@127\.0\.0\.1:\d+\/delta\.git failed: remote: rejected by policy/)
+  t.notMatch(rejected.stdout + rejected.stderr, secret, 'a rejected push: no secret printed')
+  for (const [file, text] of s.files()) t.notMatch(text, secret, `${file}: no secret`)
+  t.notMatch(readFileSync(join(s.dir, 'release_plan_journal.jsonl'), 'utf8'), secret, 'the journal: no secret')
+})
