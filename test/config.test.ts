@@ -110,6 +110,7 @@ t.test('a wrong type or an unknown key is one line naming the file and the key p
     ['file://srv/www', /hubs\.casaDistro\.upload: invalid hub URL "file:\/\/srv\/www": a file URL takes an absolute path after three slashes/],
     ['sftp:///srv/www', /hubs\.casaDistro\.upload: invalid hub URL "sftp:\/\/\/srv\/www": no host/],
     ['sftp://me:hunter2@host/www', /hubs\.casaDistro\.upload: hub URL sftp:\/\/me@host\/\.\.\.: passwords in URLs are not supported/],
+    ['sftp://me:hunter2@[::1/www', /hubs\.casaDistro\.upload: invalid hub URL "sftp:\/\/me:\*\*\*@\[::1\/www"/],
     ['ftp://me:hunter2@host/www', /hubs\.casaDistro\.upload: expected a URL starting with sftp:\/\/ or file:\/\/, got "ftp:\/\/me:\*\*\*@host\/www"/],
   ]
   for (const [url, message] of badUrls) {
@@ -124,6 +125,13 @@ t.test('a wrong type or an unknown key is one line naming the file and the key p
   writeFileSync(file, `export default { jobs: \n`)
   await t.rejects(loadConfig({ configFile: file }), { message: new RegExp(`^${file}:\\d+: `) })
   await t.rejects(loadConfig({ configFile: join(home, 'missing.ts') }), { message: /config file not found/ })
+})
+
+t.test('a missing required key says missing', async (t) => {
+  const home = isolate(t)
+  const file = join(home, 'missing.config.ts')
+  writeFileSync(file, `export default { releasePlan: { components: [{ project: 'p', name: 'c' }] } }\n`)
+  await t.rejects(loadConfig({ configFile: file }), { constructor: UserError, message: `${file}: releasePlan.components[0].url: missing (expected a string)` })
 })
 
 t.test('a config function that throws is one line naming the file', async (t) => {
