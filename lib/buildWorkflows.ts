@@ -25,7 +25,7 @@ const subdirs = (dir: string) => {
 }
 
 export function findBuildWorkflows(repository: string, filters: { distro: string; branch: string; system: string }): BuildWorkflow[] {
-  const [distro, branch, system] = [filters.distro, filters.branch, filters.system].map(imageFilter)
+  const [distro, branch, system] = (['distro', 'branch', 'system'] as const).map((option) => imageFilter(filters[option], option))
   const found: BuildWorkflow[] = []
   for (const d of subdirs(repository)) {
     if (!distro!.matches(d)) continue

@@ -6,7 +6,7 @@ import { globalOptionHelp } from './options.js'
 import { didYouMean } from './suggest.js'
 import { reportError, runTask, taskHelp, version, type TaskDefinition } from './task.js'
 import { loadAllTasks, loadTask, taskNames } from './taskRegistry.js'
-import { paint, ui } from './ui.js'
+import { paintResult, ui } from './ui.js'
 
 const builtins = ['help', 'completion']
 
@@ -29,7 +29,7 @@ function splitCommand(words: readonly string[]): { before: string[]; command?: s
 export function mainHelp(tasks: readonly TaskDefinition[]): string {
   const width = Math.max(...tasks.map((t) => t.name.length), 'completion bash'.length)
   return [
-    `${paint('bold', 'casa_distro_admin')} [global options] <task> [key=value ...]`,
+    `${paintResult('bold', 'casa_distro_admin')} [global options] <task> [key=value ...]`,
     '',
     'Build, convert and publish the container images and releases of the BrainVISA/CASA distribution.',
     '',

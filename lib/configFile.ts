@@ -3,20 +3,56 @@
 // `casa-distro-admin` resolved to this very package, so a config works in a workflow
 // repository that has no node_modules of its own. The bundle is cached (lib/configCache.ts).
 import { pathToFileURL } from 'node:url'
+import { inspect } from 'node:util'
 import { join, resolve } from 'node:path'
 import { readCachedBundle, writeCachedBundle } from './configCache.js'
 import { UserError } from './errors.js'
 import { packageRoot } from './paths.js'
 
 export async function loadConfigModule(file: string): Promise<{ default?: unknown }> {
-  if (/\.(mjs|js)$/.test(file)) return import(pathToFileURL(file).href)
+  if (/\.(mjs|js)$/.test(file)) {
+    try {
+      return await import(pathToFileURL(file).href)
+    } catch (error) {
+      throw new UserError(`${file}${(await lineOf(file, error)) ?? ''}: ${firstLine(error)}`)
+    }
+  }
   const code = readCachedBundle(file, packageRoot) ?? (await bundleConfig(file))
   if (code === undefined) return loadWithoutEsbuild(file)
   try {
     return await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`)
   } catch (error) {
-    throw new UserError(`${file}: ${(error as Error).message.split('\n')[0]}`)
+    throw new UserError(`${file}: ${firstLine(error)}`)
   }
+}
+
+/** The first line of what a config threw: an Error's message, or any other value (`throw 'boom'`). */
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : typeof error === 'string' ? error : inspect(error, { breakLength: Infinity })
+  return message.split('\n')[0] || (error instanceof Error ? error.name : 'an empty error')
+}
+
+/**
+ * `:line` in a JavaScript config where loading it failed, when it can be known: from the stack
+ * of an error it threw, or for a syntax error (whose stack does not say where in an ES module),
+ * from esbuild parsing the file again.
+ */
+async function lineOf(file: string, error: unknown): Promise<string | undefined> {
+  const stack = error instanceof Error ? (error.stack ?? '') : ''
+  for (const place of [pathToFileURL(file).href, file]) {
+    const at = new RegExp(`(?:^|\\s|\\()${place.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:(\\d+)`).exec(stack)
+    if (at) return `:${at[1]}`
+  }
+  if (!(error instanceof SyntaxError)) return undefined
+  try {
+    const { transform } = await import('esbuild')
+    const { readFile } = await import('node:fs/promises')
+    await transform(await readFile(file, 'utf8'), { loader: 'js', format: file.endsWith('.mjs') ? 'esm' : undefined, logLevel: 'silent' })
+  } catch (parseError) {
+    const line = (parseError as { errors?: { location?: { line: number } }[] }).errors?.[0]?.location?.line
+    if (line) return `:${line}`
+  }
+  return undefined
 }
 
 /** The config and what it imports as one ES module (cached), or undefined without esbuild. */
@@ -76,6 +112,6 @@ async function loadWithoutEsbuild(file: string): Promise<{ default?: unknown }> 
   try {
     return await import(`data:text/javascript;base64,${Buffer.from(source).toString('base64')}`)
   } catch (error) {
-    throw new UserError(`${file}: cannot load it without esbuild (${(error as Error).message.split('\n')[0]}): write it in plain JavaScript, or install casa-distro-admin with npm`)
+    throw new UserError(`${file}: cannot load it without esbuild (${firstLine(error)}): write it in plain JavaScript, or install casa-distro-admin with npm`)
   }
 }

@@ -4,28 +4,31 @@
 import { fileURLToPath } from 'node:url'
 import { UserError } from './errors.js'
 import { expandHome } from './paths.js'
+import { redact } from './ui.js'
 
 export type HubLocation =
   | { scheme: 'sftp'; user: string; host: string; port: number; root: string; display: string }
   | { scheme: 'file'; root: string; display: string }
 
 export function parseHubUrl(url: string): HubLocation {
+  // what messages echo: a password in the URL is never repeated
+  const shown = redact(url)
   let parsed: URL
   try {
     parsed = new URL(url)
   } catch {
-    throw new UserError(`invalid hub URL "${url}": expected sftp://user@host[:port]/path or file:///path`)
+    throw new UserError(`invalid hub URL "${shown}": expected sftp://user@host[:port]/path or file:///path`)
   }
   if (parsed.protocol === 'file:') {
     // file://~/dir is accepted too, for symmetry with sftp://host/~/dir
     if (parsed.host !== '' && parsed.host !== 'localhost' && parsed.host !== '~') {
-      throw new UserError(`invalid hub URL "${url}": a file URL takes an absolute path after three slashes, file:///path ("${parsed.host}" would be a host)`)
+      throw new UserError(`invalid hub URL "${shown}": a file URL takes an absolute path after three slashes, file:///path ("${parsed.host}" would be a host)`)
     }
     const root = parsed.host === '~' ? expandHome(`~${decodeURIComponent(parsed.pathname)}`) : fileURLToPath(parsed)
     return { scheme: 'file', root: root.replace(/\/+$/, '') || '/', display: url }
   }
   if (parsed.protocol === 'sftp:') {
-    if (!parsed.hostname) throw new UserError(`invalid hub URL "${url}": no host`)
+    if (!parsed.hostname) throw new UserError(`invalid hub URL "${shown}": no host`)
     if (parsed.password) throw new UserError(`hub URL sftp://${parsed.username}@${parsed.host}/...: passwords in URLs are not supported; use a key (ssh-agent or ssh.identityFile)`)
     const user = decodeURIComponent(parsed.username) || process.env.USER || 'root'
     const path = decodeURIComponent(parsed.pathname)
@@ -35,5 +38,5 @@ export function parseHubUrl(url: string): HubLocation {
     const host = parsed.hostname.replace(/^\[|\]$/g, '')
     return { scheme: 'sftp', user, host, port, root, display: `sftp://${user}@${parsed.host}${parsed.pathname}` }
   }
-  throw new UserError(`unsupported hub URL "${url}": expected sftp:// or file://`)
+  throw new UserError(`unsupported hub URL "${shown}": expected sftp:// or file://`)
 }

@@ -1,6 +1,6 @@
 // Image name filters as the original wrote them: comma-separated shell wildcards (fnmatch:
 // `*`, `?`, `[...]`) matched against the whole `<namespace>/<name>:<tag>`.
-import { UserError } from './errors.js'
+import { UsageError, UserError } from './errors.js'
 
 export interface ImageFilter {
   readonly text: string
@@ -26,12 +26,21 @@ function wildcardToRegExp(pattern: string): RegExp {
   return new RegExp(`^${source}$`)
 }
 
-export function imageFilter(text: string): ImageFilter {
+/** `option`: the option the text came from, named when a wildcard is malformed (`[z-a]`). */
+export function imageFilter(text: string, option = 'image_names'): ImageFilter {
   const patterns = text
     .split(',')
     .map((p) => p.trim())
     .filter(Boolean)
-    .map(wildcardToRegExp)
+    .map((pattern) => {
+      try {
+        return wildcardToRegExp(pattern)
+      } catch (error) {
+        // "Invalid regular expression: /^[z-a]$/: Range out of order in character class"
+        const reason = (error as Error).message.split(': ').at(-1)!.toLowerCase()
+        throw new UsageError(`${option}=${text}: invalid wildcard "${pattern}": ${reason}`)
+      }
+    })
   return { text, matches: (fullName) => patterns.some((p) => p.test(fullName)) }
 }
 

@@ -45,7 +45,8 @@ export const normalizeName = (name: string): string => name.replace(/-/g, '_')
 const truthy = new Set(['1', 'true', 'yes', 'on', 'y'])
 const falsy = new Set(['0', 'false', 'no', 'off', 'n', ''])
 
-function coerce(task: string, name: string, spec: OptionSpec, raw: unknown): string | boolean | number {
+/** `spelling`: how the user wrote the option, for the message (`components=`); `--name` when unknown. */
+function coerce(task: string, name: string, spec: OptionSpec, raw: unknown, spelling?: string): string | boolean | number {
   if (spec.type === 'boolean') {
     if (typeof raw === 'boolean') return raw
     const word = String(raw).toLowerCase()
@@ -58,7 +59,9 @@ function coerce(task: string, name: string, spec: OptionSpec, raw: unknown): str
     if (raw === '' || raw === true || !Number.isFinite(value)) throw new UsageError(`${task}: ${name}=${String(raw)}: expected a number`)
     return value
   }
-  if (raw === true) throw new UsageError(`${task}: --${name.replace(/_/g, '-')} needs a value`)
+  // `--components` with nothing after it (minimist makes it ''), `--components=` or
+  // `components=`: an empty value is a mistake, never a silent "no filter".
+  if (raw === true || raw === '') throw new UsageError(`${task}: ${spelling ?? `--${name.replace(/_/g, '-')}`} needs a value`)
   const value = String(raw)
   if (spec.choices && !spec.choices.includes(value)) {
     throw new UsageError(`${task}: ${name}=${value}: expected one of ${spec.choices.join(', ')}${didYouMean(value, spec.choices)}`)
@@ -73,16 +76,24 @@ export interface ParsedWords<O extends OptionSpecs> {
 
 /** Parse the words after the task name (global options may be mixed in). */
 export function parseWords<O extends OptionSpecs>(task: string, specs: O, words: readonly string[]): ParsedWords<O> {
-  const keyValue: [string, string][] = []
+  // [normalized name, value, the key as typed]
+  const keyValue: [string, string, string][] = []
   const dashed: string[] = []
   for (const word of words) {
-    const assignment = /^(?:--)?([A-Za-z][\w-]*)=(.*)$/s.exec(word)
-    if (assignment) keyValue.push([normalizeName(assignment[1]!), assignment[2]!])
+    const assignment = /^(--)?([A-Za-z][\w-]*)=(.*)$/s.exec(word)
+    if (assignment) keyValue.push([normalizeName(assignment[2]!), assignment[3]!, `${assignment[1] ?? ''}${assignment[2]!}`])
     else dashed.push(word)
   }
+  // minimist sees `--ignore_warnings` for `--ignore-warnings`: messages echo what was typed
+  const typed = new Map<string, string>()
+  const forMinimist = dashed.map((w) => {
+    const normalized = w.startsWith('--') ? `--${normalizeName(w.slice(2))}` : w
+    if (!typed.has(normalized)) typed.set(normalized, w)
+    return normalized
+  })
   const booleans = Object.entries(specs).filter(([, s]) => s.type === 'boolean').map(([n]) => n)
   const shortAliases = Object.fromEntries(Object.entries(specs).filter(([, s]) => s.short).map(([n, s]) => [s.short!, n]))
-  const parsed = minimist(dashed.map((w) => (w.startsWith('--') ? `--${normalizeName(w.slice(2))}` : w)), {
+  const parsed = minimist(forMinimist, {
     boolean: [...booleans, 'verbose', 'help', 'version'],
     string: ['repository', 'config', ...Object.entries(specs).filter(([, s]) => s.type !== 'boolean').map(([n]) => n)],
     alias: { r: 'repository', v: 'verbose', h: 'help', ...shortAliases },
@@ -90,7 +101,7 @@ export function parseWords<O extends OptionSpecs>(task: string, specs: O, words:
       if (arg.startsWith('-')) {
         const name = normalizeName(arg.replace(/^-+(no_)?/, '').split('=')[0]!)
         if (!(name in specs) && !globalNames.includes(name) && !Object.keys(shortAliases).includes(name)) {
-          throw new UsageError(`${task}: unknown option ${arg}${didYouMean(name, [...Object.keys(specs), ...globalNames])}`)
+          throw new UsageError(`${task}: unknown option ${typed.get(arg) ?? arg}${didYouMean(name, [...Object.keys(specs), ...globalNames])}`)
         }
       }
       return true
@@ -99,6 +110,9 @@ export function parseWords<O extends OptionSpecs>(task: string, specs: O, words:
 
   // given twice (-r a ... -r b), the last one wins, as for task options
   const last = (value: unknown) => (Array.isArray(value) ? value.at(-1) : value) as string | undefined
+  for (const name of ['repository', 'config'] as const) {
+    if (parsed[name] !== undefined && !last(parsed[name])) throw new UsageError(`${task}: --${name} needs a value`)
+  }
   const globals: GlobalOptions = {
     repository: last(parsed.repository) || undefined,
     verbose: parsed.verbose === true,
@@ -117,15 +131,15 @@ export function parseWords<O extends OptionSpecs>(task: string, specs: O, words:
     if (raw === undefined || (spec.type === 'boolean' && !dashed.some((w) => mentions(w, name, spec)))) continue
     values[name] = coerce(task, name, spec, Array.isArray(raw) ? raw.at(-1) : raw)
   }
-  for (const [name, raw] of keyValue) {
+  for (const [name, raw, key] of keyValue) {
     if (globalNames.includes(name) && !(name in specs)) {
-      ;(globals as unknown as Record<string, unknown>)[name] =
-        name === 'repository' || name === 'config' ? raw : coerce(task, name, { type: 'boolean', help: '' }, raw)
+      const pathOption = name === 'repository' || name === 'config'
+      ;(globals as unknown as Record<string, unknown>)[name] = coerce(task, name, { type: pathOption ? 'string' : 'boolean', help: '' }, raw, `${key}=`)
       continue
     }
     const spec = specs[name]
-    if (!spec) throw new UsageError(`${task}: unknown option ${name}${didYouMean(name, Object.keys(specs))}`)
-    values[name] = coerce(task, name, spec, raw)
+    if (!spec) throw new UsageError(`${task}: unknown option ${key}${didYouMean(name, Object.keys(specs))}`)
+    values[name] = coerce(task, name, spec, raw, `${key}=`)
   }
   const positional = parsed._.map(String)
   if (positional.length > 0) {

@@ -17,7 +17,7 @@ import { ui } from './ui.js'
 /** A filter on component names: comma-separated wildcards matched against `name` or `project/name`. */
 export function componentFilter(text: string | undefined): ((project: string, name: string) => boolean) | undefined {
   if (!text) return undefined
-  const filter = imageFilter(text)
+  const filter = imageFilter(text, 'components')
   return (project, name) => filter.matches(name) || filter.matches(`${project}/${name}`)
 }
 

@@ -32,6 +32,7 @@ function describe(value: unknown): string {
 }
 
 function fail(path: string, expected: string, value: unknown): never {
+  if (value === undefined) throw new SchemaError(path, `${path || 'the config'}: missing (expected ${expected})`)
   throw new SchemaError(path, `${path || 'the config'}: expected ${expected}, got ${describe(value)}`)
 }
 

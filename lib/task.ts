@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { errorMessage, exitCodes, isUserError } from './errors.js'
 import { installInterruptHandlers, interruptSignal } from './interrupt.js'
 import { globalOptionHelp, parseWords, type GlobalOptions, type OptionSpecs, type OptionValues } from './options.js'
-import { ui, paint } from './ui.js'
+import { ui, paintResult } from './ui.js'
 import type { ResolvedConfig } from './config.js'
 
 export type { OptionSpecs, OptionValues } from './options.js'
@@ -105,14 +105,14 @@ function formatDefault(value: unknown): string {
 
 /** `help <task>`: the summary, description, then each option with its default. */
 export function taskHelp(task: TaskDefinition): string {
-  const lines = [`${paint('bold', `casa_distro_admin ${task.name}`)} [options]`, '', task.summary]
+  const lines = [`${paintResult('bold', `casa_distro_admin ${task.name}`)} [options]`, '', task.summary]
   if (task.description) lines.push('', task.description.trim())
   const options = Object.entries(task.options)
   if (options.length > 0) {
     lines.push('', 'Options (write key=value, or --key value / --key=value; dashes and underscores are alike):')
     for (const [name, spec] of options) {
       const def = spec.default === undefined && spec.type !== 'boolean' ? 'no default' : `default = ${formatDefault(spec.default ?? false)}`
-      lines.push(`  ${paint('bold', name)}${spec.short ? ` (-${spec.short})` : ''}${spec.positional ? ' (or as plain words)' : ''}`)
+      lines.push(`  ${paintResult('bold', name)}${spec.short ? ` (-${spec.short})` : ''}${spec.positional ? ' (or as plain words)' : ''}`)
       lines.push(`      ${def}`)
       for (const line of spec.help.split('\n')) lines.push(`      ${line}`)
       if (spec.choices) lines.push(`      one of: ${spec.choices.join(', ')}`)

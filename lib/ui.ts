@@ -11,13 +11,24 @@ export interface UiOptions {
 }
 
 const stderr = process.stderr
-const useColor = () => !process.env.NO_COLOR && stderr.isTTY === true && process.env.TERM !== 'dumb'
-const interactive = () => stderr.isTTY === true && !process.env.CI && process.env.TERM !== 'dumb'
+/** Colour only on a terminal, and never under NO_COLOR or TERM=dumb: decided per stream. */
+const useColor = (stream: NodeJS.WriteStream) => !process.env.NO_COLOR && stream.isTTY === true && process.env.TERM !== 'dumb'
+/**
+ * Spinners need a terminal that has a width: at 0 columns (`stty cols 0`, some serial consoles)
+ * every line would wrap forever, and ora's line counting divides by the width.
+ */
+const interactive = () => stderr.isTTY === true && (stderr.columns ?? 0) > 0 && !process.env.CI && process.env.TERM !== 'dumb'
 
 const codes = { red: 31, green: 32, yellow: 33, blue: 34, magenta: 35, cyan: 36, gray: 90, bold: 1 } as const
 export type Color = keyof typeof codes
+const colored = (color: Color, text: string) => `\x1b[${codes[color]}m${text}\x1b[0m`
+/** Colour text that goes to stderr (messages, progress): only when stderr is a terminal. */
 export function paint(color: Color, text: string): string {
-  return useColor() ? `\x1b[${codes[color]}m${text}\x1b[0m` : text
+  return useColor(stderr) ? colored(color, text) : text
+}
+/** Colour text that goes to stdout (results, help): only when stdout is a terminal, so `> file` and `| cat` get plain text. */
+export function paintResult(color: Color, text: string): string {
+  return useColor(process.stdout) ? colored(color, text) : text
 }
 
 /** Hide credentials in URLs and `--password=...` words: the one rule, in lib/redact.ts. */
@@ -121,12 +132,12 @@ class Ui {
     }
   }
 
-  /** Fixed-width columns, for summaries and listings. */
+  /** Fixed-width columns, for summaries and listings: a result, painted for stdout. */
   table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
     const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => visibleLength(r[i] ?? ''))))
     const format = (cells: readonly string[]) =>
       cells.map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat(widths[i]! - visibleLength(c)))).join('  ').trimEnd()
-    return [format(headers.map((h) => paint('bold', h))), ...rows.map(format)].join('\n')
+    return [format(headers.map((h) => paintResult('bold', h))), ...rows.map(format)].join('\n')
   }
 
   private fancy(): boolean {
@@ -152,7 +163,12 @@ class Ui {
     const text = [...this.active.values()].map((s) => (s.detail ? `${s.title} ${paint('gray', s.detail)}` : s.title)).join(' | ')
     if (!this.spinner) {
       const { default: ora } = await import('ora')
-      this.spinner = ora({ stream: stderr, discardStdin: false, color: 'cyan' })
+      this.spinner = ora({ stream: stderr, discardStdin: false, color: useColor(stderr) ? 'cyan' : false })
+      // A terminal resized to 0 columns mid-step: stop drawing before ora measures lines
+      // against a width of 0 (it would clear lines forever); the steps go on as plain lines.
+      stderr.on('resize', () => {
+        if (!interactive() && this.spinner?.isSpinning) this.spinner.stop()
+      })
     }
     this.spinner.text = text
     if (!this.spinner.isSpinning) this.spinner.start()

@@ -51,6 +51,23 @@ t.test('a user error in the config: one line, no stack trace, exit 1', async (t)
   t.notMatch(result.stderr, /at .*\.js:\d+/)
 })
 
+t.test('a JavaScript config that fails to load: one line with the file and line, exit 1', async (t) => {
+  const dir = tempDir(t)
+  const cases: [string, string, string][] = [
+    ['syn.mjs', 'export default {\n  jobs: 2,,\n}\n', ":2: Unexpected token ','"],
+    ['syn.js', 'export default {\n  jobs: 2,,\n}\n', ":2: Unexpected token ','"],
+    ['throws.js', "const a = 1\nthrow new Error('set CASA_SITE first')\nexport default {}\n", ':2: set CASA_SITE first'],
+    ['string.mjs', "throw 'boom'\n", ': boom'],
+  ]
+  for (const [name, source, message] of cases) {
+    const file = join(dir, name)
+    writeFileSync(file, source)
+    const result = await runCli(['--config', file, 'show_config'], { env: env(t) })
+    t.equal(result.code, 1, name)
+    t.equal(result.stderr, `error: ${file}${message}\n`, name)
+  }
+})
+
 t.test('global options before or after the task, key=value or dashed', async (t) => {
   const dir = tempDir(t)
   for (const args of [['-r', dir, 'show_config', '--json'], ['show_config', 'json=1', `repository=${dir}`], ['show_config', '--repository', dir, '--json']]) {

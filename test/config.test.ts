@@ -110,6 +110,7 @@ t.test('a wrong type or an unknown key is one line naming the file and the key p
     ['file://srv/www', /hubs\.casaDistro\.upload: invalid hub URL "file:\/\/srv\/www": a file URL takes an absolute path after three slashes/],
     ['sftp:///srv/www', /hubs\.casaDistro\.upload: invalid hub URL "sftp:\/\/\/srv\/www": no host/],
     ['sftp://me:hunter2@host/www', /hubs\.casaDistro\.upload: hub URL sftp:\/\/me@host\/\.\.\.: passwords in URLs are not supported/],
+    ['sftp://me:hunter2@[::1/www', /hubs\.casaDistro\.upload: invalid hub URL "sftp:\/\/me:\*\*\*@\[::1\/www"/],
     ['ftp://me:hunter2@host/www', /hubs\.casaDistro\.upload: expected a URL starting with sftp:\/\/ or file:\/\/, got "ftp:\/\/me:\*\*\*@host\/www"/],
   ]
   for (const [url, message] of badUrls) {
@@ -126,11 +127,44 @@ t.test('a wrong type or an unknown key is one line naming the file and the key p
   await t.rejects(loadConfig({ configFile: join(home, 'missing.ts') }), { message: /config file not found/ })
 })
 
+t.test('a missing required key says missing', async (t) => {
+  const home = isolate(t)
+  const file = join(home, 'missing.config.ts')
+  writeFileSync(file, `export default { releasePlan: { components: [{ project: 'p', name: 'c' }] } }\n`)
+  await t.rejects(loadConfig({ configFile: file }), { constructor: UserError, message: `${file}: releasePlan.components[0].url: missing (expected a string)` })
+})
+
 t.test('a config function that throws is one line naming the file', async (t) => {
   const home = isolate(t)
   const file = join(home, 'throws.config.ts')
   writeFileSync(file, `export default () => { throw new Error('set CASA_SITE first') }\n`)
   await t.rejects(loadConfig({ configFile: file }), { constructor: UserError, message: `${file}: set CASA_SITE first` })
+})
+
+t.test('a JavaScript config that does not load is one line naming the file and the line', async (t) => {
+  const home = isolate(t)
+  // (.js configs through the real CLI in cli.test.ts: tap's loader hooks change how .js imports)
+  for (const ext of ['mjs']) {
+    // a module that failed to load stays failed in Node's cache: one file per case
+    const file = join(home, `syn.config.${ext}`)
+    writeFileSync(file, `export default {\n  jobs: 2,,\n}\n`)
+    await t.rejects(loadConfig({ configFile: file }), { constructor: UserError, message: `${file}:2: Unexpected token ','` }, `${ext}: syntax error`)
+    const thrower = join(home, `throw.config.${ext}`)
+    writeFileSync(thrower, `const site = 'x'\nthrow new Error('set CASA_SITE first')\nexport default {}\n`)
+    await t.rejects(loadConfig({ configFile: thrower }), { constructor: UserError, message: `${thrower}:2: set CASA_SITE first` }, `${ext}: top-level throw`)
+  }
+  const file = join(home, 'str.config.mjs')
+  writeFileSync(file, `throw 'boom'\nexport default {}\n`)
+  await t.rejects(loadConfig({ configFile: file }), { constructor: UserError, message: `${file}: boom` }, 'a thrown string')
+})
+
+t.test('a TypeScript config that throws something other than an Error is one line too', async (t) => {
+  const home = isolate(t)
+  for (const [thrown, shown] of [["'boom'", 'boom'], ['{ code: 7 }', '{ code: 7 }'], ['undefined', 'undefined']]) {
+    const file = join(home, 'boom.config.ts')
+    writeFileSync(file, `throw ${thrown}\nexport default {}\n`)
+    await t.rejects(loadConfig({ configFile: file }), { constructor: UserError, message: `${file}: ${shown}` }, `throw ${thrown}`)
+  }
 })
 
 t.test('the compiled config is cached until the config or a file it imports changes', async (t) => {

@@ -15,3 +15,8 @@ t.test('character classes and literal dots', async (t) => {
   t.notOk(imageFilter('cati/casa-[!dt]*').matches('cati/casa-dev:1'))
   t.notOk(imageFilter('cati/a.b').matches('cati/aXb'), 'a dot is literal')
 })
+
+t.test('a malformed wildcard is a usage error naming the option and the pattern', async (t) => {
+  t.throws(() => imageFilter('a*,[z-a]', 'components'), { name: 'UsageError', message: 'components=a*,[z-a]: invalid wildcard "[z-a]": range out of order in character class' })
+  t.throws(() => imageFilter('cati/[z-a]*'), { name: 'UsageError', message: /^image_names=cati\/\[z-a\]\*: invalid wildcard "cati\/\[z-a\]\*"/ })
+})

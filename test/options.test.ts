@@ -48,3 +48,23 @@ t.test('mistakes are usage errors naming the closest option', async (t) => {
   t.throws(() => parseWords('x', specs, ['compressor=zstdd']), { message: /expected one of gzip, zstd \(did you mean "zstd"\?\)/ })
   t.throws(() => parseWords('x', { a: { type: 'string', help: '' } }, ['stray']), { message: /unexpected argument "stray"/ })
 })
+
+t.test('a string option given with no value is an error, not an empty filter', async (t) => {
+  const components = { components: { type: 'string', positional: true, help: 'wildcards; all when not given' }, dry_run: { type: 'boolean', help: '' } } as const
+  t.throws(() => parseWords('apply_release_plan', components, ['--components', '--dry-run']), { constructor: UsageError, message: 'apply_release_plan: --components needs a value' }, 'followed by another option')
+  t.throws(() => parseWords('apply_release_plan', components, ['--components']), { message: 'apply_release_plan: --components needs a value' }, 'last word')
+  t.throws(() => parseWords('apply_release_plan', components, ['--components=']), { message: 'apply_release_plan: --components= needs a value' })
+  t.throws(() => parseWords('apply_release_plan', components, ['components=']), { message: 'apply_release_plan: components= needs a value' })
+  t.throws(() => parseWords('x', specs, ['--image-names']), { message: 'x: --image-names needs a value' }, 'an option with a default too')
+  t.throws(() => parseWords('x', specs, ['-r']), { message: 'x: --repository needs a value' })
+  t.throws(() => parseWords('x', specs, ['--config', '--force']), { message: 'x: --config needs a value' })
+  t.throws(() => parseWords('x', specs, ['config=']), { message: 'x: config= needs a value' })
+  t.equal(parseWords('apply_release_plan', components, []).options.components, undefined, 'not given: all')
+})
+
+t.test('an unknown option is echoed as typed', async (t) => {
+  t.throws(() => parseWords('x', specs, ['--ignore-warnings']), { message: /^x: unknown option --ignore-warnings( |$)/ })
+  t.throws(() => parseWords('x', specs, ['ignore-warnings=1']), { message: /^x: unknown option ignore-warnings( |$)/ })
+  t.throws(() => parseWords('x', specs, ['--ignore-warnings=1']), { message: /^x: unknown option --ignore-warnings( |$)/ })
+  t.throws(() => parseWords('x', specs, ['--image-name', 'a']), { message: 'x: unknown option --image-name (did you mean "image_names"?)' })
+})
