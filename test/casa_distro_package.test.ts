@@ -161,12 +161,16 @@ t.test('publish_casa_distro to a file:// hub', async (t) => {
 t.test('a package_version that is no file-name word is refused before any work', async (t) => {
   const repo = workflowRepository(t, `{ hubs: { casaDistro: { upload: '${sftpUrl(sshd, join(sshd.root, 'never'))}' } }, ${sshConfig(sshd)} }`)
   for (const task of ['package_casa_distro', 'publish_casa_distro']) {
-    for (const bad of ['../escaped', 'a/b', '.hidden', '']) {
+    for (const bad of ['../escaped', 'a/b', '.hidden']) {
       const run = await runCli(['-r', repo.dir, task, `package_version=${bad}`], { env: repo.env })
       t.equal(run.code, 1, `${task} package_version=${bad}`)
-      t.equal(run.stderr.trim().split('\n').length, 1, 'one line')
+      t.equal(run.stderr.trim().split('\n').length, 1, `one line: ${run.stderr}`)
       t.match(run.stderr, /package_version "[^"]*": expected a version such as 3\.0\.1/)
     }
+    // an empty value is a usage error, as for every option
+    const empty = await runCli(['-r', repo.dir, task, 'package_version='], { env: repo.env })
+    t.equal(empty.code, 2, `${task} package_version=`)
+    t.equal(empty.stderr, `error: ${task}: package_version= needs a value\n`)
   }
   t.notOk(existsSync(join(dirname(repo.dir), 'escaped.zip')), 'nothing written outside the repository')
   t.notOk(existsSync(join(sshd.root, 'never')), 'nothing uploaded')
