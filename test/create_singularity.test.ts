@@ -2,7 +2,7 @@
 // siftool, unpacked with sqfs2tar/unsquashfs, run with chroot (we are root) against docker run.
 import t, { type Test } from 'tap'
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { binPath, runCli } from './helpers/cli.js'
 import { ensureBusyboxImage } from './helpers/services.js'
@@ -392,4 +392,19 @@ t.test('an output or temporary directory that cannot be written: one line naming
   oneLine(t, await runCli(['-r', ro, 'create_singularity', tag], { env: { ...env, TMPDIR: tmp } }), new RegExp(`cannot write in ${ro}: it is on a read-only file system\n`))
   oneLine(t, await runCli(['-r', out, 'create_singularity', tag], { env: { ...env, TMPDIR: '/nonexistent' } }), /cannot write in \/nonexistent: no such directory \(set TMPDIR or APPTAINER_TMPDIR/)
   oneLine(t, await runCli(['-r', out, 'create_singularity', tag], { env: { ...env, TMPDIR: ro } }), new RegExp(`cannot write in ${ro}: it is on a read-only file system \\(set TMPDIR`))
+})
+
+t.test('a removed .sif whose .md5 and .dockerid remain is converted again', async (t) => {
+  const tag = `${ns}/small:${run}rm`
+  sh('docker', ['tag', base, tag])
+  t.teardown(() => void spawnSync('docker', ['image', 'rm', tag]))
+  const repo = repository("{ singularity: { compressor: 'lz4' } }")
+  const sif = join(repo.dir, `${tag.replace(/[/:]/g, '_')}.sif`)
+  const first = await runCli(['-r', repo.dir, 'create_singularity', tag], { env: repo.env })
+  t.equal(first.code, 0, first.stderr)
+  rmSync(sif)
+  const again = await runCli(['-r', repo.dir, 'create_singularity', tag], { env: repo.env })
+  t.equal(again.code, 0, again.stderr)
+  t.notMatch(again.stderr + again.stdout, /up to date/)
+  t.ok(existsSync(sif), 'the .sif is back')
 })
