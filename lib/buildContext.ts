@@ -3,7 +3,7 @@
 // gives the context digest (the incremental-build key, computed without writing anything)
 // and the staged copy in a temporary directory that `docker build` reads.
 import { createHash } from 'node:crypto'
-import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -53,7 +53,12 @@ export async function contextFiles(image: CatalogImage): Promise<ContextFile[]> 
   for (let i = 1; i < files.length; i++) {
     if (files[i]!.path === files[i - 1]!.path) throw new UserError(`${join(root, files[i]!.path)}: both ${files[i]!.path} and ${files[i]!.path}${templateSuffix} exist in ${root}`)
   }
-  if (!files.some((f) => f.path === 'Dockerfile')) throw new UserError(`${root}: no Dockerfile (nor Dockerfile.template) in the image definition`)
+  const dockerfile = files.find((f) => f.path === 'Dockerfile')
+  if (!dockerfile) throw new UserError(`${root}: no Dockerfile (nor Dockerfile.template) in the image definition`)
+  // A dangling link would only fail inside docker build, after the bases are built.
+  if (dockerfile.link !== undefined && !existsSync(join(root, 'Dockerfile'))) {
+    throw new UserError(`${root}: no Dockerfile: Dockerfile is a symbolic link to ${dockerfile.link}, which does not exist`)
+  }
   return files
 }
 

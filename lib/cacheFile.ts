@@ -25,7 +25,11 @@ export function writeCacheFile(file: string, data: unknown): boolean {
     renameSync(temporary, file)
     return true
   } catch {
-    rmSync(temporary, { force: true })
+    try {
+      rmSync(temporary, { force: true })
+    } catch {
+      // ENOTDIR when the cache directory is a file: there is nothing to remove then
+    }
     return false
   }
 }

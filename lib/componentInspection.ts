@@ -2,7 +2,7 @@
 // then read the revision and version of its three branches and its version tags. Components
 // are inspected a few at a time, one progress line each; a component that cannot be read
 // carries its error and the others go on.
-import type { ReleaseComponent } from './configSchema.js'
+import { defaultBranches, type ReleaseComponent } from './configSchema.js'
 import { parseVersion } from './componentVersion.js'
 import { errorMessage } from './errors.js'
 import { gitEnv, mirrorPath, openMirror } from './gitMirror.js'
@@ -36,10 +36,11 @@ export interface ComponentInspection {
 }
 
 export function branchNames(component: ReleaseComponent): Record<BranchRole, string> {
+  // The defaults come from the config schema, which checks the three roles differ with them.
   return {
-    bug_fix: component.bugFix ?? 'master',
-    release_candidate: component.releaseCandidate ?? 'release_candidate',
-    latest_release: component.latestRelease ?? 'latest_release',
+    bug_fix: component.bugFix ?? defaultBranches.bugFix,
+    release_candidate: component.releaseCandidate ?? defaultBranches.releaseCandidate,
+    latest_release: component.latestRelease ?? defaultBranches.latestRelease,
   }
 }
 

@@ -8,6 +8,36 @@ import { array, boolean, integer, object, oneOf, optional, record, refine, Schem
 /** Lower-case path components as Docker accepts them in repository names. */
 export const dockerPathPattern = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/
 
+/** A registry as Docker names it: host[:port] (a DNS name, an IPv4 or a bracketed IPv6 address). */
+const hostPortPattern = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/
+
+/** Why `host` is not a registry name, or undefined; never repeats a password put in it. */
+function registryProblem(host: string): string | undefined {
+  if (host.includes('@')) return `credentials in a registry name are not supported; use docker login ${host.slice(host.lastIndexOf('@') + 1)}`
+  if (!hostPortPattern.test(host)) return `expected a registry host[:port] like docker.io or registry.example.org:5000, got ${JSON.stringify(host)}`
+  return undefined
+}
+
+const registryName: Schema<string> = {
+  expected: 'a registry host[:port]',
+  check: (value, path) => {
+    const host = string().check(value, path)
+    const problem = registryProblem(host)
+    if (problem) throw new SchemaError(path, `${path}: ${problem}`)
+    return host
+  },
+}
+
+/** `oras://registry[:port]/namespace`, checked as publishing will use it (a pullable, lower-case name). */
+function orasProblem(text: string): string | undefined {
+  const [, authority = '', rest = ''] = /^oras:\/\/([^/]*)\/?(.*)$/.exec(text) ?? []
+  const problem = registryProblem(authority)
+  if (problem) return `ORAS hub URL: ${problem}`
+  const namespace = rest.replace(/\/+$/, '')
+  if (namespace && !dockerPathPattern.test(namespace)) return `ORAS hub URL oras://${authority}/${namespace}: the namespace must be a lower-case docker namespace`
+  return undefined
+}
+
 /**
  * A hub URL: sftp:// and file:// ones parsed as openHub will parse them, so a mistake is
  * reported when the config loads, with its key.
@@ -18,6 +48,10 @@ const url = (schemes: readonly string[]): Schema<string> => {
     expected: prefixed.expected,
     check: (value, path) => {
       const text = prefixed.check(value, path)
+      if (text.startsWith('oras://')) {
+        const problem = orasProblem(text)
+        if (problem) throw new SchemaError(path, `${path}: ${problem}`)
+      }
       if (/^(sftp|file):\/\//.test(text)) {
         try {
           parseHubUrl(text)
@@ -33,7 +67,7 @@ const url = (schemes: readonly string[]): Schema<string> => {
 
 const dockerHub = object({
   /** Registry host (and port): `docker.io`, `registry.example.org:5000`. */
-  registry: string(),
+  registry: registryName,
   /** Repository prefix in that registry: `cati`. */
   namespace: refine(string(), 'a lower-case docker namespace', (v) => dockerPathPattern.test(v)),
 })
@@ -87,6 +121,21 @@ const releaseComponent: Schema<Infer<typeof releaseComponentFields>> = {
   },
 }
 
+/** Components with unique names: a duplicate is named, with both places. */
+const uniqueComponents: Schema<Infer<typeof releaseComponent>[]> = {
+  expected: 'components with unique names',
+  check: (value, path) => {
+    const list = array(releaseComponent).check(value, path)
+    const first = new Map<string, number>()
+    for (const [i, c] of list.entries()) {
+      const before = first.get(c.name)
+      if (before !== undefined) throw new SchemaError(`${path}[${i}].name`, `${path}[${i}].name: component "${c.name}" is already ${path}[${before}]: names must be unique`)
+      first.set(c.name, i)
+    }
+    return list
+  },
+}
+
 export const configSchema = object({
   /** The workflow repository. Overridden by --repository and $CASA_DEFAULT_REPOSITORY. */
   repository: optional(string()),
@@ -134,7 +183,7 @@ export const configSchema = object({
   }),
   releasePlan: object({
     /** The git components of release plans; names must be unique. */
-    components: refine(array(releaseComponent), 'components with unique names', (list) => new Set(list.map((c) => c.name)).size === list.length),
+    components: uniqueComponents,
     /** How many components are inspected (git fetch + reads) at once. */
     jobs: integer(1, 64),
   }),

@@ -13,6 +13,18 @@ import { lastLines } from './exec.js'
 import { onInterrupt } from './interrupt.js'
 import { ui } from './ui.js'
 
+
+/**
+ * The legacy builder prints a deprecation notice ("DEPRECATED: The legacy builder ... Install
+ * the buildx component ... https://docs.docker.com/go/buildx/") on stderr: it would take the
+ * place of the real reason in a build failure's last lines.
+ */
+function withoutBuildxNotice(stderr: string): string {
+  return stderr
+    .split('\n')
+    .filter((l) => !/^\s*(DEPRECATED: The legacy builder is deprecated|Install the buildx component to build images with BuildKit:|https:\/\/docs\.docker\.com\/go\/buildx\/?)/.test(l))
+    .join('\n')
+}
 export type BuildStatus = 'built' | 'up to date' | 'failed' | 'skipped'
 
 export interface BuildOutcome {
@@ -143,7 +155,7 @@ async function buildOne(item: PlanItem, options: BuildOptions, leftovers: Set<st
             if (line) step.update(line.slice(0, 80))
           },
         })
-        if (result.exitCode !== 0) throw new UserError(`docker build failed: ${lastLines(result.stderr || result.stdout, 3)}`)
+        if (result.exitCode !== 0) throw new UserError(`docker build failed: ${lastLines(withoutBuildxNotice(result.stderr) || result.stdout, 3)}`)
       } finally {
         unregister()
         await rm(context, { recursive: true, force: true })

@@ -6,6 +6,7 @@
 import type { CasaConfig, DockerHub } from './configSchema.js'
 import { docker, inspectImages, pullImage, removeUntagged, useDockerEngine, type ImageInfo } from './docker.js'
 import { UserError, errorMessage } from './errors.js'
+import { lastLines } from './exec.js'
 import { catalogFromConfig, type CatalogImage } from './imageCatalog.js'
 import { dockerCredentials, RegistryClient } from './registry.js'
 import { matchImagesInOrder, shortId } from './buildPlan.js'
@@ -84,7 +85,10 @@ async function pushTag(image: CatalogImage, hub: DockerHub, tag: string, signal?
       if (result.exitCode !== 0) {
         const said = `${result.stderr}\n${result.stdout}`
         if (refusedPattern.test(said)) throw new UserError(`push to ${hub.registry} refused: not logged in or not allowed (run: docker login ${hub.registry})`)
-        throw new UserError(`docker push ${remote} failed: ${said.trim().split('\n').pop()}`)
+        // Docker says why on stderr ("dial tcp ...: connection refused"); stdout ends with a
+        // progress banner ("The push refers to repository ...") that explains nothing.
+        const reason = lastLines(result.stderr, 1) || lastLines(result.stdout, 1) || `exit ${result.exitCode}`
+        throw new UserError(`docker push ${remote} failed: ${reason}`)
       }
       const pushed = (await inspectImages([remote])).get(remote)
       const localDigest = pushed && repoDigest(pushed, hub, image.name)

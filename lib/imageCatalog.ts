@@ -157,8 +157,13 @@ export async function loadCatalog(options: CatalogOptions): Promise<ImageCatalog
   for (const [definition, { found: item, deps }] of pendingDependencies) {
     const keys = new Set<string>()
     for (const dep of deps) {
-      const resolved = resolveDependency(dep.path, item, definitions, byKey).filter((key) => key !== definition.key)
+      const named = resolveDependency(dep.path, item, definitions, byKey)
+      const resolved = named.filter((key) => key !== definition.key)
       for (const key of resolved) keys.add(key)
+      // `dependencies: [.]` names only this definition: say so, it does hold one.
+      if (resolved.length === 0 && named.length > 0) {
+        throw new UserError(`${definition.file}:${dep.line}: dependency ${dep.path} is this image definition itself`)
+      }
       if (resolved.length === 0) {
         throw new UserError(`${definition.file}:${dep.line}: dependency ${dep.path} (${resolve(item.dir, dep.path)}) holds no image definition`)
       }

@@ -52,7 +52,7 @@ export function parseDefinition(text: string, file: string): DefinitionSpec {
     if (!isSeq(tagsNode) || tagsNode.items.length === 0) fail(tagsNode, `${where}.tags: expected a non-empty list of tags, got ${describe(tagsNode)}`)
     const tags = (tagsNode as { items: Node[] }).items.map((tag) => {
       if (!isScalar(tag) || tag.value === null || typeof tag.value === 'object' || tag.value === '') return fail(tag, `${where}.tags: expected a tag, got ${describe(tag)}`)
-      return String(tag.value)
+      return scalarText(tag)
     })
     const visibilityNode = node.get('visibility', true) as Node | undefined
     let visibility: Visibility = 'public'
@@ -72,12 +72,22 @@ export function parseDefinition(text: string, file: string): DefinitionSpec {
         const value = pair.value as Node | null
         if (!key || !/^\w+$/.test(key)) fail(pair.key as Node, `${where}.template_files_parameters: a parameter name must be letters, digits and _`)
         if (!isScalar(value) || value.value === null || typeof value.value === 'object') fail(value ?? (pair.key as Node), `${where}.template_files_parameters.${key}: expected a string, got ${describe(value)}`)
-        templateParameters[key!] = String((value as { value: unknown }).value)
+        templateParameters[key!] = scalarText(value as Node)
       }
     }
     return { name: (nameNode as { value: string }).value, tags, visibility, templateParameters, line: lineOf(node) }
   })
   return { dependencies, imageSources }
+}
+
+/**
+ * A scalar as written: an unquoted `5.10`, `1e3` or `0x10` is a YAML number, and String() of it
+ * would give 5.1, 1000 or 16; a tag or version means the text (`source` is the text before
+ * resolving, set by the parser).
+ */
+function scalarText(node: Node): string {
+  const { value, source } = node as { value: unknown; source?: string }
+  return typeof value === 'string' ? value : (source ?? String(value))
 }
 
 function checkKeys(map: { items: { key: unknown }[] }, known: readonly string[], prefix: string, fail: (node: Node, message: string) => never): void {

@@ -82,6 +82,34 @@ export function supportsInsertRange(dir: string): Promise<boolean> {
 function diskFull(dir: string): UserError {
   return new UserError(`no space left on device in ${dir}: free some space (or set TMPDIR/APPTAINER_TMPDIR for temporary files) and run again`)
 }
+/**
+ * Any other file-system error writing in a directory, as one line like diskFull: a read-only
+ * output directory or a missing TMPDIR is bad input, not our bug. Undefined if not one.
+ */
+function cannotWrite(error: unknown, outDir: string, tmpDir: string): UserError | undefined {
+  const { code, path } = (error ?? {}) as NodeJS.ErrnoException
+  const reasons: Record<string, string> = {
+    EROFS: 'it is on a read-only file system',
+    ENOENT: 'no such directory',
+    ENOTDIR: 'not a directory',
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+    EDQUOT: 'disk quota exceeded',
+  }
+  if (!code || !path || !reasons[code]) return undefined
+  const dir = dirname(path)
+  if (dir !== outDir && dir !== tmpDir) return undefined // not one of our directories: a real surprise
+  const hint = dir === tmpDir ? ' (set TMPDIR or APPTAINER_TMPDIR to a writable directory)' : ''
+  return new UserError(`cannot write in ${dir}: ${reasons[code]}${hint}`)
+}
+
+/** Create and remove a file in `dir`: fails as the conversion would, but before any work. */
+async function checkWritable(dir: string): Promise<void> {
+  const probe = join(dir, `.casa-write-${process.pid}-${randomBytes(4).toString('hex')}`)
+  await writeFile(probe, '', { flag: 'wx' })
+  await rm(probe, { force: true })
+}
+
 const isNoSpace = (text: string) => /ENOSPC|No space left on device/i.test(text)
 
 function definitionFile(reference: string, image: ImageInfo): string {
@@ -152,14 +180,17 @@ export async function convertImage(request: ConvertRequest): Promise<ConvertResu
     // Which builder (tar2sqfs, else mksquashfs 4.6+), whether the output directory can insert
     // a range, and the container: found out at once (each takes a tenth of a second). A
     // missing builder is said first; a container already made is removed by the cleanup.
-    const [builderFound, created, insertRange] = await Promise.allSettled([squashfsBuilder(), createContainer(request.reference, '/.casa-distro-export-only'), probe])
+    const [builderFound, created, insertRange, outWritable] = await Promise.allSettled([squashfsBuilder(), createContainer(request.reference, '/.casa-distro-export-only'), probe, checkWritable(outDir)])
     if (created.status === 'fulfilled') container = created.value
     if (builderFound.status === 'rejected') throw builderFound.reason
+    if (outWritable.status === 'rejected') throw outWritable.reason
     if (created.status === 'rejected') throw created.reason
     inPlace = insertRange.status === 'fulfilled' && insertRange.value
     if (inPlace) {
       squashfsPath = tempSif
       squashfsDir = outDir
+    } else {
+      await checkWritable(tmpDir) // before the export, not after it
     }
     // Held open so that, if tar2sqfs fails and removes its output, the space stays taken
     // until we have asked the file system whether it is full (tar2sqfs only says "I/O error").
@@ -239,7 +270,7 @@ export async function convertImage(request: ConvertRequest): Promise<ConvertResu
   } catch (error) {
     await cleanup()
     if ((error as NodeJS.ErrnoException).code === 'ENOSPC') throw diskFull(outDir)
-    throw error
+    throw cannotWrite(error, outDir, tmpDir) ?? error
   } finally {
     await remove()
     unregister()

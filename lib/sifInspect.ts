@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises'
 import { primaryPartition, readObject, readSif, typeNames } from './sifReader.js'
 import { dataTypes } from './sifWriter.js'
+import { UserError } from './errors.js'
 
 const fsNames: Record<number, string> = { 1: 'Squashfs', 2: 'Ext3', 3: 'Archive', 4: 'Raw', 5: 'Encrypted squashfs' }
 const partNames: Record<number, string> = { 1: 'System', 2: '*System', 3: 'Data', 4: 'Overlay' }
@@ -10,12 +11,26 @@ const archNames: Record<string, string> = { '00': 'unknown', '01': '386', '02': 
 
 const optional = (path: string) => readFile(path, 'utf8').then((t) => t.trim(), () => undefined)
 
+/** The JSON.Labels object: a damaged one is the user's file, not our bug, so say so in one line. */
+function parseLabels(path: string, text: string): Record<string, unknown> {
+  let labels: unknown
+  try {
+    labels = JSON.parse(text)
+  } catch {
+    throw new UserError(`${path}: the labels object is not valid JSON`)
+  }
+  if (labels === null || typeof labels !== 'object' || Array.isArray(labels)) {
+    throw new UserError(`${path}: the labels object is not a JSON object (got ${labels === null ? 'null' : Array.isArray(labels) ? 'an array' : `a ${typeof labels}`})`)
+  }
+  return labels as Record<string, unknown>
+}
+
 export async function describeSif(path: string): Promise<{ text: string; data: unknown }> {
   const sif = await readSif(path)
   primaryPartition(sif)
   const labelsObject = sif.descriptors.find((d) => d.type === dataTypes.labels)
   const deffileObject = sif.descriptors.find((d) => d.type === dataTypes.deffile)
-  const labels = labelsObject ? (JSON.parse((await readObject(sif, labelsObject)).toString('utf8')) as Record<string, string>) : {}
+  const labels = labelsObject ? parseLabels(path, (await readObject(sif, labelsObject)).toString('utf8')) : {}
   const deffile = deffileObject ? (await readObject(sif, deffileObject)).toString('utf8') : undefined
   const dockerId = await optional(`${path}.dockerid`)
   const md5 = await optional(`${path}.md5`)
@@ -38,7 +53,7 @@ export async function describeSif(path: string): Promise<{ text: string; data: u
     `md5: ${md5 ?? 'no .md5 file'}`,
     '',
     'labels:',
-    ...Object.entries(labels).map(([k, v]) => `  ${k}: ${v}`),
+    ...Object.entries(labels).map(([k, v]) => `  ${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`),
   ]
   if (deffile) lines.push('', 'definition file:', ...deffile.trimEnd().split('\n').map((l) => `  ${l}`))
   return { text: lines.join('\n'), data: { path, header: sif.header, objects, labels, deffile, dockerId, md5 } }

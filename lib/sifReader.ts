@@ -2,7 +2,7 @@
 // small objects and a stream of the partition. Used to check every file we write, by
 // inspect_singularity, and by publishing.
 import { createReadStream, type ReadStream } from 'node:fs'
-import { open } from 'node:fs/promises'
+import { open, stat } from 'node:fs/promises'
 import { UserError } from './errors.js'
 import { DESCRIPTOR_SIZE, GROUP_MASK, HEADER_SIZE, SIF_MAGIC, dataTypes } from './sifWriter.js'
 
@@ -63,6 +63,12 @@ const int64 = (buffer: Buffer, offset: number) => Number(buffer.readBigInt64LE(o
 
 /** Read and check a SIF file's header and descriptor table. */
 export async function readSif(path: string): Promise<SifFile> {
+  // Check the kind of file before opening it: opening a FIFO blocks a worker thread until a
+  // writer comes, and then even process.exit (Ctrl-C) waits for it; a directory gives EISDIR.
+  const kind = await stat(path).catch((error: NodeJS.ErrnoException) => {
+    throw new UserError(`cannot read ${path}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`)
+  })
+  if (!kind.isFile()) throw new UserError(`cannot read ${path}: ${kind.isDirectory() ? 'it is a directory' : 'not a regular file'}`)
   const handle = await open(path, 'r').catch((error: NodeJS.ErrnoException) => {
     throw new UserError(`cannot read ${path}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`)
   })

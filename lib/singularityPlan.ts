@@ -1,7 +1,7 @@
 // Which SIF files create_singularity and publish_singularity deal with: the local docker
 // images matching the filter (not `<none>`, not `latest`), their file names in the
 // workflow repository, and whether each file is up to date with its docker image.
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { listLocalImages } from './docker.js'
 import { imageFilter, noMatch } from './imageFilter.js'
@@ -14,7 +14,7 @@ export interface SingularityItem {
   imageId: string
   /** Absolute path of the SIF file. */
   file: string
-  /** The .dockerid beside the file equals the image id (and the .md5 exists). */
+  /** The file exists, the .dockerid beside it equals the image id and the .md5 exists. */
   upToDate: boolean
 }
 
@@ -34,8 +34,13 @@ export async function singularityPlan(options: { filter: string; repository: str
   for (const image of images) {
     const reference = `${image.repository}:${image.tag}`
     const file = join(options.repository, sifFileName(reference, options.extension))
-    const [dockerId, md5] = await Promise.all([readTrimmed(`${file}.dockerid`), readTrimmed(`${file}.md5`)])
-    items.push({ reference, tag: image.tag, imageId: image.id, file, upToDate: dockerId === image.id && md5 !== undefined })
+    // The .sif itself too: a removed one with its .dockerid and .md5 left is not up to date.
+    const [dockerId, md5, present] = await Promise.all([
+      readTrimmed(`${file}.dockerid`),
+      readTrimmed(`${file}.md5`),
+      stat(file).then((s) => s.isFile(), () => false),
+    ])
+    items.push({ reference, tag: image.tag, imageId: image.id, file, upToDate: present && dockerId === image.id && md5 !== undefined })
   }
   return items.sort((a, b) => a.reference.localeCompare(b.reference))
 }

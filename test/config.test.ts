@@ -127,6 +127,40 @@ t.test('a wrong type or an unknown key is one line naming the file and the key p
   await t.rejects(loadConfig({ configFile: join(home, 'missing.ts') }), { message: /config file not found/ })
 })
 
+t.test('registries and ORAS URLs: host[:port], no credentials (never repeated), lower-case namespace', async (t) => {
+  const home = isolate(t)
+  const file = join(home, 'bad.config.ts')
+  const cases: [string, RegExp][] = [
+    [`hubs: { singularity: { upload: 'oras://u:Sekr1tPW@127.0.0.1:35001/ns' } }`, /hubs\.singularity\.upload: ORAS hub URL: credentials in a registry name are not supported; use docker login 127\.0\.0\.1:35001/],
+    [`hubs: { singularity: { upload: 'file:///srv', oras: 'oras://127.0.0.1:35001/UPPER' } }`, /hubs\.singularity\.oras: ORAS hub URL oras:\/\/127\.0\.0\.1:35001\/UPPER: the namespace must be a lower-case docker namespace/],
+    [`hubs: { singularity: { upload: 'oras://bad host/ns' } }`, /hubs\.singularity\.upload: ORAS hub URL: expected a registry host\[:port\]/],
+    [`hubs: { docker: { public: { registry: 'u:Sekr1tPW@127.0.0.1:35001', namespace: 'demo' } } }`, /hubs\.docker\.public\.registry: credentials in a registry name are not supported; use docker login 127\.0\.0\.1:35001/],
+    [`hubs: { docker: { public: { registry: 'Bad Registry!', namespace: 'demo' } } }`, /hubs\.docker\.public\.registry: expected a registry host\[:port\] like docker\.io or registry\.example\.org:5000, got "Bad Registry!"/],
+  ]
+  for (const [config, message] of cases) {
+    writeFileSync(file, `export default { ${config} }\n`)
+    const error = await loadConfig({ configFile: file }).then(
+      () => undefined,
+      (e: Error) => e,
+    )
+    t.type(error, UserError, config.replace('Sekr1tPW', '***'))
+    t.match(error?.message, message)
+    t.notMatch(error?.message ?? '', /Sekr1tPW/, 'no password in the message')
+  }
+  for (const ok of [`registry: 'docker.io'`, `registry: 'localhost:5000'`, `registry: '[::1]:5000'`]) {
+    writeFileSync(file, `export default { hubs: { docker: { public: { ${ok}, namespace: 'demo' } }, singularity: { upload: 'oras://127.0.0.1:5000/a/b' } } }\n`)
+    await t.resolves(loadConfig({ configFile: file }), ok)
+  }
+})
+
+t.test('a duplicate release component is named', async (t) => {
+  const home = isolate(t)
+  const file = join(home, 'dup.config.ts')
+  const c = (name: string) => `{ project: 'p', name: '${name}', url: 'https://x/${name}.git' }`
+  writeFileSync(file, `export default { releasePlan: { components: [${c('a')}, ${c('b')}, ${c('a')}] } }\n`)
+  await t.rejects(loadConfig({ configFile: file }), { constructor: UserError, message: `${file}: releasePlan.components[2].name: component "a" is already releasePlan.components[0]: names must be unique` })
+})
+
 t.test('a missing required key says missing', async (t) => {
   const home = isolate(t)
   const file = join(home, 'missing.config.ts')

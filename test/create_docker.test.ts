@@ -137,7 +137,8 @@ t.test('a dependency is built first, then everything is up to date; a change reb
 t.test('a failing build skips its dependents, the others still build, exit 1', async (t) => {
   const result = await cli('create_docker', `${ns}/broken:*,${ns}/afterbroken:*,${ns}/other:*`, 'jobs=2')
   t.equal(result.code, 1)
-  t.match(result.stdout, new RegExp(`${ns}/broken:1\\s+failed .*docker build failed`))
+  t.match(result.stdout, new RegExp(`${ns}/broken:1\\s+failed .*docker build failed: .*returned a non-zero code: 3`))
+  t.notMatch(result.stdout, /buildx/, "not the legacy builder's deprecation notice")
   t.match(result.stdout, new RegExp(`${ns}/afterbroken:1\\s+skipped .*${ns}/broken:1 failed`))
   t.match(result.stdout, new RegExp(`${ns}/other:1\\s+built`))
   t.match(result.stdout, /1 built, 0 up to date, 1 failed, 1 skipped/)

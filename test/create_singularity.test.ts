@@ -1,8 +1,8 @@
 // create_singularity end to end: real docker images converted by the real command, read by
 // siftool, unpacked with sqfs2tar/unsquashfs, run with chroot (we are root) against docker run.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { binPath, runCli } from './helpers/cli.js'
 import { ensureBusyboxImage } from './helpers/services.js'
@@ -365,4 +365,46 @@ t.test('interrupted half way and full disk: no file left, non-zero exit', async 
   t.same(readdirSync(extOut), [], 'no file left in the ext4 output directory')
   t.same(readdirSync(extTmp), [], 'nothing in the temporary directory in place mode')
   t.equal(containers(), '', 'the temporary container is removed')
+})
+
+t.test('an output or temporary directory that cannot be written: one line naming it, before the export', async (t) => {
+  const tag = `${ns}/small:${run}ro`
+  sh('docker', ['tag', base, tag])
+  t.teardown(() => void spawnSync('docker', ['image', 'rm', tag]))
+  const repo = repository()
+  const ro = tempDir(t, 'casa-sif-ro-')
+  sh('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', ro])
+  t.teardown(() => void spawnSync('umount', [ro]))
+  // The output on tmpfs: no insert-range there, so the squashfs goes to TMPDIR.
+  const out = tempDir(t, 'casa-sif-out-')
+  sh('mount', ['-t', 'tmpfs', '-o', 'size=100m', 'tmpfs', out])
+  t.teardown(() => void spawnSync('umount', [out]))
+  const tmp = tempDir(t, 'casa-sif-tmp-')
+  const oneLine = (t: Test, r: { code: number; stderr: string }, pattern: RegExp) => {
+    t.not(r.code, 0)
+    t.match(r.stderr, pattern)
+    t.notMatch(r.stderr, /internal error|\n\s+at /, 'no stack trace')
+    t.notMatch(r.stderr, /exported/, 'stopped before the export')
+    t.same(readdirSync(out), [], 'nothing left in the output directory')
+    t.same(readdirSync(tmp), [], 'nothing left in TMPDIR')
+  }
+  const env = { ...repo.env, APPTAINER_TMPDIR: '', SINGULARITY_TMPDIR: '' }
+  oneLine(t, await runCli(['-r', ro, 'create_singularity', tag], { env: { ...env, TMPDIR: tmp } }), new RegExp(`cannot write in ${ro}: it is on a read-only file system\n`))
+  oneLine(t, await runCli(['-r', out, 'create_singularity', tag], { env: { ...env, TMPDIR: '/nonexistent' } }), /cannot write in \/nonexistent: no such directory \(set TMPDIR or APPTAINER_TMPDIR/)
+  oneLine(t, await runCli(['-r', out, 'create_singularity', tag], { env: { ...env, TMPDIR: ro } }), new RegExp(`cannot write in ${ro}: it is on a read-only file system \\(set TMPDIR`))
+})
+
+t.test('a removed .sif whose .md5 and .dockerid remain is converted again', async (t) => {
+  const tag = `${ns}/small:${run}rm`
+  sh('docker', ['tag', base, tag])
+  t.teardown(() => void spawnSync('docker', ['image', 'rm', tag]))
+  const repo = repository("{ singularity: { compressor: 'lz4' } }")
+  const sif = join(repo.dir, `${tag.replace(/[/:]/g, '_')}.sif`)
+  const first = await runCli(['-r', repo.dir, 'create_singularity', tag], { env: repo.env })
+  t.equal(first.code, 0, first.stderr)
+  rmSync(sif)
+  const again = await runCli(['-r', repo.dir, 'create_singularity', tag], { env: repo.env })
+  t.equal(again.code, 0, again.stderr)
+  t.notMatch(again.stderr + again.stdout, /up to date/)
+  t.ok(existsSync(sif), 'the .sif is back')
 })

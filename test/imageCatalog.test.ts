@@ -2,7 +2,7 @@
 // file:line errors, templates, dependencies across search directories, shadowing, cycles,
 // names Docker would reject, and the builtin share/docker definitions planned in order.
 import t, { type Test } from 'tap'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadCatalog, type CatalogOptions } from '../lib/imageCatalog.js'
 import { definitionOrder, planBuild, gatherFacts, matchImages } from '../lib/buildPlan.js'
@@ -80,6 +80,17 @@ t.test('a definition without a Dockerfile is reported', async (t) => {
   const dir = tree(tempDir(t), { 'a/s/casa_distro_docker.yaml': simple('x'), 'a/s/other': '' })
   const catalog = await loadCatalog(options([dir]))
   await t.rejects(contextFiles(catalog.images[0]!), /a\/s: no Dockerfile/)
+})
+
+t.test('a Dockerfile that is a link to nothing is reported like a missing one', async (t) => {
+  const dir = tree(tempDir(t), { 'a/s/casa_distro_docker.yaml': simple('x') })
+  symlinkSync('missing.Dockerfile', join(dir, 'a/s/Dockerfile'))
+  const catalog = await loadCatalog(options([dir]))
+  await t.rejects(contextFiles(catalog.images[0]!), /a\/s: no Dockerfile: Dockerfile is a symbolic link to missing\.Dockerfile, which does not exist/)
+})
+
+t.test('a definition depending on itself is reported as such', async (t) => {
+  await rejects(t, { 'a/s/casa_distro_docker.yaml': `dependencies: [.]\n${simple('x')}`, 'a/s/Dockerfile': 'FROM busybox\n' }, /casa_distro_docker\.yaml:1: dependency \. is this image definition itself/)
 })
 
 t.test('dependencies: directories, across search dirs, missing ones, cycles', async (t) => {

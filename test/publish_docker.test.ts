@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { request } from 'undici'
 import { runCli } from './helpers/cli.js'
+import { freePort } from './helpers/net.js'
 import { ensureBusyboxImage, startRegistry } from './helpers/services.js'
 import { tempDir } from './helpers/tmp.js'
 
@@ -146,4 +147,24 @@ t.test('a rebuilt image published again: the old build goes once no tag names it
   t.equal(imageId(oldId), undefined, 'gone after the registry tags moved to the new build')
   const digest = await registryDigest(publicRegistry.host, 'demo/pub', 'v1')
   t.match(pushed.stdout, new RegExp(`${publicRegistry.host}/demo/pub:v1\\s+pushed\\s+${digest}`))
+})
+
+t.test('a push that fails says why (Docker stderr), not the progress banner', async (t) => {
+  const port = await freePort()
+  const config = join(repo, 'casa.dead.config.ts')
+  writeFileSync(
+    config,
+    `export default {
+  namespace: '${ns}',
+  imageSearchPath: ['{repository}/share/docker'],
+  hubs: { docker: {
+    public: { registry: '127.0.0.1:${port}', namespace: 'demo' },
+    private: { registry: '${privateRegistry.host}', namespace: 'site' },
+  } },
+}\n`,
+  )
+  const result = await runCli(['-r', repo, 'publish_docker', `${ns}/pub:v1`], { env: { ...env, CASA_CONFIG: config } })
+  t.not(result.code, 0)
+  t.match(result.stdout + result.stderr, /connection refused/)
+  t.notMatch(result.stdout + result.stderr, /failed: The push refers to repository/)
 })
