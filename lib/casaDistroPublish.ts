@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
-import { UserError } from './errors.js'
+import { UserError, errorMessage } from './errors.js'
 import { packageFileName } from './casaDistroPackage.js'
 import type { Hub } from './transport.js'
 
@@ -23,7 +23,14 @@ export async function localPackage(repository: string, version: string): Promise
   const file = join(repository, packageFileName(version))
   const info = await stat(file).catch(() => undefined)
   if (!info) throw new UserError(`${file} does not exist: run package_casa_distro first`)
-  const sha256 = createHash('sha256').update(await readFile(file)).digest('hex')
+  if (!info.isFile()) throw new UserError(`${file} is not a file: remove it and run package_casa_distro`)
+  let data
+  try {
+    data = await readFile(file)
+  } catch (error) {
+    throw new UserError(`cannot read ${file}: ${errorMessage(error)}`)
+  }
+  const sha256 = createHash('sha256').update(data).digest('hex')
   return { file, sha256, size: info.size, mtime: Math.floor(info.mtimeMs / 1000) }
 }
 

@@ -5,13 +5,14 @@
 // referenced file missing), and leftovers of interrupted runs removed. The caller holds the
 // directory's lock (mirrorLock.ts) while it applies a plan.
 import { createHash } from 'node:crypto'
-import { createReadStream, readdirSync, statSync } from 'node:fs'
+import { accessSync, constants, createReadStream, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { UserError, errorMessage } from './errors.js'
 import { mapLimited } from './mapLimited.js'
 import { MIRROR_LOCK } from './mirrorLock.js'
 import { isTemporaryName, type Hub, type HubEntry } from './transport.js'
+import { printable, ui } from './ui.js'
 
 export interface LocalEntry {
   path: string
@@ -97,7 +98,7 @@ export async function localTree(dir: string): Promise<LocalEntry[]> {
 
 async function localSha256(file: string): Promise<string> {
   const hash = createHash('sha256')
-  await pipeline(createReadStream(file), hash)
+  await pipeline(createReadStream(file), hash).catch((error) => Promise.reject(new UserError(`cannot read ${printable(file)}: ${errorMessage(error)}`)))
   return hash.digest('hex')
 }
 
@@ -143,6 +144,16 @@ export async function planMirror(localDir: string, hub: Hub, remoteDir: string, 
     .filter((e) => e.type === 'dir')
     .map((e) => e.path)
     .sort((a, b) => depth(b) - depth(a))
+  // A file we may not read would fail half way through the uploads: refuse before the first.
+  // One access(2) per file to upload, none for the unchanged ones (as root it passes anyway,
+  // and put() still says `cannot read` then).
+  for (const upload of plan.uploads) {
+    try {
+      accessSync(join(localDir, upload.path), constants.R_OK)
+    } catch (error) {
+      throw new UserError(`cannot read ${printable(join(localDir, upload.path))}: ${errorMessage(error)}`)
+    }
+  }
   plan.deletions = [...stale.filter((e) => e.type !== 'dir').map((e) => e.path), ...staleDirectories]
   plan.directoryDeletions = staleDirectories.length
   plan.directories.sort((a, b) => depth(a) - depth(b))

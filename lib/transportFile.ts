@@ -55,12 +55,17 @@ export async function openFileHub(url: string, root: string): Promise<Hub> {
           throw new UserError(`cannot read ${localFile}: ${errorMessage(error)}`)
         })
         let done = 0
+        let readError: unknown
         const source = createReadStream(localFile)
         source.on('data', (chunk) => {
           done += chunk.length
           options.onProgress?.(done, size)
         })
-        await pipeline(source, createWriteStream(temp, { mode: options.mode ?? 0o644 }))
+        source.on('error', (error) => (readError = error))
+        await pipeline(source, createWriteStream(temp, { mode: options.mode ?? 0o644 })).catch((error) => {
+          // a local file we cannot read is not the hub's fault
+          throw readError ? new UserError(`cannot read ${localFile}: ${errorMessage(readError)}`) : error
+        })
         await chmod(temp, options.mode ?? 0o644)
         if (options.mtime !== undefined) await utimes(temp, options.mtime, options.mtime)
       })

@@ -1,0 +1,110 @@
+// Bad input on either side of a publish is one `error:` line naming what and where, with a
+// non-zero exit and nothing half done: unreadable local files, a mistyped repository, a file
+// where a directory is expected (locally or on the hub), an unreadable known_hosts, links that
+// loop in a workflow, file names with control characters, and the leftovers of killed
+// publish_casa_distro runs.
+import t, { type Test } from 'tap'
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { binPath, runCli, runProgram } from './helpers/cli.js'
+import { startSshd, type Sshd } from './helpers/services.js'
+import { sftpUrl, sshConfig, workflowRepository } from './helpers/sftp.js'
+import { tempDir } from './helpers/tmp.js'
+
+let sshd: Sshd
+t.before(async () => {
+  sshd = await startSshd()
+})
+t.teardown(() => sshd?.stop())
+
+const tail = (text: string) => text.slice(-600)
+
+function write(root: string, path: string, data: string) {
+  mkdirSync(dirname(join(root, path)), { recursive: true })
+  writeFileSync(join(root, path), data)
+}
+
+/** Every path under `dir`, directories with a trailing slash (links not followed). */
+function tree(dir: string, prefix = ''): string[] {
+  if (!existsSync(dir)) return []
+  return readdirSync(dir, { withFileTypes: true })
+    .sort((a, b) => (a.name < b.name ? -1 : 1))
+    .flatMap((e) => (e.isDirectory() ? [`${prefix}${e.name}/`, ...tree(join(dir, e.name), `${prefix}${e.name}/`)] : [`${prefix}${e.name}`]))
+}
+
+/** One `error:` line, exit 1, no stack trace. */
+function oneErrorLine(t: Test, run: { code: number; stderr: string }, pattern: RegExp) {
+  t.equal(run.code, 1, tail(run.stderr))
+  // progress lines (timestamped, CI=true) aside
+  const lines = run.stderr
+    .trim()
+    .split('\n')
+    .filter((l) => !/^\d\d:\d\d:\d\d /.test(l))
+  t.equal(lines.length, 1, `one line: ${tail(run.stderr)}`)
+  t.match(lines[0], /^error: /)
+  t.match(lines[0], pattern)
+  t.notMatch(run.stderr, /internal error|    at /)
+}
+
+/**
+ * The command run as `nobody` (tests run as root, for whom no file is unreadable), in a
+ * repository given to nobody first (execChown).
+ */
+function runAsNobody(repoDir: string, args: string[], env: Record<string, string>) {
+  // a clean environment: tap's own hooks (NODE_OPTIONS and more) would write where nobody may not
+  const vars = Object.entries({ PATH: process.env.PATH ?? '/usr/bin:/bin', NO_COLOR: '1', CI: 'true', ...env }).map(([k, v]) => `${k}=${v}`)
+  return runProgram('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', 'env', '-i', ...vars, process.execPath, binPath, ...args], { cwd: repoDir })
+}
+function execChown(dir: string) {
+  chmodSync(dir, 0o755)
+  for (const path of ['', ...tree(dir)]) chownSync(join(dir, path), 65534, 65534)
+}
+
+t.test('publish_casa_distro: a package that cannot be read is one line', async (t) => {
+  const hubDir = join(sshd.root, 'unreadable-zip')
+  const repo = workflowRepository(t, `{ hubs: { casaDistro: { upload: '${sftpUrl(sshd, hubDir)}' } }, ${sshConfig(sshd)} }`)
+  mkdirSync(join(repo.dir, 'casa-distro-3.0.0.zip'))
+  oneErrorLine(t, await runCli(['-r', repo.dir, 'publish_casa_distro', 'package_version=3.0.0'], { env: repo.env }), /casa-distro-3\.0\.0\.zip is not a file/)
+  t.notOk(existsSync(hubDir), 'nothing uploaded')
+
+  // unreadable for nobody, publishing to a file:// hub nobody may write
+  const fileHub = join(tempDir(t), 'www')
+  const own = workflowRepository(t, `{ hubs: { casaDistro: { upload: 'file://${fileHub}' } } }`)
+  write(own.dir, 'casa-distro-3.0.0.zip', 'zip')
+  execChown(own.dir)
+  chmodSync(dirname(fileHub), 0o777)
+  chownSync(join(own.dir, 'casa-distro-3.0.0.zip'), 0, 0)
+  chmodSync(join(own.dir, 'casa-distro-3.0.0.zip'), 0o600)
+  const run = await runAsNobody(own.dir, ['-r', own.dir, 'publish_casa_distro', 'package_version=3.0.0'], own.env)
+  oneErrorLine(t, run, /cannot read \S+casa-distro-3\.0\.0\.zip: EACCES/)
+  t.same(tree(fileHub), [], 'nothing written on the hub')
+})
+
+t.test('publish_build_workflows: a file that cannot be read stops the run before any upload', async (t) => {
+  for (const scheme of ['sftp', 'file'] as const) {
+    const hubDir = join(scheme === 'sftp' ? sshd.root : tempDir(t), `unreadable-${scheme}`)
+    mkdirSync(hubDir)
+    chmodSync(dirname(hubDir), 0o755)
+    chownSync(hubDir, 65534, 65534)
+    const repo = workflowRepository(t, '{}')
+    // the key and known_hosts as nobody can read them
+    const key = join(repo.dir, 'key')
+    copyFileSync(sshd.clientKey, key)
+    copyFileSync(sshd.knownHosts, join(repo.dir, 'known_hosts'))
+    const hub = scheme === 'sftp' ? sftpUrl(sshd, hubDir) : `file://${hubDir}`
+    writeFileSync(join(repo.dir, 'casa.config.ts'), `export default { hubs: { buildWorkflows: { upload: '${hub}' } }, ssh: { identityFile: '${key}', knownHosts: '${join(repo.dir, 'known_hosts')}' } }\n`)
+    write(repo.dir, 'd/b_sys/conf/casa_distro.json', '{}')
+    write(repo.dir, 'd/b_sys/src/a/f.txt', 'secret')
+    write(repo.dir, 'd/b_sys/src/z.txt', 'z')
+    execChown(repo.dir)
+    chownSync(join(repo.dir, 'd/b_sys/src/a/f.txt'), 0, 0)
+    chmodSync(join(repo.dir, 'd/b_sys/src/a/f.txt'), 0o600)
+    const run = await runAsNobody(repo.dir, ['-r', repo.dir, 'publish_build_workflows'], repo.env)
+    oneErrorLine(t, run, new RegExp(`cannot read ${join(repo.dir, 'd/b_sys/src/a/f.txt')}: EACCES`))
+    t.same(
+      tree(hubDir).filter((p) => !p.endsWith('/')),
+      [],
+      `${scheme}: nothing uploaded, no temporary file`,
+    )
+  }
+})
