@@ -108,3 +108,21 @@ t.test('publish_build_workflows: a file that cannot be read stops the run before
     )
   }
 })
+
+t.test('package_casa_distro: a bad repository, version or target is one line and writes nothing', async (t) => {
+  const repo = workflowRepository(t, '{}')
+  const file = join(repo.dir, 'plain-file')
+  writeFileSync(file, 'x')
+  oneErrorLine(t, await runCli(['-r', file, 'package_casa_distro'], { env: repo.env }), /repository \S+plain-file is not a directory/)
+  const typo = join(repo.dir, 'typo-repo')
+  oneErrorLine(t, await runCli(['-r', typo, 'package_casa_distro'], { env: repo.env }), /repository \S+typo-repo does not exist/)
+  t.notOk(existsSync(typo), 'the mistyped repository was not created')
+  oneErrorLine(t, await runCli(['-r', repo.dir, 'package_casa_distro', `package_version=${'x'.repeat(300)}`], { env: repo.env }), /package_version "x+": expected a version/)
+  mkdirSync(join(repo.dir, 'casa-distro-5.0.zip'))
+  oneErrorLine(t, await runCli(['-r', repo.dir, 'package_casa_distro', 'package_version=5.0'], { env: repo.env }), /casa-distro-5\.0\.zip is not a file: remove it first/)
+  t.same(
+    readdirSync(repo.dir).filter((n) => n.includes('.tmp')),
+    [],
+    'no temporary file left',
+  )
+})
