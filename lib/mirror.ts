@@ -64,37 +64,65 @@ export interface MirrorOptions {
  * stat calls on purpose: for thousands of small files they are several times faster than the
  * promise API, whose every call goes through the thread pool. The walk lets the event loop run
  * between directories, so that it can be done while an SSH handshake is under way.
+ *
+ * A link to a directory that is one of its own ancestors (same device and inode as a directory
+ * on the current path) would be followed until the path is too long: it is skipped with a
+ * warning. Only directories are checked, against the stat already made, so the walk costs no
+ * extra call per file. A dangling link is skipped silently, as before; any other stat error
+ * (permissions, a path too long) stops the walk with the path named.
  */
-export async function localTree(dir: string): Promise<LocalEntry[]> {
+export async function localTree(dir: string, warn: (message: string) => void = defaultWarn): Promise<LocalEntry[]> {
   const out: LocalEntry[] = []
-  const walk = async (path: string, prefix: string) => {
+  const top = dir.replace(/(.)\/+$/, '$1')
+  const walk = async (path: string, prefix: string, ancestors: string[]) => {
     await new Promise(setImmediate)
-    for (const name of readdirSync(path).sort()) {
+    let names
+    try {
+      names = readdirSync(path).sort()
+    } catch (error) {
+      throw new UserError(`cannot read ${printable(path)}: ${errorMessage(error)}`)
+    }
+    for (const name of names) {
       // plain concatenation: path.join's normalizing was a tenth of the walk, for names
       // that readdir gives without slashes
       const full = `${path}/${name}`
       let info
       try {
         info = statSync(full)
-      } catch {
-        continue // dangling link
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code
+        if (code === 'ENOENT') continue // dangling link (or removed meanwhile)
+        if (code === 'ELOOP') {
+          warn(`skipped ${printable(full)}: a chain of links that never ends`)
+          continue
+        }
+        throw new UserError(`cannot read ${printable(full)}: ${errorMessage(error)}`)
       }
       const rel = prefix + name
       if (info.isDirectory()) {
+        const id = `${info.dev}:${info.ino}`
+        if (ancestors.includes(id)) {
+          warn(`skipped ${printable(full)}: a link to a directory that contains it (a loop)`)
+          continue
+        }
         out.push({ path: rel, size: 0, mtime: Math.floor(info.mtimeMs / 1000), type: 'dir' })
-        await walk(full, `${rel}/`)
+        await walk(full, `${rel}/`, [...ancestors, id])
       } else if (info.isFile()) {
         out.push({ path: rel, size: info.size, mtime: Math.floor(info.mtimeMs / 1000), type: 'file' })
       }
     }
   }
+  let root
   try {
-    await walk(dir.replace(/(.)\/+$/, '$1'), '')
+    root = statSync(top)
   } catch (error) {
-    throw new UserError(`cannot read ${dir}: ${errorMessage(error)}`)
+    throw new UserError(`cannot read ${printable(dir)}: ${errorMessage(error)}`)
   }
+  await walk(top, '', [`${root.dev}:${root.ino}`])
   return out
 }
+
+const defaultWarn = (message: string) => ui.warn(message)
 
 async function localSha256(file: string): Promise<string> {
   const hash = createHash('sha256')

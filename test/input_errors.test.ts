@@ -126,3 +126,37 @@ t.test('package_casa_distro: a bad repository, version or target is one line and
     'no temporary file left',
   )
 })
+
+t.test('publish_build_workflows: a link loop is skipped with a warning, a dangling link silently', async (t) => {
+  const hubDir = join(tempDir(t), 'www')
+  const repo = workflowRepository(t, `{ hubs: { buildWorkflows: { upload: 'file://${hubDir}' } } }`)
+  write(repo.dir, 'd/b_sys/conf/casa_distro.json', '{}')
+  write(repo.dir, 'd/b_sys/sub/f.txt', 'f')
+  symlinkSync('..', join(repo.dir, 'd/b_sys/sub/loop'))
+  symlinkSync('nowhere', join(repo.dir, 'd/b_sys/sub/dangling'))
+  const run = await runCli(['-r', repo.dir, 'publish_build_workflows'], { env: repo.env })
+  t.equal(run.code, 0, tail(run.stderr))
+  t.match(run.stderr, /warning: skipped \S+d\/b_sys\/sub\/loop: a link to a directory that contains it/)
+  t.notMatch(run.stderr, /dangling/)
+  t.same(tree(join(hubDir, 'd/b_sys')), ['conf/', 'conf/casa_distro.json', 'sub/', 'sub/f.txt'])
+})
+
+t.test('publish_build_workflows: a path that cannot be looked at is one line naming it', async (t) => {
+  const hubDir = join(tempDir(t), 'www')
+  const repo = workflowRepository(t, `{ hubs: { buildWorkflows: { upload: 'file://${hubDir}' } } }`)
+  write(repo.dir, 'd/b_sys/conf/casa_distro.json', '{}')
+  write(repo.dir, 'private/f.txt', 'f')
+  symlinkSync(join(repo.dir, 'private/f.txt'), join(repo.dir, 'd/b_sys/link'))
+  execChown(repo.dir)
+  chmodSync(dirname(hubDir), 0o777)
+  chownSync(join(repo.dir, 'private'), 0, 0)
+  chmodSync(join(repo.dir, 'private'), 0o700)
+  const run = await runAsNobody(repo.dir, ['-r', repo.dir, 'publish_build_workflows'], repo.env)
+  oneErrorLine(t, run, new RegExp(`cannot read ${join(repo.dir, 'd/b_sys/link')}: EACCES`))
+  // (the directories the lock was taken in stay, as after any refused run)
+  t.same(
+    tree(hubDir).filter((p) => !p.endsWith('/')),
+    [],
+    'nothing uploaded',
+  )
+})
