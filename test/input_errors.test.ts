@@ -160,3 +160,23 @@ t.test('publish_build_workflows: a path that cannot be looked at is one line nam
     'nothing uploaded',
   )
 })
+
+t.test('publish_casa_distro removes the temporary files of killed runs, once an hour old', async (t) => {
+  const hubDir = join(sshd.root, 'stale-temps')
+  const repo = workflowRepository(t, `{ hubs: { casaDistro: { upload: '${sftpUrl(sshd, hubDir)}' } }, ${sshConfig(sshd)} }`)
+  write(repo.dir, 'casa-distro-3.0.0.zip', 'zip bytes')
+  mkdirSync(hubDir)
+  const old = Date.now() / 1000 - 2 * 3600
+  const stale = ['.casa-distro-3.0.0.zip.casa-tmp-23941-abc123', '.casa-distro.zip.casa-tmp-23941-def456', '.casa-distro-2.9.zip.casa-tmp-1-x1']
+  const kept = ['.casa-distro-3.0.0.zip.casa-tmp-777-live01', '.other.zip.casa-tmp-1-x2', 'casa-distro-notes.txt']
+  for (const name of [...stale, ...kept]) writeFileSync(join(hubDir, name), 'partial')
+  for (const name of [...stale, kept[1]!, kept[2]!]) utimesSync(join(hubDir, name), old, old)
+  const run = await runCli(['-r', repo.dir, 'publish_casa_distro', 'package_version=3.0.0'], { env: repo.env })
+  t.equal(run.code, 0, tail(run.stderr))
+  t.same(readdirSync(hubDir).sort(), [...kept, 'casa-distro-3.0.0.zip', 'casa-distro.zip'].sort(), 'old leftovers of our names gone; a fresh one (a live run) and other names stay')
+  // and a re-run that changes nothing cleans too
+  utimesSync(join(hubDir, kept[0]!), old, old)
+  const rerun = await runCli(['-r', repo.dir, 'publish_casa_distro', 'package_version=3.0.0'], { env: repo.env })
+  t.equal(rerun.code, 0, tail(rerun.stderr))
+  t.notOk(existsSync(join(hubDir, kept[0]!)))
+})
