@@ -170,6 +170,8 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     if (!made) {
       made = (async () => {
         const found = await sftp.lstat(dir)
+        // a file there: say so, not the "No such file" of the write into it that follows
+        if (found && typeOf(found.mode ?? 0) === 'file') throw new UserError(`sftp://${where}/${dir} is a file where a directory is expected`)
         if (found) return
         await mkdirp(posix.dirname(dir))
         await sftp.mkdir(dir).catch(async (error) => {
@@ -298,6 +300,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
         })
       } catch (error) {
         // SFTP v3 has no "exists" status: OpenSSH answers FAILURE, so look
+        if (error instanceof UserError) throw error
         if (await sftp.lstat(target).catch(() => undefined)) return false
         throw fail('cannot create', remotePath, error)
       }

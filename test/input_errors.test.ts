@@ -180,3 +180,27 @@ t.test('publish_casa_distro removes the temporary files of killed runs, once an 
   t.equal(rerun.code, 0, tail(rerun.stderr))
   t.notOk(existsSync(join(hubDir, kept[0]!)))
 })
+
+t.test('a file where a hub directory is expected, an unreadable known_hosts, a missing repository', async (t) => {
+  const afile = join(sshd.root, 'afile')
+  writeFileSync(afile, 'x')
+  const localFile = join(tempDir(t), 'afile')
+  writeFileSync(localFile, 'x')
+  for (const [hub, shown] of [
+    [sftpUrl(sshd, afile), `sftp://\\S+${afile}`],
+    [`file://${localFile}`, localFile],
+  ]) {
+    const repo = workflowRepository(t, `{ hubs: { casaDistro: { upload: '${hub}' }, buildWorkflows: { upload: '${hub}' } }, ${sshConfig(sshd)} }`)
+    write(repo.dir, 'casa-distro-3.0.0.zip', 'zip bytes')
+    write(repo.dir, 'd/b_sys/conf/casa_distro.json', '{}')
+    oneErrorLine(t, await runCli(['-r', repo.dir, 'publish_casa_distro', 'package_version=3.0.0'], { env: repo.env }), new RegExp(`${shown} is a file where a directory is expected`))
+    oneErrorLine(t, await runCli(['-r', repo.dir, 'publish_build_workflows'], { env: repo.env }), new RegExp(`${shown} is a file where a directory is expected`))
+  }
+
+  const knownHostsDir = tempDir(t)
+  const repo = workflowRepository(t, `{ hubs: { casaDistro: { upload: '${sftpUrl(sshd, join(sshd.root, 'kh'))}' } }, ssh: { identityFile: '${sshd.clientKey}', knownHosts: '${knownHostsDir}' } }`)
+  write(repo.dir, 'casa-distro-3.0.0.zip', 'zip bytes')
+  oneErrorLine(t, await runCli(['-r', repo.dir, 'publish_casa_distro', 'package_version=3.0.0'], { env: repo.env }), new RegExp(`cannot read known_hosts file ${knownHostsDir}: EISDIR`))
+
+  oneErrorLine(t, await runCli(['-r', join(repo.dir, 'emptyrepo'), 'publish_build_workflows'], { env: repo.env }), /repository \S+emptyrepo does not exist/)
+})
