@@ -204,3 +204,15 @@ t.test('a file where a hub directory is expected, an unreadable known_hosts, a m
 
   oneErrorLine(t, await runCli(['-r', join(repo.dir, 'emptyrepo'), 'publish_build_workflows'], { env: repo.env }), /repository \S+emptyrepo does not exist/)
 })
+
+t.test('--dry-run shows a newline in a file name escaped, on its own row', async (t) => {
+  const hubDir = join(tempDir(t), 'www')
+  const repo = workflowRepository(t, `{ hubs: { buildWorkflows: { upload: 'file://${hubDir}' } } }`)
+  write(repo.dir, 'd/b_sys/conf/casa_distro.json', '{}')
+  write(repo.dir, 'd/b_sys/two\nlines.txt', 'x')
+  const run = await runCli(['-r', repo.dir, 'publish_build_workflows', '--dry-run'], { env: repo.env })
+  t.equal(run.code, 0, tail(run.stderr))
+  t.match(run.stdout, /^upload\s+d\/b_sys\/two\\nlines\.txt\s+1 B \(new\)$/m)
+  t.equal(run.stdout.trim().split('\n').length, 3, 'header and two rows')
+  rmSync(hubDir, { recursive: true, force: true })
+})
