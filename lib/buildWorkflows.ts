@@ -3,6 +3,7 @@
 // shell wildcards on distro, branch and system.
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
+import { UserError } from './errors.js'
 import { imageFilter } from './imageFilter.js'
 
 export interface BuildWorkflow {
@@ -26,6 +27,10 @@ const subdirs = (dir: string) => {
 
 export function findBuildWorkflows(repository: string, filters: { distro: string; branch: string; system: string }): BuildWorkflow[] {
   const [distro, branch, system] = (['distro', 'branch', 'system'] as const).map((option) => imageFilter(filters[option], option))
+  // a mistyped -r would otherwise read as "no build workflow match"
+  const top = statSync(repository, { throwIfNoEntry: false })
+  if (!top) throw new UserError(`repository ${repository} does not exist (-r or repository in casa.config.ts)`)
+  if (!top.isDirectory()) throw new UserError(`repository ${repository} is not a directory`)
   const found: BuildWorkflow[] = []
   for (const d of subdirs(repository)) {
     if (!distro!.matches(d)) continue

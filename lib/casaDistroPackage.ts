@@ -4,7 +4,7 @@
 // by several tasks go to chunk files (one copy of ui, interrupt handling and config loading,
 // so a task and the dispatcher share their state, and the zip stays small).
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
+import { rename, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join, relative } from 'node:path'
 import { UserError, errorMessage } from './errors.js'
@@ -23,8 +23,9 @@ export interface PackageResult {
 
 /** `casa-distro-<version>.zip`; the version must be one file-name word (it may come from the command line). */
 export function packageFileName(version: string): string {
-  if (!/^[0-9A-Za-z][0-9A-Za-z._+-]*$/.test(version)) {
-    throw new UserError(`package_version "${version}": expected a version such as 3.0.1 or 3.1.0-rc1 (letters, digits, . _ + -)`)
+  // at most 100 characters: the name, with its temporary suffixes, must stay under NAME_MAX (255)
+  if (!/^[0-9A-Za-z][0-9A-Za-z._+-]{0,99}$/.test(version)) {
+    throw new UserError(`package_version "${version}": expected a version such as 3.0.1 or 3.1.0-rc1 (letters, digits, . _ + -; at most 100)`)
   }
   return `casa-distro-${version}.zip`
 }
@@ -128,21 +129,34 @@ export async function bundleFiles(version: string): Promise<ZipEntry[]> {
 
 /** Write `<repository>/casa-distro-<version>.zip` (under a temporary name, renamed into place). */
 export async function writeCasaDistroPackage(repository: string, version: string): Promise<PackageResult> {
+  const file = join(repository, packageFileName(version))
+  // Checked before bundling: a mistyped -r is refused rather than created, and a directory
+  // where the zip goes is named rather than failing the up-to-date check below.
+  const where = statSync(repository, { throwIfNoEntry: false })
+  if (!where) throw new UserError(`repository ${repository} does not exist (-r or repository in casa.config.ts)`)
+  if (!where.isDirectory()) throw new UserError(`repository ${repository} is not a directory`)
+  const existing = statSync(file, { throwIfNoEntry: false })
+  if (existing && !existing.isFile()) throw new UserError(`${file} is not a file: remove it first`)
   const top = `casa-distro-${version}`
   const files = await bundleFiles(version)
   const archive = zipArchive(files.map((e) => ({ ...e, name: `${top}/${e.name}` })))
-  const file = join(repository, packageFileName(version))
-  if (existsSync(file) && readFileSync(file).equals(archive)) {
+  let old: Buffer | undefined
+  try {
+    old = existing ? readFileSync(file) : undefined
+  } catch (error) {
+    throw new UserError(`cannot read ${file}: ${errorMessage(error)}`)
+  }
+  if (old?.equals(archive)) {
     return { file, version, bytes: archive.length, entries: files.length, upToDate: true }
   }
   const temp = `${file}.tmp-${process.pid}`
   const forget = onInterrupt(() => rm(temp, { force: true }))
   try {
-    await mkdir(repository, { recursive: true })
     await writeFile(temp, archive)
     await rename(temp, file)
   } catch (error) {
-    await rm(temp, { force: true })
+    // force only ignores ENOENT: under a path that is no directory, rm itself fails
+    await rm(temp, { force: true }).catch(() => undefined)
     throw new UserError(`cannot write ${file}: ${errorMessage(error)}`)
   } finally {
     forget()

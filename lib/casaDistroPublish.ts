@@ -5,9 +5,9 @@
 import { createHash } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
-import { UserError } from './errors.js'
+import { UserError, errorMessage } from './errors.js'
 import { packageFileName } from './casaDistroPackage.js'
-import type { Hub } from './transport.js'
+import { isTemporaryName, type Hub } from './transport.js'
 
 export const pointerName = 'casa-distro.zip'
 
@@ -23,7 +23,14 @@ export async function localPackage(repository: string, version: string): Promise
   const file = join(repository, packageFileName(version))
   const info = await stat(file).catch(() => undefined)
   if (!info) throw new UserError(`${file} does not exist: run package_casa_distro first`)
-  const sha256 = createHash('sha256').update(await readFile(file)).digest('hex')
+  if (!info.isFile()) throw new UserError(`${file} is not a file: remove it and run package_casa_distro`)
+  let data
+  try {
+    data = await readFile(file)
+  } catch (error) {
+    throw new UserError(`cannot read ${file}: ${errorMessage(error)}`)
+  }
+  const sha256 = createHash('sha256').update(data).digest('hex')
   return { file, sha256, size: info.size, mtime: Math.floor(info.mtimeMs / 1000) }
 }
 
@@ -42,6 +49,27 @@ export async function publishCasaDistro(plan: CasaDistroPublishPlan, hub: Hub, o
     const { mtimeMs } = await stat(plan.file)
     await hub.put(plan.file, plan.name, { onProgress, mtime: Math.floor(mtimeMs / 1000) })
   }
-  if (!plan.switchPointer) return 'unchanged'
-  return hub.link(plan.name, pointerName)
+  const how = plan.switchPointer ? await hub.link(plan.name, pointerName) : 'unchanged'
+  await removeStaleTemporaries(hub)
+  return how
+}
+
+/** Temporary files older than this are taken for leftovers of a killed run or a dropped connection. */
+export const STALE_TEMPORARY_SECONDS = 3600
+
+/**
+ * Remove the temporary files of the names this task writes (`.casa-distro[-<version>].zip.casa-tmp-*`)
+ * that were last written over an hour ago. The pid in a temporary name is another machine's
+ * for all we know, so whether its run is alive cannot be told; a live upload writes its file
+ * all along, so an hour without a write means it is gone.
+ */
+export async function removeStaleTemporaries(hub: Hub, now = Date.now()): Promise<string[]> {
+  const removed: string[] = []
+  for (const entry of await hub.list('')) {
+    if (entry.type !== 'file' || !isTemporaryName(entry.path) || !/^\.casa-distro(-[^/]*)?\.zip\.casa-tmp-/.test(entry.path)) continue
+    if (entry.mtime > now / 1000 - STALE_TEMPORARY_SECONDS) continue
+    await hub.remove(entry.path)
+    removed.push(entry.path)
+  }
+  return removed
 }

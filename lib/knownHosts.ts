@@ -3,6 +3,7 @@
 // negations and @revoked lines. An unknown or changed key is refused, never added silently.
 import { createHash, createHmac } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { UserError, errorMessage } from './errors.js'
 
 export interface KnownKey {
   type: string
@@ -42,8 +43,10 @@ export function knownKeys(file: string, host: string, port: number): KnownKey[] 
   let text: string
   try {
     text = readFileSync(file, 'utf8')
-  } catch {
-    return []
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
+    // a directory or an unreadable file is not an empty one: the advice to append to it would mislead
+    throw new UserError(`cannot read known_hosts file ${file}: ${errorMessage(error)}`)
   }
   const name = knownHostsName(host, port)
   const keys: KnownKey[] = []

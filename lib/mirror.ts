@@ -5,13 +5,14 @@
 // referenced file missing), and leftovers of interrupted runs removed. The caller holds the
 // directory's lock (mirrorLock.ts) while it applies a plan.
 import { createHash } from 'node:crypto'
-import { createReadStream, readdirSync, statSync } from 'node:fs'
+import { accessSync, constants, createReadStream, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { UserError, errorMessage } from './errors.js'
 import { mapLimited } from './mapLimited.js'
 import { MIRROR_LOCK } from './mirrorLock.js'
 import { isTemporaryName, type Hub, type HubEntry } from './transport.js'
+import { printable, ui } from './ui.js'
 
 export interface LocalEntry {
   path: string
@@ -63,41 +64,69 @@ export interface MirrorOptions {
  * stat calls on purpose: for thousands of small files they are several times faster than the
  * promise API, whose every call goes through the thread pool. The walk lets the event loop run
  * between directories, so that it can be done while an SSH handshake is under way.
+ *
+ * A link to a directory that is one of its own ancestors (same device and inode as a directory
+ * on the current path) would be followed until the path is too long: it is skipped with a
+ * warning. Only directories are checked, against the stat already made, so the walk costs no
+ * extra call per file. A dangling link is skipped silently, as before; any other stat error
+ * (permissions, a path too long) stops the walk with the path named.
  */
-export async function localTree(dir: string): Promise<LocalEntry[]> {
+export async function localTree(dir: string, warn: (message: string) => void = defaultWarn): Promise<LocalEntry[]> {
   const out: LocalEntry[] = []
-  const walk = async (path: string, prefix: string) => {
+  const top = dir.replace(/(.)\/+$/, '$1')
+  const walk = async (path: string, prefix: string, ancestors: string[]) => {
     await new Promise(setImmediate)
-    for (const name of readdirSync(path).sort()) {
+    let names
+    try {
+      names = readdirSync(path).sort()
+    } catch (error) {
+      throw new UserError(`cannot read ${printable(path)}: ${errorMessage(error)}`)
+    }
+    for (const name of names) {
       // plain concatenation: path.join's normalizing was a tenth of the walk, for names
       // that readdir gives without slashes
       const full = `${path}/${name}`
       let info
       try {
         info = statSync(full)
-      } catch {
-        continue // dangling link
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code
+        if (code === 'ENOENT') continue // dangling link (or removed meanwhile)
+        if (code === 'ELOOP') {
+          warn(`skipped ${printable(full)}: a chain of links that never ends`)
+          continue
+        }
+        throw new UserError(`cannot read ${printable(full)}: ${errorMessage(error)}`)
       }
       const rel = prefix + name
       if (info.isDirectory()) {
+        const id = `${info.dev}:${info.ino}`
+        if (ancestors.includes(id)) {
+          warn(`skipped ${printable(full)}: a link to a directory that contains it (a loop)`)
+          continue
+        }
         out.push({ path: rel, size: 0, mtime: Math.floor(info.mtimeMs / 1000), type: 'dir' })
-        await walk(full, `${rel}/`)
+        await walk(full, `${rel}/`, [...ancestors, id])
       } else if (info.isFile()) {
         out.push({ path: rel, size: info.size, mtime: Math.floor(info.mtimeMs / 1000), type: 'file' })
       }
     }
   }
+  let root
   try {
-    await walk(dir.replace(/(.)\/+$/, '$1'), '')
+    root = statSync(top)
   } catch (error) {
-    throw new UserError(`cannot read ${dir}: ${errorMessage(error)}`)
+    throw new UserError(`cannot read ${printable(dir)}: ${errorMessage(error)}`)
   }
+  await walk(top, '', [`${root.dev}:${root.ino}`])
   return out
 }
 
+const defaultWarn = (message: string) => ui.warn(message)
+
 async function localSha256(file: string): Promise<string> {
   const hash = createHash('sha256')
-  await pipeline(createReadStream(file), hash)
+  await pipeline(createReadStream(file), hash).catch((error) => Promise.reject(new UserError(`cannot read ${printable(file)}: ${errorMessage(error)}`)))
   return hash.digest('hex')
 }
 
@@ -143,6 +172,16 @@ export async function planMirror(localDir: string, hub: Hub, remoteDir: string, 
     .filter((e) => e.type === 'dir')
     .map((e) => e.path)
     .sort((a, b) => depth(b) - depth(a))
+  // A file we may not read would fail half way through the uploads: refuse before the first.
+  // One access(2) per file to upload, none for the unchanged ones (as root it passes anyway,
+  // and put() still says `cannot read` then).
+  for (const upload of plan.uploads) {
+    try {
+      accessSync(join(localDir, upload.path), constants.R_OK)
+    } catch (error) {
+      throw new UserError(`cannot read ${printable(join(localDir, upload.path))}: ${errorMessage(error)}`)
+    }
+  }
   plan.deletions = [...stale.filter((e) => e.type !== 'dir').map((e) => e.path), ...staleDirectories]
   plan.directoryDeletions = staleDirectories.length
   plan.directories.sort((a, b) => depth(a) - depth(b))

@@ -1,7 +1,7 @@
 // file:// hubs: a local or mounted directory (a web server's document root on a shared file
 // system). Same guarantees as sftp: temporary name in the same directory, then rename(2).
 import { createHash } from 'node:crypto'
-import { createReadStream, createWriteStream } from 'node:fs'
+import { createReadStream, createWriteStream, statSync } from 'node:fs'
 import { chmod, copyFile, lstat, mkdir, readdir, readFile, readlink, rename, rm, rmdir, symlink, unlink, utimes, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
@@ -11,9 +11,28 @@ import { temporaryName, type Hub, type HubEntry, type PutOptions } from './trans
 
 const isMissing = (error: unknown) => (error as NodeJS.ErrnoException)?.code === 'ENOENT'
 
+/** The nearest existing ancestor of `path` (itself included) when it is not a directory. */
+function fileOnTheWay(path: string): string | undefined {
+  for (let dir = path; dir !== dirname(dir); dir = dirname(dir)) {
+    let found
+    try {
+      found = statSync(dir, { throwIfNoEntry: false })
+    } catch {
+      continue // ENOTDIR: the file is higher up
+    }
+    if (found) return found.isDirectory() ? undefined : dir
+  }
+  return undefined
+}
+
 export async function openFileHub(url: string, root: string): Promise<Hub> {
   const at = (path: string) => join(root, path)
-  const fail = (what: string, path: string, error: unknown) => new UserError(`${what} ${at(path)}: ${errorMessage(error)}`)
+  const fail = (what: string, path: string, error: unknown) => {
+    const code = (error as NodeJS.ErrnoException)?.code
+    // a file where a directory of the path is expected: name it, not the errno of the write under it
+    const blocker = code === 'ENOTDIR' || code === 'EEXIST' ? fileOnTheWay(at(path)) : undefined
+    return new UserError(blocker ? `${blocker} is a file where a directory is expected` : `${what} ${at(path)}: ${errorMessage(error)}`)
+  }
 
   /** Write through `write(tempFile)`, then rename onto `path`; the temporary file never survives. */
   async function atomically(path: string, write: (temp: string) => Promise<void>): Promise<void> {
@@ -55,12 +74,17 @@ export async function openFileHub(url: string, root: string): Promise<Hub> {
           throw new UserError(`cannot read ${localFile}: ${errorMessage(error)}`)
         })
         let done = 0
+        let readError: unknown
         const source = createReadStream(localFile)
         source.on('data', (chunk) => {
           done += chunk.length
           options.onProgress?.(done, size)
         })
-        await pipeline(source, createWriteStream(temp, { mode: options.mode ?? 0o644 }))
+        source.on('error', (error) => (readError = error))
+        await pipeline(source, createWriteStream(temp, { mode: options.mode ?? 0o644 })).catch((error) => {
+          // a local file we cannot read is not the hub's fault
+          throw readError ? new UserError(`cannot read ${localFile}: ${errorMessage(readError)}`) : error
+        })
         await chmod(temp, options.mode ?? 0o644)
         if (options.mtime !== undefined) await utimes(temp, options.mtime, options.mtime)
       })

@@ -170,6 +170,8 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     if (!made) {
       made = (async () => {
         const found = await sftp.lstat(dir)
+        // a file there: say so, not the "No such file" of the write into it that follows
+        if (found && typeOf(found.mode ?? 0) === 'file') throw new UserError(`sftp://${where}/${dir} is a file where a directory is expected`)
         if (found) return
         await mkdirp(posix.dirname(dir))
         await sftp.mkdir(dir).catch(async (error) => {
@@ -232,7 +234,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     const handle = await sftp.openForWrite(temp, options.mode ?? 0o644)
     const file = await open(localFile, 'r').catch(async (error) => {
       sftp.close(handle).catch(() => undefined)
-      throw error
+      throw new UserError(`cannot read ${localFile}: ${errorMessage(error)}`)
     })
     let closed = false
     try {
@@ -242,7 +244,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
       const onTheWire: Promise<void>[] = []
       for (;;) {
         const block = Buffer.allocUnsafe(BLOCK)
-        const { bytesRead } = await file.read(block, 0, BLOCK, offset)
+        const { bytesRead } = await file.read(block, 0, BLOCK, offset).catch((error) => Promise.reject(new UserError(`cannot read ${localFile}: ${errorMessage(error)}`)))
         if (bytesRead === 0) break
         const sending = sftp.write(handle, offset, block.subarray(0, bytesRead)).then(() => options.onProgress?.((sent += bytesRead), size))
         sending.catch(() => undefined) // awaited below
@@ -270,7 +272,13 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
         // the last three pipelined on the handle (sftp-server handles them in order).
         // The read is synchronous: through the promise API each file costs four thread-pool
         // round trips, and reading 5,000 small files took 4 times the CPU (0.6 s against 0.15 s).
-        const data = readFileSync(localFile)
+        let data
+        try {
+          data = readFileSync(localFile)
+        } catch (error) {
+          // a local problem: say so, rather than an internal error or one blaming the hub
+          throw new UserError(`cannot read ${localFile}: ${errorMessage(error)}`)
+        }
         await atomically(remotePath, (temp) => writeSmall(temp, data, options))
         options.onProgress?.(data.length, data.length)
         return
@@ -292,6 +300,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
         })
       } catch (error) {
         // SFTP v3 has no "exists" status: OpenSSH answers FAILURE, so look
+        if (error instanceof UserError) throw error
         if (await sftp.lstat(target).catch(() => undefined)) return false
         throw fail('cannot create', remotePath, error)
       }

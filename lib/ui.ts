@@ -189,3 +189,13 @@ function visibleLength(text: string): number {
 
 /** The one output channel of the process. */
 export const ui = new Ui()
+
+/**
+ * `text` with its control characters written as JSON escapes (`\n`, `\t`, `\u001b`): a file
+ * name holding a newline must not split a table row or an error line, nor an escape sequence
+ * repaint the terminal.
+ */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => (c === '\u007f' ? '\\u007f' : JSON.stringify(c).slice(1, -1)))
+}

@@ -23,7 +23,7 @@ run is refused with who holds it (break_lock=1 removes the lock of a run that wa
       break_lock: { type: 'boolean', help: 'remove the lock of another run on the same hub directory (one you know was killed)' },
     },
     async run(options, { config }) {
-      const [{ ui }, { UserError }, { findBuildWorkflows }, { openHub, formatBytes }] = await Promise.all([
+      const [{ ui, printable }, { UserError }, { findBuildWorkflows }, { openHub, formatBytes }] = await Promise.all([
         import('casa-distro-admin/ui'),
         import('casa-distro-admin/errors'),
         import('casa-distro-admin/buildWorkflows'),
@@ -55,7 +55,11 @@ run is refused with who holds it (break_lock=1 removes the lock of a run that wa
             if (planned.status === 'rejected') throw planned.reason
             const plan = planned.value
             if (options.dry_run) {
-              const rows = [...plan.uploads.map((u) => ['upload', `${workflow.path}/${u.path}`, `${formatBytes(u.size)} (${u.reason})`]), ...plan.deletions.map((d) => ['delete', `${workflow.path}/${d}`, ''])]
+              // names escaped: a newline in a file name must not split its row
+              const rows = [
+                ...plan.uploads.map((u) => ['upload', printable(`${workflow.path}/${u.path}`), `${formatBytes(u.size)} (${u.reason})`]),
+                ...plan.deletions.map((d) => ['delete', printable(`${workflow.path}/${d}`), '']),
+              ]
               ui.result(rows.length ? ui.table(['action', 'path', 'detail'], rows) : `${workflow.path}: up to date`)
               continue
             }

@@ -58,3 +58,9 @@ t.test('matching and verdicts', async (t) => {
   t.same(checkHostKey(knownKeys(file, 'old.example.org', 22), blob(6)), { ok: true })
   t.match(fingerprint(blob(1)), /^SHA256:[A-Za-z0-9+/]{43}$/)
 })
+
+t.test('a missing known_hosts lists no key; one that cannot be read is an error, not an empty file', async (t) => {
+  const dir = tempDir(t)
+  t.same(knownKeys(join(dir, 'absent'), 'example.org', 22), [])
+  t.throws(() => knownKeys(dir, 'example.org', 22), { name: 'UserError', message: new RegExp(`cannot read known_hosts file ${dir}: EISDIR`) })
+})
