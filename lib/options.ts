@@ -11,8 +11,11 @@ export interface OptionSpec {
   help: string
   /** Allowed values of a string option. */
   choices?: readonly string[]
-  /** Bare words (not key=value) are collected into this option, space-separated. */
-  positional?: boolean
+  /**
+   * Bare words (not key=value) give this option: one word, or with 'list' (a comma-separated
+   * option) any number of words, joined with commas (`list_images 'a/*' 'b/*'`).
+   */
+  positional?: boolean | 'list'
   /** A one-letter alias: `-n`. */
   short?: string
 }
@@ -145,7 +148,14 @@ export function parseWords<O extends OptionSpecs>(task: string, specs: O, words:
   if (positional.length > 0) {
     const target = Object.entries(specs).find(([, s]) => s.positional)
     if (!target) throw new UsageError(`${task}: unexpected argument "${positional[0]}" (options are written key=value or --key value)`)
-    values[target[0]] = coerce(task, target[0], target[1], positional.join(' '))
+    const [name, spec] = target
+    if (parsed[name] !== undefined || keyValue.some(([given]) => given === name)) {
+      throw new UsageError(`${task}: ${name} given twice: as ${name}= (or --${name}) and as the word "${positional[0]}"`)
+    }
+    if (spec.positional !== 'list' && positional.length > 1) {
+      throw new UsageError(`${task}: one ${name} expected, got ${positional.length} words: ${positional.map((w) => `"${w}"`).join(' ')} (quote a value holding spaces)`)
+    }
+    values[name] = coerce(task, name, spec, positional.join(','))
   }
   return { globals, options: values as OptionValues<O> }
 }

@@ -16,7 +16,7 @@ Before each push the target must still be where the plan recorded it: if someone
 between, it stops and says so (nothing is ever forced over other people's work). Each action
 done is recorded in <repository>/release_plan_journal.jsonl; a re-run skips those.`,
     options: {
-      components: { type: 'string', positional: true, help: 'comma-separated wildcards on component names (or project/name); all when empty' },
+      components: { type: 'string', positional: 'list', help: 'comma-separated wildcards on component names (or project/name); all when empty' },
       dry: { type: 'boolean', help: 'print the actions and change nothing' },
       dry_run: { type: 'boolean', help: 'same as dry' },
       ignore_warning: { type: 'boolean', help: 'apply components with warnings too' },

@@ -18,7 +18,7 @@ up to jobs. A failure skips what depends on it; the others still build; the exit
 1 if anything failed. --dry-run prints the plan in order and changes nothing; --json
 prints the plan (with --dry-run, in the shape of docker buildx bake --print) or the results.`,
     options: {
-      image_names: { type: 'string', default: '*', positional: true, help: 'comma-separated wildcard filters on <namespace>/<name>:<tag>' },
+      image_names: { type: 'string', default: '*', positional: 'list', help: 'comma-separated wildcard filters on <namespace>/<name>:<tag>' },
       force: { type: 'boolean', help: 'rebuild the selected images even when up to date' },
       jobs: { type: 'number', help: 'images built at once (default: config jobs)' },
       dry_run: { type: 'boolean', help: 'print the plan in build order and stop' },

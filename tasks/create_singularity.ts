@@ -15,7 +15,7 @@ to date and skipped unless force=1. The conversion streams docker export into ta
 $APPTAINER_TMPDIR, $SINGULARITY_TMPDIR or $TMPDIR when the output directory cannot take
 the squashfs in place.`,
     options: {
-      image_names: { type: 'string', default: 'cati/*', positional: true, help: 'comma-separated wildcard filters on <namespace>/<name>:<tag>' },
+      image_names: { type: 'string', default: 'cati/*', positional: 'list', help: 'comma-separated wildcard filters on <namespace>/<name>:<tag>' },
       compressor: { type: 'string', help: 'squashfs compressor (default: config singularity.compressor)', choices: ['gzip', 'zstd', 'xz', 'lz4'] },
       force: { type: 'boolean', help: 'convert even images whose .dockerid is up to date' },
       dry_run: { type: 'boolean', help: 'print what would be converted and stop' },

@@ -11,7 +11,7 @@ directory holding a given <image_type>/<system> wins; -v lists the shadowed ones
 build order: full name, tags, definition directory, dependencies, visibility, the local
 image id (or "not built") and whether it is up to date with its definition.`,
     options: {
-      image_names: { type: 'string', default: '*', positional: true, help: 'comma-separated wildcard filters on <namespace>/<name>:<tag>' },
+      image_names: { type: 'string', default: '*', positional: 'list', help: 'comma-separated wildcard filters on <namespace>/<name>:<tag>' },
       json: { type: 'boolean', help: 'print JSON' },
     },
     async run(options, { config }) {

@@ -14,7 +14,7 @@ those of your own "docker login <registry>" (credential store or helper); a refu
 says which registry to log in to. After each push the registry's manifest digest is
 compared with the local repo digest.`,
     options: {
-      image_names: { type: 'string', default: '*', positional: true, help: 'comma-separated wildcard filters on <namespace>/<name>:<tag>' },
+      image_names: { type: 'string', default: '*', positional: 'list', help: 'comma-separated wildcard filters on <namespace>/<name>:<tag>' },
       jobs: { type: 'number', help: 'pushes run at once (default: config jobs)' },
       dry_run: { type: 'boolean', help: 'print what would be pushed where and stop' },
       json: { type: 'boolean', help: 'print the results as JSON' },

@@ -15,7 +15,7 @@ its .md5 are uploaded, each under a temporary name renamed on the server. On an 
 OCI artifact <registry>/<namespace>/<name>:<tag> with the credentials of your docker login,
 skipped when the registry already holds the same digest.`,
     options: {
-      image_names: { type: 'string', default: 'cati/*', positional: true, help: 'comma-separated wildcard filters on <namespace>/<name>:<tag>' },
+      image_names: { type: 'string', default: 'cati/*', positional: 'list', help: 'comma-separated wildcard filters on <namespace>/<name>:<tag>' },
       dry_run: { type: 'boolean', help: 'print what would be published and stop' },
     },
     async run(options, { config }) {

@@ -10,7 +10,7 @@ export default defineTask(
 pulls <registry>/<namespace>/<name>:<last tag> from the hub its visibility selects and
 tags the result locally under all the image's tags. A summary says which images changed.`,
     options: {
-      image_names: { type: 'string', default: '*', positional: true, help: 'comma-separated wildcard filters on <namespace>/<name>:<tag>' },
+      image_names: { type: 'string', default: '*', positional: 'list', help: 'comma-separated wildcard filters on <namespace>/<name>:<tag>' },
       jobs: { type: 'number', help: 'pulls run at once (default: config jobs)' },
       json: { type: 'boolean', help: 'print the results as JSON' },
     },

@@ -15,7 +15,7 @@ the original's version rules. Merges into <repository>/release_plan.yaml and
 release_plan.html: the inspected components replace their entries, the others are kept. A
 component that cannot be read gets an error message in the plan; the others go on.`,
     options: {
-      components: { type: 'string', positional: true, help: 'comma-separated wildcards on component names (or project/name); all when empty' },
+      components: { type: 'string', positional: 'list', help: 'comma-separated wildcards on component names (or project/name); all when empty' },
     },
     async run(options, { config, signal }) {
       const { ui } = await import('casa-distro-admin/ui')

@@ -38,6 +38,13 @@ t.test('global options anywhere', async (t) => {
 
 t.test('positional words go to the positional option', async (t) => {
   t.equal(parseWords('x', specs, ['image.sif']).options.file, 'image.sif')
+  // one value: more words are a mistake, not a file name holding spaces
+  t.throws(() => parseWords('x', specs, ['x', 'y.sif']), { constructor: UsageError, message: 'x: one file expected, got 2 words: "x" "y.sif" (quote a value holding spaces)' })
+  t.throws(() => parseWords('x', specs, ['a.sif', 'file=b.sif']), { constructor: UsageError, message: 'x: file given twice: as file= (or --file) and as the word "a.sif"' })
+  // a comma-separated list: words are its items
+  const list = { image_names: { type: 'string', default: '*', positional: 'list', help: 'filters' } } as const
+  t.equal(parseWords('list_images', list, ['cati/*', 'casa/*:5.3']).options.image_names, 'cati/*,casa/*:5.3')
+  t.equal(parseWords('list_images', list, ['cati/*']).options.image_names, 'cati/*')
 })
 
 t.test('mistakes are usage errors naming the closest option', async (t) => {
