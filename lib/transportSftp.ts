@@ -158,7 +158,10 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
   })
 
   const at = (path: string) => (path === '' || path === '.' ? root : root === '.' ? path : posix.join(root, path))
-  const fail = (what: string, path: string, error: unknown) => new UserError(`${what} sftp://${where}/${at(path)}: ${errorMessage(error)}`)
+  // a remote path as a hub URL the user could have written (`where` is known_hosts' [host]:port form)
+  const hostPort = `${host.includes(':') ? `[${host}]` : host}${port === 22 ? '' : `:${port}`}`
+  const urlOf = (remotePath: string) => `sftp://${user}@${hostPort}${remotePath.startsWith('/') ? '' : '/~/'}${remotePath}`
+  const fail = (what: string, path: string, error: unknown) => new UserError(`${what} ${urlOf(at(path))}: ${errorMessage(error)}`)
   // sha256sum on the server, unless the account is sftp-only (ssh.remoteCommands: false)
   const remoteCommands = ssh.remoteCommands !== false
   const hasPosixRename = sftp.extensions.has('posix-rename@openssh.com')
@@ -171,7 +174,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
       made = (async () => {
         const found = await sftp.lstat(dir)
         // a file there: say so, not the "No such file" of the write into it that follows
-        if (found && typeOf(found.mode ?? 0) === 'file') throw new UserError(`sftp://${where}/${dir} is a file where a directory is expected`)
+        if (found && typeOf(found.mode ?? 0) === 'file') throw new UserError(`${urlOf(dir)} is a file where a directory is expected`)
         if (found) return
         await mkdirp(posix.dirname(dir))
         await sftp.mkdir(dir).catch(async (error) => {
