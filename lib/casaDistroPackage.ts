@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { rename, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join, relative } from 'node:path'
-import { UserError, errorMessage } from './errors.js'
+import { UserError, cannotRead, errorMessage } from './errors.js'
 import { onInterrupt } from './interrupt.js'
 import { packageRoot } from './paths.js'
 import { zipArchive, type ZipEntry } from './zipWriter.js'
@@ -144,7 +144,7 @@ export async function writeCasaDistroPackage(repository: string, version: string
   try {
     old = existing ? readFileSync(file) : undefined
   } catch (error) {
-    throw new UserError(`cannot read ${file}: ${errorMessage(error)}`)
+    throw cannotRead(file, error)
   }
   if (old?.equals(archive)) {
     return { file, version, bytes: archive.length, entries: files.length, upToDate: true }

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
-import { UserError, errorMessage } from './errors.js'
+import { UserError, cannotRead } from './errors.js'
 import { packageFileName } from './casaDistroPackage.js'
 import { isTemporaryName, type Hub } from './transport.js'
 
@@ -28,7 +28,7 @@ export async function localPackage(repository: string, version: string): Promise
   try {
     data = await readFile(file)
   } catch (error) {
-    throw new UserError(`cannot read ${file}: ${errorMessage(error)}`)
+    throw cannotRead(file, error)
   }
   const sha256 = createHash('sha256').update(data).digest('hex')
   return { file, sha256, size: info.size, mtime: Math.floor(info.mtimeMs / 1000) }

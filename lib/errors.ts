@@ -34,3 +34,8 @@ export function isUserError(error: unknown): error is UserError {
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
+
+/** The one message for a local file or directory that cannot be read (its path as given). */
+export function cannotRead(path: string, error: unknown): UserError {
+  return new UserError(`cannot read ${path}: ${errorMessage(error)}`)
+}

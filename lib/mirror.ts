@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto'
 import { accessSync, constants, createReadStream, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { UserError, errorMessage } from './errors.js'
+import { UserError, cannotRead } from './errors.js'
 import { mapLimited } from './mapLimited.js'
 import { MIRROR_LOCK } from './mirrorLock.js'
 import { isTemporaryName, type Hub, type HubEntry } from './transport.js'
@@ -80,7 +80,7 @@ export async function localTree(dir: string, warn: (message: string) => void = d
     try {
       names = readdirSync(path).sort()
     } catch (error) {
-      throw new UserError(`cannot read ${printable(path)}: ${errorMessage(error)}`)
+      throw cannotRead(printable(path), error)
     }
     for (const name of names) {
       // plain concatenation: path.join's normalizing was a tenth of the walk, for names
@@ -96,7 +96,7 @@ export async function localTree(dir: string, warn: (message: string) => void = d
           warn(`skipped ${printable(full)}: a chain of links that never ends`)
           continue
         }
-        throw new UserError(`cannot read ${printable(full)}: ${errorMessage(error)}`)
+        throw cannotRead(printable(full), error)
       }
       const rel = prefix + name
       if (info.isDirectory()) {
@@ -116,7 +116,7 @@ export async function localTree(dir: string, warn: (message: string) => void = d
   try {
     root = statSync(top)
   } catch (error) {
-    throw new UserError(`cannot read ${printable(dir)}: ${errorMessage(error)}`)
+    throw cannotRead(printable(dir), error)
   }
   await walk(top, '', [`${root.dev}:${root.ino}`])
   return out
@@ -126,7 +126,7 @@ const defaultWarn = (message: string) => ui.warn(message)
 
 async function localSha256(file: string): Promise<string> {
   const hash = createHash('sha256')
-  await pipeline(createReadStream(file), hash).catch((error) => Promise.reject(new UserError(`cannot read ${printable(file)}: ${errorMessage(error)}`)))
+  await pipeline(createReadStream(file), hash).catch((error) => Promise.reject(cannotRead(printable(file), error)))
   return hash.digest('hex')
 }
 
@@ -179,7 +179,7 @@ export async function planMirror(localDir: string, hub: Hub, remoteDir: string, 
     try {
       accessSync(join(localDir, upload.path), constants.R_OK)
     } catch (error) {
-      throw new UserError(`cannot read ${printable(join(localDir, upload.path))}: ${errorMessage(error)}`)
+      throw cannotRead(printable(join(localDir, upload.path)), error)
     }
   }
   plan.deletions = [...stale.filter((e) => e.type !== 'dir').map((e) => e.path), ...staleDirectories]

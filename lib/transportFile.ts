@@ -5,7 +5,7 @@ import { createReadStream, createWriteStream, statSync } from 'node:fs'
 import { chmod, copyFile, lstat, mkdir, readdir, readFile, readlink, rename, rm, rmdir, symlink, unlink, utimes, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { UserError, errorMessage } from './errors.js'
+import { UserError, cannotRead, errorMessage } from './errors.js'
 import { onInterrupt } from './interrupt.js'
 import { temporaryName, type Hub, type HubEntry, type PutOptions } from './transport.js'
 
@@ -71,7 +71,7 @@ export async function openFileHub(url: string, root: string): Promise<Hub> {
     async put(localFile: string, remotePath: string, options: PutOptions = {}) {
       await atomically(remotePath, async (temp) => {
         const { size } = await lstat(localFile).catch((error) => {
-          throw new UserError(`cannot read ${localFile}: ${errorMessage(error)}`)
+          throw cannotRead(localFile, error)
         })
         let done = 0
         let readError: unknown
@@ -83,7 +83,7 @@ export async function openFileHub(url: string, root: string): Promise<Hub> {
         source.on('error', (error) => (readError = error))
         await pipeline(source, createWriteStream(temp, { mode: options.mode ?? 0o644 })).catch((error) => {
           // a local file we cannot read is not the hub's fault
-          throw readError ? new UserError(`cannot read ${localFile}: ${errorMessage(readError)}`) : error
+          throw readError ? cannotRead(localFile, readError) : error
         })
         await chmod(temp, options.mode ?? 0o644)
         if (options.mtime !== undefined) await utimes(temp, options.mtime, options.mtime)

@@ -11,7 +11,7 @@ import { connect } from 'node:net'
 import { posix } from 'node:path'
 import type { Duplex } from 'node:stream'
 import type { Client, ConnectConfig } from 'ssh2'
-import { UserError, errorMessage } from './errors.js'
+import { UserError, cannotRead, errorMessage } from './errors.js'
 import type { HubLocation } from './hubUrl.js'
 import { onInterrupt } from './interrupt.js'
 import { SFTP_STATUS, SftpSession } from './sftpSession.js'
@@ -237,7 +237,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     const handle = await sftp.openForWrite(temp, options.mode ?? 0o644)
     const file = await open(localFile, 'r').catch(async (error) => {
       sftp.close(handle).catch(() => undefined)
-      throw new UserError(`cannot read ${localFile}: ${errorMessage(error)}`)
+      throw cannotRead(localFile, error)
     })
     let closed = false
     try {
@@ -247,7 +247,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
       const onTheWire: Promise<void>[] = []
       for (;;) {
         const block = Buffer.allocUnsafe(BLOCK)
-        const { bytesRead } = await file.read(block, 0, BLOCK, offset).catch((error) => Promise.reject(new UserError(`cannot read ${localFile}: ${errorMessage(error)}`)))
+        const { bytesRead } = await file.read(block, 0, BLOCK, offset).catch((error) => Promise.reject(cannotRead(localFile, error)))
         if (bytesRead === 0) break
         const sending = sftp.write(handle, offset, block.subarray(0, bytesRead)).then(() => options.onProgress?.((sent += bytesRead), size))
         sending.catch(() => undefined) // awaited below
@@ -280,7 +280,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
           data = readFileSync(localFile)
         } catch (error) {
           // a local problem: say so, rather than an internal error or one blaming the hub
-          throw new UserError(`cannot read ${localFile}: ${errorMessage(error)}`)
+          throw cannotRead(localFile, error)
         }
         await atomically(remotePath, (temp) => writeSmall(temp, data, options))
         options.onProgress?.(data.length, data.length)
