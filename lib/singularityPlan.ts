@@ -29,7 +29,7 @@ async function readTrimmed(path: string): Promise<string | undefined> {
 export async function singularityPlan(options: { filter: string; repository: string; extension: string }): Promise<SingularityItem[]> {
   const filter = imageFilter(options.filter)
   const images = (await listLocalImages()).filter((i) => i.repository !== '<none>' && i.tag !== '<none>' && i.tag !== 'latest' && filter.matches(`${i.repository}:${i.tag}`))
-  if (images.length === 0) throw noMatch(filter)
+  if (images.length === 0) throw noMatch(filter, ' among the local docker images (tags <none> and latest left out)')
   const items: SingularityItem[] = []
   for (const image of images) {
     const reference = `${image.repository}:${image.tag}`
