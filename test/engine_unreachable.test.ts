@@ -24,7 +24,7 @@ function oneLine(t: Test, run: { code: number; stderr: string }, pattern: RegExp
   t.notMatch(run.stderr, /internal error|    at /)
 }
 
-const tasks = [['create_singularity'], ['create_singularity', '--dry-run'], ['publish_singularity'], ['publish_singularity', '--dry-run'], ['create_docker'], ['publish_docker'], ['list_images'], ['update_docker']]
+const tasks = [['create_singularity'], ['create_singularity', '--dry-run'], ['publish_singularity'], ['publish_singularity', '--dry-run'], ['create_docker'], ['publish_docker'], ['publish_docker', '--dry-run'], ['list_images'], ['update_docker']]
 
 t.test('DOCKER_HOST names a socket that does not exist: the docker CLI is asked', async (t) => {
   const { dir, env } = repository(t)
