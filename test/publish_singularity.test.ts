@@ -6,6 +6,7 @@ import t, { type Test } from 'tap'
 import { createHash } from 'node:crypto'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { basename, join } from 'node:path'
 import { publishToServer, type ServerHub } from '../lib/sifPublish.js'
 import type { SingularityItem } from '../lib/singularityPlan.js'
@@ -90,6 +91,43 @@ t.test('ORAS push without a docker login: one line saying so', async (t) => {
   t.equal(pushed.code, 1)
   t.match(pushed.stderr, /error: registry 127\.0\.0\.1:\d+ needs a login: run docker login/)
   t.notMatch(pushed.stderr, /\n\s+at /, 'no stack trace')
+})
+
+/** A registry that takes connections and then says nothing (or, with `stall`, starts an answer and never ends it). */
+async function silentRegistry(t: Test, options: { stall?: boolean } = {}): Promise<string> {
+  const sockets = new Set<Socket>()
+  const server = createServer((socket) => {
+    sockets.add(socket)
+    socket.on('error', () => {})
+    if (options.stall) socket.once('data', () => socket.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{'))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy()
+    server.close()
+  })
+  return `127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+t.test('an ORAS registry that never answers: one line after CASA_REGISTRY_TIMEOUT seconds', async (t) => {
+  let repo = repository('{}')
+  for (const stall of [false, true]) {
+    const host = await silentRegistry(t, { stall })
+    repo = repository(`{ hubs: { singularity: { upload: 'oras://${host}/casa-test' } } }`)
+    const created = await runCli(['-r', repo.dir, 'create_singularity', image], { env: repo.env })
+    t.equal(created.code, 0, created.stderr)
+    const started = Date.now()
+    const pushed = await runCli(['-r', repo.dir, 'publish_singularity', image], { env: { ...repo.env, CASA_REGISTRY_TIMEOUT: '1' }, kill: { signal: 'SIGKILL', afterMs: 60_000 } })
+    t.ok(Date.now() - started < 30_000, `${stall ? 'headers sent, the body never ends' : 'no answer at all'}: over within seconds, not the 300 s of undici's defaults`)
+    t.equal(pushed.code, 1, pushed.stderr)
+    const said = pushed.stderr.trim().split('\n').filter((l) => !/^\d\d:\d\d:\d\d /.test(l))
+    t.same(said, [`error: registry ${host} did not answer within 1 s`], 'one line (progress lines aside)')
+    t.notMatch(pushed.stderr, /\n\s+at |internal error/, 'no stack trace')
+  }
+
+  const bad = await runCli(['-r', repo.dir, 'publish_singularity', image], { env: { ...repo.env, CASA_REGISTRY_TIMEOUT: 'soon' }, kill: { signal: 'SIGKILL', afterMs: 60_000 } })
+  t.equal(bad.code, 1, bad.stderr)
+  t.same(bad.stderr.trim().split('\n').filter((l) => !/^\d\d:\d\d:\d\d /.test(l)), ['error: CASA_REGISTRY_TIMEOUT=soon: expected a number of seconds above 0'])
 })
 
 /** A server hub recording the puts in order and storing them in `dir` (as lib/transport would). */
