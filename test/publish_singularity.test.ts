@@ -5,7 +5,7 @@
 import t, { type Test } from 'tap'
 import { createHash } from 'node:crypto'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { basename, join } from 'node:path'
 import { publishToServer, type ServerHub } from '../lib/sifPublish.js'
@@ -211,4 +211,38 @@ t.test('publish_singularity to an sftp:// hub (OpenSSH sshd on loopback) served 
   t.teardown(http.stop)
   const ssh = `ssh: { identityFile: ${JSON.stringify(sshd.clientKey)}, knownHosts: ${JSON.stringify(sshd.knownHosts)} }`
   await publishToServerHub(t, hubDir, `{ hubs: { singularity: { upload: 'sftp://${sshd.user}@127.0.0.1:${sshd.port}${hubDir}', download: '${http.url}' } }, ${ssh} }`, 'sftp')
+})
+
+t.test('a truncated SIF (a cut copy, a full disk): create_singularity converts it again, publish_singularity refuses it', async (t) => {
+  const hubDir = join(tempDir(t), 'hub')
+  mkdirSync(hubDir)
+  const repo = repository(`{ hubs: { singularity: { upload: 'file://${hubDir}' } } }`)
+  const created = await runCli(['-r', repo.dir, 'create_singularity', image], { env: repo.env })
+  t.equal(created.code, 0, created.stderr)
+  const sif = join(repo.dir, sifName)
+  const whole = statSync(sif).size
+  const md5 = readFileSync(`${sif}.md5`, 'utf8')
+  truncateSync(sif, whole - 4096) // the .md5 and .dockerid beside it still describe the whole file
+
+  const published = await runCli(['-r', repo.dir, 'publish_singularity', image], { env: repo.env })
+  t.equal(published.code, 1, published.stderr)
+  const said = published.stderr.trim().split('\n').filter((l) => !/^\d\d:\d\d:\d\d /.test(l))
+  t.same(said, [`error: ${sif} is truncated (${whole - 4096} bytes, its SIF header says ${whole}): run create_singularity ${image}`])
+  t.same(readdirSync(hubDir), [], 'nothing uploaded')
+
+  const plan = await runCli(['-r', repo.dir, 'create_singularity', '--dry-run', image], { env: repo.env })
+  t.equal(plan.code, 0, plan.stderr)
+  t.match(plan.stdout, new RegExp(`${sifName.replace(/\./g, '\\.')}\\s+convert`), 'not up to date')
+  const again = await runCli(['-r', repo.dir, 'create_singularity', image], { env: repo.env })
+  t.equal(again.code, 0, again.stderr)
+  t.match(again.stderr, `${sif} is truncated (${whole - 4096} bytes, its SIF header says ${whole}): converting it again`)
+  t.equal(statSync(sif).size, whole, 'whole again')
+  t.equal(readFileSync(`${sif}.md5`, 'utf8').trim(), createHash('md5').update(readFileSync(sif)).digest('hex'), 'and its .md5 describes it')
+  t.not(readFileSync(`${sif}.md5`, 'utf8'), md5, 'a new conversion (a SIF holds its creation time)')
+
+  const cut = Buffer.alloc(64)
+  writeFileSync(sif, cut) // shorter than a SIF header
+  const tiny = await runCli(['-r', repo.dir, 'publish_singularity', image], { env: repo.env })
+  t.equal(tiny.code, 1, tiny.stderr)
+  t.match(tiny.stderr, `error: ${sif} is truncated (64 bytes, shorter than a SIF header): run create_singularity ${image}`)
 })
