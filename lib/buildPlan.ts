@@ -6,7 +6,7 @@
 import type { ImageInfo } from './docker.js'
 import { baseImages, contextDigest, contextFiles } from './buildContext.js'
 import { UserError } from './errors.js'
-import type { CatalogImage, ImageCatalog, ImageDefinition } from './imageCatalog.js'
+import { searchedDirectories, type CatalogImage, type ImageCatalog, type ImageDefinition } from './imageCatalog.js'
 import { imageFilter, noMatch } from './imageFilter.js'
 import { mapLimited } from './mapLimited.js'
 
@@ -80,7 +80,7 @@ export function allReferences(image: CatalogImage): string[] {
 export function matchImages(catalog: ImageCatalog, filterText: string): CatalogImage[] {
   const filter = imageFilter(filterText)
   const matched = catalog.images.filter((image) => allReferences(image).some((ref) => filter.matches(ref)))
-  if (matched.length === 0) throw noMatch(filter)
+  if (matched.length === 0) throw noMatch(filter, searchedDirectories(catalog))
   return matched
 }
 

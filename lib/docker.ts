@@ -23,6 +23,21 @@ export function useDockerEngine(options: DockerOptions): void {
   engine = options
 }
 
+/**
+ * The one message for an engine that does not answer, where it was looked for and what to
+ * do, from what the CLI (or the socket) said; undefined when `said` is about something else
+ * (a missing image, a registry refusing a push). Docker's own words ("Is the docker daemon
+ * running?") do not say that config docker.host is where the address came from.
+ */
+export function engineUnreachable(said: string): UserError | undefined {
+  const down = /Cannot connect to the Docker daemon at (\S+?)\.? Is the docker daemon running/.exec(said)
+  const other = /^.*(?:trying to connect to the Docker daemon socket|^error during connect:).*$/m.exec(said)
+  if (!down && !other) return undefined
+  const where = down?.[1] ?? engine.host ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'
+  const remedy = engine.host ? 'start dockerd (or change docker.host in the configuration)' : 'start dockerd (or set DOCKER_HOST)'
+  return new UserError(`no Docker engine answers at ${where}: ${down ? remedy : other![0].trim()}`)
+}
+
 function dockerEnv(): NodeJS.ProcessEnv {
   return engine.host ? { ...process.env, DOCKER_HOST: engine.host } : process.env
 }
@@ -58,7 +73,10 @@ export function docker(args: readonly string[], options: RunOptions = {}): Promi
     child.on('error', (error: NodeJS.ErrnoException) => reject(error.code === 'ENOENT' ? notInstalled('docker') : error))
     child.on('close', (code, signal) => {
       const result = { exitCode: code ?? (signal ? 128 : 1), stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() }
-      if (result.exitCode !== 0 && !options.allowFailure) reject(new CommandError(['docker', ...args], result))
+      // Even where a failure is expected (an absent image), an engine that does not answer is not.
+      const unreachable = result.exitCode !== 0 ? engineUnreachable(result.stderr) : undefined
+      if (unreachable) reject(unreachable)
+      else if (result.exitCode !== 0 && !options.allowFailure) reject(new CommandError(['docker', ...args], result))
       else resolve(result)
     })
   })
@@ -87,12 +105,13 @@ function viaApi(argv: readonly string[]): string | undefined {
 
 /** What the CLI would have said of an API failure. */
 function apiSaid(socket: string, error: unknown): string {
-  return error instanceof EngineError ? `Error response from daemon: ${error.message}` : `Cannot connect to the Docker daemon at unix://${socket}: ${(error as Error).message}`
+  return error instanceof EngineError ? `Error response from daemon: ${error.message}` : `Cannot connect to the Docker daemon at unix://${socket}. Is the docker daemon running? (${(error as Error).message})`
 }
 
 /** An API failure as the CLI's would be. */
-function apiFailure(argv: readonly string[], socket: string, error: unknown): CommandError {
-  return new CommandError(argv, { exitCode: 1, stdout: '', stderr: apiSaid(socket, error) })
+function apiFailure(argv: readonly string[], socket: string, error: unknown): UserError {
+  const said = apiSaid(socket, error)
+  return engineUnreachable(said) ?? new CommandError(argv, { exitCode: 1, stdout: '', stderr: said })
 }
 
 /** `docker create --entrypoint <entrypoint> <reference>`: the new container's id. */
@@ -148,7 +167,7 @@ export async function checkEngine(): Promise<void> {
   const result = await docker(['version', '--format', '{{.Server.Version}}'], { allowFailure: true })
   if (result.exitCode !== 0) {
     const said = result.stderr.trim().split('\n').pop() ?? ''
-    throw new UserError(`no Docker engine answers${engine.host ? ` at ${engine.host}` : ''}: ${said}`)
+    throw new UserError(`no Docker engine answers at ${engine.host ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'}: ${said}`)
   }
 }
 
@@ -236,11 +255,8 @@ export async function inspectImages(references: readonly string[]): Promise<Map<
   const found = new Map<string, ImageInfo>()
   const unique = [...new Set(references)]
   if (unique.length === 0) return found
+  // Absent images are expected here; an engine that does not answer is not (docker() throws).
   const result = await docker(['image', 'inspect', ...unique], { allowFailure: true })
-  // Absent images are expected here; an engine that does not answer is not.
-  if (result.exitCode !== 0 && /Cannot connect to the Docker daemon|error during connect|connection refused/i.test(result.stderr)) {
-    throw new UserError(`no Docker engine answers${engine.host ? ` at ${engine.host}` : ''}: ${result.stderr.trim().split('\n').pop()}`)
-  }
   let infos: ImageInfo[] = []
   try {
     infos = JSON.parse(result.stdout || '[]') as ImageInfo[]

@@ -55,11 +55,16 @@ function repoDigest(info: ImageInfo, hub: DockerHub, name: string): string | und
   return entry?.slice(entry.indexOf('@') + 1)
 }
 
+/** Why a tag cannot be pushed: said by the push and, beforehand, by its dry run. */
+function notBuilt(local: string): string {
+  return `${local} is not built (run create_docker image_names='${local}')`
+}
+
 async function pushTag(image: CatalogImage, hub: DockerHub, tag: string, signal?: AbortSignal): Promise<PushOutcome> {
   const local = `${image.repository}:${tag}`
   const remote = hubReference(image, hub, tag)
   const found = (await inspectImages([local])).get(local)
-  if (!found) throw new UserError(`${local} is not built (run create_docker image_names='${local}')`)
+  if (!found) throw new UserError(notBuilt(local))
   const apiHost = hub.registry === 'docker.io' ? 'registry-1.docker.io' : hub.registry
   const registryDigest = async () => {
     const client = new RegistryClient(apiHost, `${hub.namespace}/${image.name}`, await dockerCredentials(hub.registry))
@@ -101,6 +106,29 @@ async function pushTag(image: CatalogImage, hub: DockerHub, tag: string, signal?
     },
     (o) => `${o.reference} ${o.status} (${o.digest.slice(0, 19)}…, checked)`,
   )
+}
+
+export interface PlannedPush {
+  local: string
+  remote: string
+  visibility: string
+  /** `fail` where the push would fail before sending anything (the image is not built). */
+  action: 'push' | 'fail'
+  detail?: string
+}
+
+/**
+ * What publishImages would do, for --dry-run: every tag with the reference it is pushed as,
+ * and the tags it would fail on up front (not in the engine), with the push's own message.
+ */
+export async function planPushes(images: readonly CatalogImage[], hubs: DockerHubs): Promise<PlannedPush[]> {
+  const work = images.flatMap((image) => image.tags.map((tag) => ({ image, tag, local: `${image.repository}:${tag}` })))
+  const remotes = work.map(({ image, tag }) => hubReference(image, hubOf(image, hubs), tag))
+  const built = await inspectImages(work.map((w) => w.local))
+  return work.map(({ image, local }, i) => {
+    const planned = { local, remote: remotes[i]!, visibility: image.visibility }
+    return built.has(local) ? { ...planned, action: 'push' as const } : { ...planned, action: 'fail' as const, detail: notBuilt(local) }
+  })
 }
 
 /** Push every tag of every image to its hub, `jobs` at once; failures are collected, not thrown. */

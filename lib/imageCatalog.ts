@@ -48,6 +48,8 @@ export interface ImageCatalog {
   /** Definitions hidden by one of the same `<image_type>/<system>` earlier on the search path. */
   shadowed: ShadowedDefinition[]
   byKey: Map<string, ImageDefinition>
+  /** The directories searched, in order (for messages that say where definitions were looked for). */
+  searchPath: readonly string[]
 }
 
 export interface CatalogOptions {
@@ -170,7 +172,13 @@ export async function loadCatalog(options: CatalogOptions): Promise<ImageCatalog
     }
     definition.dependencies = [...keys].sort()
   }
-  return { definitions, images: definitions.flatMap((d) => d.images), shadowed, byKey }
+  return { definitions, images: definitions.flatMap((d) => d.images), shadowed, byKey, searchPath: options.searchPath }
+}
+
+/** Where the definitions of `catalog` were looked for, to follow "No image match ...". */
+export function searchedDirectories(catalog: ImageCatalog): string {
+  if (catalog.searchPath.length === 0) return ': imageSearchPath is empty'
+  return ` in the image definitions of ${catalog.searchPath.map((dir) => (isDirectory(dir) ? dir : `${dir} (no such directory)`)).join(', ')}`
 }
 
 /**

@@ -44,7 +44,11 @@ export function imageFilter(text: string, option = 'image_names'): ImageFilter {
   return { text, matches: (fullName) => patterns.some((p) => p.test(fullName)) }
 }
 
-/** The original's message and exit code when a filter selects nothing. */
-export function noMatch(filter: ImageFilter): UserError {
-  return new UserError(`No image match filter "${filter.text}"`)
+/**
+ * The original's message and exit code when a filter selects nothing, followed by where it
+ * looked (`where`: " in the image definitions of ...", " among the local docker images"):
+ * a mistyped imageSearchPath otherwise looks like a mistyped filter.
+ */
+export function noMatch(filter: ImageFilter, where: string): UserError {
+  return new UserError(`No image match filter "${filter.text}"${where}`)
 }

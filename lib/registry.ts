@@ -8,9 +8,39 @@ import { readFile, stat } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
-import { request, type Dispatcher } from 'undici'
+import { Agent, request, type Dispatcher } from 'undici'
 import { UserError, errorMessage } from './errors.js'
 import { ui } from './ui.js'
+
+/**
+ * How long a registry may keep silent (to accept the connection, to start its answer, between
+ * two pieces of it): CASA_REGISTRY_TIMEOUT seconds, 30 by default. undici's own defaults
+ * (300 s for headers and for the body) leave a registry that took the connection and hung
+ * holding a publish for ten minutes per request, which looks like forever. Uploads are not
+ * limited in total: the wait for headers runs only while our body is not flowing.
+ */
+export function registryTimeoutSeconds(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env.CASA_REGISTRY_TIMEOUT
+  if (text === undefined || text === '') return 30
+  const seconds = Number(text)
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new UserError(`CASA_REGISTRY_TIMEOUT=${text}: expected a number of seconds above 0`)
+  return seconds
+}
+
+// One connection pool per timeout (in practice one per run), shared by every client.
+const agents = new Map<number, Agent>()
+function agentFor(seconds: number): Agent {
+  let agent = agents.get(seconds)
+  if (!agent) {
+    const ms = seconds * 1000
+    agent = new Agent({ headersTimeout: ms, bodyTimeout: ms, connect: { timeout: ms } })
+    agents.set(seconds, agent)
+  }
+  return agent
+}
+
+const timeoutCodes = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT'])
+const isTimeout = (error: unknown) => timeoutCodes.has((error as { code?: string } | undefined)?.code ?? '')
 
 export interface Credentials {
   username: string
@@ -94,6 +124,8 @@ const manifestType = 'application/vnd.oci.image.manifest.v1+json'
 export class RegistryClient {
   private authorization: string | undefined
   private readonly base: string
+  private readonly timeout = registryTimeoutSeconds()
+  private readonly dispatcher = agentFor(this.timeout)
 
   constructor(
     readonly host: string,
@@ -104,13 +136,27 @@ export class RegistryClient {
     this.base = `${plain ? 'http' : 'https'}://${host}`
   }
 
+  /**
+   * Run one exchange with the registry; a silence longer than the timeout, while connecting,
+   * waiting for an answer or reading it, becomes one line naming the registry.
+   */
+  private async answered<T>(exchange: () => Promise<T>): Promise<T> {
+    try {
+      return await exchange()
+    } catch (error) {
+      if (isTimeout(error)) throw new UserError(`registry ${this.host} did not answer within ${this.timeout} s`)
+      throw error
+    }
+  }
+
   private async send(method: string, path: string, options: { headers?: Record<string, string>; body?: Buffer | string | NodeJS.ReadableStream; retryAuth?: boolean } = {}): Promise<Dispatcher.ResponseData> {
     const url = path.startsWith('http') ? path : `${this.base}${path}`
     const headers = { ...options.headers, ...(this.authorization ? { authorization: this.authorization } : {}) }
     let response: Dispatcher.ResponseData
     try {
-      response = await request(url, { method: method as 'GET', headers, body: options.body as Buffer })
+      response = await request(url, { method: method as 'GET', headers, body: options.body as Buffer, dispatcher: this.dispatcher })
     } catch (error) {
+      if (isTimeout(error)) throw error // said by answered()
       throw new UserError(`registry ${this.host} unreachable: ${errorMessage(error)}`)
     }
     if (response.statusCode === 401 && options.retryAuth !== false && !(options.body && typeof options.body === 'object' && 'pipe' in options.body)) {
@@ -135,7 +181,7 @@ export class RegistryClient {
     const url = new URL(params.realm)
     if (params.service) url.searchParams.set('service', params.service)
     url.searchParams.set('scope', `repository:${this.repository}:pull,push`)
-    const response = await request(url, { headers: basic ? { authorization: basic } : {} })
+    const response = await request(url, { headers: basic ? { authorization: basic } : {}, dispatcher: this.dispatcher })
     if (response.statusCode !== 200) {
       await response.body.dump()
       throw new UserError(`registry ${this.host} refused the login${this.credentials ? '' : ` (no docker login for ${this.host})`}`)
@@ -152,37 +198,43 @@ export class RegistryClient {
   }
 
   async hasBlob(digest: string): Promise<boolean> {
-    const response = await this.send('HEAD', `/v2/${this.repository}/blobs/${digest}`)
-    await response.body.dump()
-    return response.statusCode === 200
+    return this.answered(async () => {
+      const response = await this.send('HEAD', `/v2/${this.repository}/blobs/${digest}`)
+      await response.body.dump()
+      return response.statusCode === 200
+    })
   }
 
   /** Upload a blob (monolithic PUT) unless the registry has it; the registry checks the digest. */
   async pushBlob(blob: { digest: string; size: number; open: () => NodeJS.ReadableStream | Buffer }): Promise<void> {
-    if (await this.hasBlob(blob.digest)) return
-    const start = await this.send('POST', `/v2/${this.repository}/blobs/uploads/`, { headers: { 'content-length': '0' } })
-    await this.ensure(start, 'starting an upload', [202])
-    await start.body.dump()
-    const location = new URL(String(start.headers.location), this.base)
-    location.searchParams.set('digest', blob.digest)
-    const put = await this.send('PUT', location.toString(), {
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(blob.size) },
-      body: blob.open(),
+    return this.answered(async () => {
+      if (await this.hasBlob(blob.digest)) return
+      const start = await this.send('POST', `/v2/${this.repository}/blobs/uploads/`, { headers: { 'content-length': '0' } })
+      await this.ensure(start, 'starting an upload', [202])
+      await start.body.dump()
+      const location = new URL(String(start.headers.location), this.base)
+      location.searchParams.set('digest', blob.digest)
+      const put = await this.send('PUT', location.toString(), {
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(blob.size) },
+        body: blob.open(),
+      })
+      await this.ensure(put, `uploading ${blob.digest}`, [201])
+      await put.body.dump()
+      if (String(put.headers['docker-content-digest'] ?? blob.digest) !== blob.digest) throw new UserError(`registry ${this.host} stored ${blob.digest} under another digest`)
     })
-    await this.ensure(put, `uploading ${blob.digest}`, [201])
-    await put.body.dump()
-    if (String(put.headers['docker-content-digest'] ?? blob.digest) !== blob.digest) throw new UserError(`registry ${this.host} stored ${blob.digest} under another digest`)
   }
 
   /** The manifest at a tag or digest, or undefined. */
   async getManifest(reference: string): Promise<Manifest | undefined> {
-    const response = await this.send('GET', `/v2/${this.repository}/manifests/${reference}`, { headers: { accept: manifestType } })
-    if (response.statusCode === 404) {
-      await response.body.dump()
-      return undefined
-    }
-    await this.ensure(response, `reading ${this.repository}:${reference}`, [200])
-    return (await response.body.json()) as Manifest
+    return this.answered(async () => {
+      const response = await this.send('GET', `/v2/${this.repository}/manifests/${reference}`, { headers: { accept: manifestType } })
+      if (response.statusCode === 404) {
+        await response.body.dump()
+        return undefined
+      }
+      await this.ensure(response, `reading ${this.repository}:${reference}`, [200])
+      return (await response.body.json()) as Manifest
+    })
   }
 
   /**
@@ -190,30 +242,34 @@ export class RegistryClient {
    * index), or undefined when it has none: what `docker push` stored, to compare with RepoDigests.
    */
   async manifestDigest(reference: string): Promise<string | undefined> {
-    const accept = [
-      'application/vnd.docker.distribution.manifest.v2+json',
-      'application/vnd.docker.distribution.manifest.list.v2+json',
-      manifestType,
-      'application/vnd.oci.image.index.v1+json',
-    ].join(', ')
-    const response = await this.send('HEAD', `/v2/${this.repository}/manifests/${reference}`, { headers: { accept } })
-    await response.body.dump()
-    if (response.statusCode === 404) return undefined
-    if (response.statusCode !== 200) throw new UserError(`registry ${this.host}: reading the manifest of ${this.repository}:${reference} failed (HTTP ${response.statusCode})`)
-    const digest = response.headers['docker-content-digest']
-    return typeof digest === 'string' ? digest : undefined
+    return this.answered(async () => {
+      const accept = [
+        'application/vnd.docker.distribution.manifest.v2+json',
+        'application/vnd.docker.distribution.manifest.list.v2+json',
+        manifestType,
+        'application/vnd.oci.image.index.v1+json',
+      ].join(', ')
+      const response = await this.send('HEAD', `/v2/${this.repository}/manifests/${reference}`, { headers: { accept } })
+      await response.body.dump()
+      if (response.statusCode === 404) return undefined
+      if (response.statusCode !== 200) throw new UserError(`registry ${this.host}: reading the manifest of ${this.repository}:${reference} failed (HTTP ${response.statusCode})`)
+      const digest = response.headers['docker-content-digest']
+      return typeof digest === 'string' ? digest : undefined
+    })
   }
 
   /** Push a manifest under a tag; returns its digest, checked against what the registry says. */
   async putManifest(tag: string, manifest: Manifest): Promise<string> {
-    const body = Buffer.from(JSON.stringify(manifest))
-    const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`
-    const response = await this.send('PUT', `/v2/${this.repository}/manifests/${tag}`, { headers: { 'content-type': manifestType }, body })
-    await this.ensure(response, `pushing ${this.repository}:${tag}`, [201])
-    await response.body.dump()
-    const stored = response.headers['docker-content-digest']
-    if (stored && stored !== digest) throw new UserError(`registry ${this.host} stored the manifest of ${this.repository}:${tag} under another digest`)
-    return digest
+    return this.answered(async () => {
+      const body = Buffer.from(JSON.stringify(manifest))
+      const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`
+      const response = await this.send('PUT', `/v2/${this.repository}/manifests/${tag}`, { headers: { 'content-type': manifestType }, body })
+      await this.ensure(response, `pushing ${this.repository}:${tag}`, [201])
+      await response.body.dump()
+      const stored = response.headers['docker-content-digest']
+      if (stored && stored !== digest) throw new UserError(`registry ${this.host} stored the manifest of ${this.repository}:${tag} under another digest`)
+      return digest
+    })
   }
 }
 

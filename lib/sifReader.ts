@@ -126,6 +126,26 @@ export async function readSif(path: string): Promise<SifFile> {
   }
 }
 
+/**
+ * Why a SIF file we wrote is not whole, or undefined when it is: its header records where its
+ * data ends (dataOffset + dataSize is the file's size, lib/sifWriter.ts), so a copy cut short
+ * or a disk that filled up shows without reading the file. The .md5 and .dockerid beside it
+ * would otherwise keep saying "up to date" about a file that is not there any more.
+ */
+export async function sifTruncation(path: string): Promise<string | undefined> {
+  const handle = await open(path, 'r')
+  try {
+    const { size } = await handle.stat()
+    const header = Buffer.alloc(HEADER_SIZE)
+    const { bytesRead } = await handle.read(header, 0, HEADER_SIZE, 0)
+    if (bytesRead < HEADER_SIZE) return `truncated (${size} bytes, shorter than a SIF header)`
+    const recorded = int64(header, 112) + int64(header, 120)
+    return size < recorded ? `truncated (${size} bytes, its SIF header says ${recorded})` : undefined
+  } finally {
+    await handle.close()
+  }
+}
+
 /** The primary system partition (the one a runtime mounts). */
 export function primaryPartition(sif: SifFile): SifDescriptor {
   const found = sif.descriptors.find((d) => d.partition?.partitionType === 2)

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { listLocalImages } from './docker.js'
 import { imageFilter, noMatch } from './imageFilter.js'
 import { sifFileName } from './sifConvert.js'
+import { sifTruncation } from './sifReader.js'
 
 export interface SingularityItem {
   /** `namespace/name:tag` */
@@ -14,8 +15,10 @@ export interface SingularityItem {
   imageId: string
   /** Absolute path of the SIF file. */
   file: string
-  /** The file exists, the .dockerid beside it equals the image id and the .md5 exists. */
+  /** The file exists whole, the .dockerid beside it equals the image id and the .md5 exists. */
   upToDate: boolean
+  /** Why the existing file cannot be used ("truncated (...)"), if it cannot. */
+  damage?: string
 }
 
 async function readTrimmed(path: string): Promise<string | undefined> {
@@ -29,7 +32,7 @@ async function readTrimmed(path: string): Promise<string | undefined> {
 export async function singularityPlan(options: { filter: string; repository: string; extension: string }): Promise<SingularityItem[]> {
   const filter = imageFilter(options.filter)
   const images = (await listLocalImages()).filter((i) => i.repository !== '<none>' && i.tag !== '<none>' && i.tag !== 'latest' && filter.matches(`${i.repository}:${i.tag}`))
-  if (images.length === 0) throw noMatch(filter)
+  if (images.length === 0) throw noMatch(filter, ' among the local docker images (tags <none> and latest left out)')
   const items: SingularityItem[] = []
   for (const image of images) {
     const reference = `${image.repository}:${image.tag}`
@@ -40,7 +43,9 @@ export async function singularityPlan(options: { filter: string; repository: str
       readTrimmed(`${file}.md5`),
       stat(file).then((s) => s.isFile(), () => false),
     ])
-    items.push({ reference, tag: image.tag, imageId: image.id, file, upToDate: present && dockerId === image.id && md5 !== undefined })
+    // Its size too, against the one its header records: a truncated copy is not up to date.
+    const damage = present ? await sifTruncation(file).catch(() => undefined) : undefined
+    items.push({ reference, tag: image.tag, imageId: image.id, file, upToDate: present && !damage && dockerId === image.id && md5 !== undefined, ...(damage ? { damage } : {}) })
   }
   return items.sort((a, b) => a.reference.localeCompare(b.reference))
 }

@@ -3,6 +3,7 @@
 // ssh2) and to every ORAS hub, each image on its own so one failure does not stop the rest.
 import { existsSync } from 'node:fs'
 import type { ResolvedConfig } from './config.js'
+import { UserError } from './errors.js'
 import { eachLimited, throwCollected } from './mapLimited.js'
 import { publishToOras, publishToServer } from './sifPublish.js'
 import { singularityPlan, type SingularityItem } from './singularityPlan.js'
@@ -23,6 +24,11 @@ export async function singularityDestinations(config: ResolvedConfig, filter: st
     ui.warn(`${item.file} does not exist: run create_singularity ${item.reference} first`)
     return false
   })
+  // A truncated file is refused before anything is sent: its .md5 would not match it.
+  throwCollected(
+    items.filter((item) => item.damage).map((item) => new UserError(`${item.file} is ${item.damage}: run create_singularity ${item.reference}`)),
+    (count) => `${count} SIF files are truncated`,
+  )
   return {
     items,
     serverHub: hub.upload.startsWith('oras://') ? undefined : hub.upload,

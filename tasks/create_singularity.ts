@@ -10,7 +10,8 @@ export default defineTask(
     description: `For every local docker image matching image_names (tags <none> and latest
 skipped), writes <repository>/<image with / and : replaced by _><extension> plus
 .md5 and .dockerid beside it. An image whose .dockerid equals the docker image id is up
-to date and skipped unless force=1. The conversion streams docker export into tar2sqfs
+to date and skipped unless force=1, or unless its SIF file is shorter than its header says
+(truncated: converted again). The conversion streams docker export into tar2sqfs
 (squashfs-tools-ng): no root, no unpacked copy. Temporary files go to
 $APPTAINER_TMPDIR, $SINGULARITY_TMPDIR or $TMPDIR when the output directory cannot take
 the squashfs in place.`,
@@ -30,6 +31,7 @@ the squashfs in place.`,
       const items = await singularityPlan({ filter: options.image_names, repository: config.repository, extension: config.singularity.extension })
       const todo = items.filter((i) => options.force || !i.upToDate)
       for (const item of items) if (!todo.includes(item)) ui.info(`${item.reference}: ${item.file} is up to date`)
+      for (const item of items) if (item.damage && !options.dry_run) ui.warn(`${item.file} is ${item.damage}: converting it again`)
       if (options.dry_run) {
         ui.result(ui.table(['image', 'file', 'action'], items.map((i) => [i.reference, i.file, todo.includes(i) ? `convert (${compressor})` : 'up to date'])))
         return

@@ -12,7 +12,8 @@ tags each of its tags as <registry>/<namespace>/<name>:<tag> of the hub its visi
 selects (config hubs.docker.public or hubs.docker.private) and pushes it. Credentials are
 those of your own "docker login <registry>" (credential store or helper); a refused push
 says which registry to log in to. After each push the registry's manifest digest is
-compared with the local repo digest.`,
+compared with the local repo digest. --dry-run lists every tag, where it would go and whether it would be
+pushed or fail (not built: exit 1, as the real run would).`,
     options: {
       image_names: { type: 'string', default: '*', positional: 'list', help: 'comma-separated wildcard filters on <namespace>/<name>:<tag>' },
       jobs: { type: 'number', help: 'pushes run at once (default: config jobs)' },
@@ -22,12 +23,14 @@ compared with the local repo digest.`,
     async run(options, { config, signal }) {
       const { ui } = await import('casa-distro-admin/ui')
       const { checkEngine } = await import('casa-distro-admin/docker')
-      const { selectImages, publishImages, hubOf, hubReference } = await import('casa-distro-admin/dockerPublish')
+      const { selectImages, publishImages, planPushes } = await import('casa-distro-admin/dockerPublish')
       const images = await selectImages(config, options.image_names)
       if (options.dry_run) {
-        const rows = images.flatMap((i) => i.tags.map((t) => [`${i.repository}:${t}`, hubReference(i, hubOf(i, config.hubs.docker), t), i.visibility]))
-        ui.result(options.json ? JSON.stringify(rows.map(([local, remote, visibility]) => ({ local, remote, visibility })), null, 2) : ui.table(['image', 'pushed as', 'visibility'], rows))
-        return
+        // The outcome the real run would have: an image not built fails it, here too.
+        const plan = await planPushes(images, config.hubs.docker)
+        const rows = plan.map((p) => [p.local, p.remote, p.visibility, p.detail ? `${p.action}: ${p.detail}` : p.action])
+        ui.result(options.json ? JSON.stringify(plan, null, 2) : ui.table(['image', 'pushed as', 'visibility', 'would'], rows))
+        return plan.some((p) => p.action === 'fail') ? 1 : 0
       }
       await checkEngine()
       const outcomes = await publishImages(images, config.hubs.docker, { jobs: options.jobs ?? config.jobs, signal })

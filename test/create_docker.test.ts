@@ -173,7 +173,7 @@ t.test('an image depending on two others is rebuilt when the one it only COPYs f
 t.test('bad input: one line, exit 1, nothing built', async (t) => {
   const none = await cli('create_docker', 'nomatch/*')
   t.equal(none.code, 1)
-  t.equal(none.stderr.trim(), 'error: No image match filter "nomatch/*"')
+  t.equal(none.stderr.trim(), `error: No image match filter "nomatch/*" in the image definitions of ${defs}`, 'where it looked: the imageSearchPath, expanded')
 
   definition('zbad/bb', { 'casa_distro_docker.yaml': 'image_sources:\n  - name: zbad\n    tags: ["1"]\n    visibility: everyone\n' })
   const bad = await cli('list_images')

@@ -226,7 +226,7 @@ t.test('a filter matching nothing', async (t) => {
   const repo = repository()
   const result = await runCli(['-r', repo.dir, 'create_singularity', `${ns}/nothing-*`], { env: repo.env })
   t.equal(result.code, 1)
-  t.match(result.stderr, /No image match filter "casa-test-sif\/nothing-\*"/)
+  t.match(result.stderr, /^error: No image match filter "casa-test-sif\/nothing-\*" among the local docker images \(tags <none> and latest left out\)\n$/)
 })
 
 t.test('jobs=2 converts two images at once; singularity.extension .simg keeps the original names', async (t) => {

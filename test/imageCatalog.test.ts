@@ -127,7 +127,12 @@ t.test('filters: comma-separated wildcards on any tag; no match is the original 
   const catalog = await loadCatalog(options([dir]))
   t.same(matchImages(catalog, 'casa-test-cat/x:one').map((i) => i.reference), ['casa-test-cat/x:two'])
   t.same(matchImages(catalog, '*/y:*,*/x:t?o').map((i) => i.reference).sort(), ['casa-test-cat/x:two', 'casa-test-cat/y:two'])
-  t.throws(() => matchImages(catalog, 'nothing*'), /^No image match filter "nothing\*"$/)
+  t.throws(() => matchImages(catalog, 'nothing*'), new RegExp(`^No image match filter "nothing\\*" in the image definitions of ${dir}$`), 'the original message, and where it looked')
+  const missing = join(dir, 'missing')
+  const two = await loadCatalog(options([missing, dir]))
+  t.throws(() => matchImages(two, 'nothing*'), new RegExp(`^No image match filter "nothing\\*" in the image definitions of ${missing} \\(no such directory\\), ${dir}$`), 'every directory searched, a missing one said')
+  const none = await loadCatalog(options([]))
+  t.throws(() => matchImages(none, 'nothing*'), /^No image match filter "nothing\*": imageSearchPath is empty$/)
 })
 
 t.test('FROM lines: stages, scratch and ARG defaults', async (t) => {

@@ -4,7 +4,7 @@
 // under the casa-test-dkp namespace and are removed at the end.
 import t from 'tap'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { request } from 'undici'
 import { runCli } from './helpers/cli.js'
@@ -167,4 +167,25 @@ t.test('a push that fails says why (Docker stderr), not the progress banner', as
   t.not(result.code, 0)
   t.match(result.stdout + result.stderr, /connection refused/)
   t.notMatch(result.stdout + result.stderr, /failed: The push refers to repository/)
+})
+
+t.test('--dry-run shows what the real run would do with an image never built: it fails the same way', async (t) => {
+  mkdirSync(join(defs, 'nobuild/bb'), { recursive: true })
+  writeFileSync(join(defs, 'nobuild/bb', 'casa_distro_docker.yaml'), 'image_sources:\n  - name: nobuild\n    tags: [v1]\n    visibility: public\n')
+  writeFileSync(join(defs, 'nobuild/bb', 'Dockerfile'), `FROM ${base}\n`)
+  t.teardown(() => rmSync(join(defs, 'nobuild'), { recursive: true, force: true }))
+  t.equal(imageId(`${ns}/nobuild:v1`), undefined, 'never built')
+
+  const dry = await cli('publish_docker', '--dry-run', `${ns}/pub:v1,${ns}/nobuild:*`)
+  const real = await cli('publish_docker', `${ns}/nobuild:*`)
+  t.equal(real.code, 1, 'the real run fails on it')
+  t.match(real.stderr, `error: ${ns}/nobuild:v1 is not built (run create_docker image_names='${ns}/nobuild:v1')`)
+  t.equal(dry.code, 1, `so does the dry run: ${dry.stderr}`)
+  t.match(dry.stdout, new RegExp(`${ns}/pub:v1\\s+${publicRegistry.host}/demo/pub:v1\\s+public\\s+push\\n`), 'a built image: pushed')
+  t.match(dry.stdout, new RegExp(`${ns}/nobuild:v1\\s+${publicRegistry.host}/demo/nobuild:v1\\s+public\\s+fail: ${ns}/nobuild:v1 is not built \\(run create_docker image_names='${ns}/nobuild:v1'\\)`), 'an unbuilt one: would fail, and why')
+  t.equal(await registryDigest(publicRegistry.host, 'demo/nobuild', 'v1'), undefined, 'nothing pushed')
+
+  const json = await cli('publish_docker', '--dry-run', '--json', `${ns}/nobuild:*`)
+  t.equal(json.code, 1)
+  t.same(JSON.parse(json.stdout), [{ local: `${ns}/nobuild:v1`, remote: `${publicRegistry.host}/demo/nobuild:v1`, visibility: 'public', action: 'fail', detail: `${ns}/nobuild:v1 is not built (run create_docker image_names='${ns}/nobuild:v1')` }])
 })

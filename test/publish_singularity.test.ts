@@ -5,7 +5,8 @@
 import t, { type Test } from 'tap'
 import { createHash } from 'node:crypto'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { basename, join } from 'node:path'
 import { publishToServer, type ServerHub } from '../lib/sifPublish.js'
 import type { SingularityItem } from '../lib/singularityPlan.js'
@@ -92,6 +93,43 @@ t.test('ORAS push without a docker login: one line saying so', async (t) => {
   t.notMatch(pushed.stderr, /\n\s+at /, 'no stack trace')
 })
 
+/** A registry that takes connections and then says nothing (or, with `stall`, starts an answer and never ends it). */
+async function silentRegistry(t: Test, options: { stall?: boolean } = {}): Promise<string> {
+  const sockets = new Set<Socket>()
+  const server = createServer((socket) => {
+    sockets.add(socket)
+    socket.on('error', () => {})
+    if (options.stall) socket.once('data', () => socket.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{'))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy()
+    server.close()
+  })
+  return `127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+t.test('an ORAS registry that never answers: one line after CASA_REGISTRY_TIMEOUT seconds', async (t) => {
+  let repo = repository('{}')
+  for (const stall of [false, true]) {
+    const host = await silentRegistry(t, { stall })
+    repo = repository(`{ hubs: { singularity: { upload: 'oras://${host}/casa-test' } } }`)
+    const created = await runCli(['-r', repo.dir, 'create_singularity', image], { env: repo.env })
+    t.equal(created.code, 0, created.stderr)
+    const started = Date.now()
+    const pushed = await runCli(['-r', repo.dir, 'publish_singularity', image], { env: { ...repo.env, CASA_REGISTRY_TIMEOUT: '1' }, kill: { signal: 'SIGKILL', afterMs: 60_000 } })
+    t.ok(Date.now() - started < 30_000, `${stall ? 'headers sent, the body never ends' : 'no answer at all'}: over within seconds, not the 300 s of undici's defaults`)
+    t.equal(pushed.code, 1, pushed.stderr)
+    const said = pushed.stderr.trim().split('\n').filter((l) => !/^\d\d:\d\d:\d\d /.test(l))
+    t.same(said, [`error: registry ${host} did not answer within 1 s`], 'one line (progress lines aside)')
+    t.notMatch(pushed.stderr, /\n\s+at |internal error/, 'no stack trace')
+  }
+
+  const bad = await runCli(['-r', repo.dir, 'publish_singularity', image], { env: { ...repo.env, CASA_REGISTRY_TIMEOUT: 'soon' }, kill: { signal: 'SIGKILL', afterMs: 60_000 } })
+  t.equal(bad.code, 1, bad.stderr)
+  t.same(bad.stderr.trim().split('\n').filter((l) => !/^\d\d:\d\d:\d\d /.test(l)), ['error: CASA_REGISTRY_TIMEOUT=soon: expected a number of seconds above 0'])
+})
+
 /** A server hub recording the puts in order and storing them in `dir` (as lib/transport would). */
 function recordingHub(dir: string): ServerHub & { puts: string[] } {
   const puts: string[] = []
@@ -173,4 +211,38 @@ t.test('publish_singularity to an sftp:// hub (OpenSSH sshd on loopback) served 
   t.teardown(http.stop)
   const ssh = `ssh: { identityFile: ${JSON.stringify(sshd.clientKey)}, knownHosts: ${JSON.stringify(sshd.knownHosts)} }`
   await publishToServerHub(t, hubDir, `{ hubs: { singularity: { upload: 'sftp://${sshd.user}@127.0.0.1:${sshd.port}${hubDir}', download: '${http.url}' } }, ${ssh} }`, 'sftp')
+})
+
+t.test('a truncated SIF (a cut copy, a full disk): create_singularity converts it again, publish_singularity refuses it', async (t) => {
+  const hubDir = join(tempDir(t), 'hub')
+  mkdirSync(hubDir)
+  const repo = repository(`{ hubs: { singularity: { upload: 'file://${hubDir}' } } }`)
+  const created = await runCli(['-r', repo.dir, 'create_singularity', image], { env: repo.env })
+  t.equal(created.code, 0, created.stderr)
+  const sif = join(repo.dir, sifName)
+  const whole = statSync(sif).size
+  const md5 = readFileSync(`${sif}.md5`, 'utf8')
+  truncateSync(sif, whole - 4096) // the .md5 and .dockerid beside it still describe the whole file
+
+  const published = await runCli(['-r', repo.dir, 'publish_singularity', image], { env: repo.env })
+  t.equal(published.code, 1, published.stderr)
+  const said = published.stderr.trim().split('\n').filter((l) => !/^\d\d:\d\d:\d\d /.test(l))
+  t.same(said, [`error: ${sif} is truncated (${whole - 4096} bytes, its SIF header says ${whole}): run create_singularity ${image}`])
+  t.same(readdirSync(hubDir), [], 'nothing uploaded')
+
+  const plan = await runCli(['-r', repo.dir, 'create_singularity', '--dry-run', image], { env: repo.env })
+  t.equal(plan.code, 0, plan.stderr)
+  t.match(plan.stdout, new RegExp(`${sifName.replace(/\./g, '\\.')}\\s+convert`), 'not up to date')
+  const again = await runCli(['-r', repo.dir, 'create_singularity', image], { env: repo.env })
+  t.equal(again.code, 0, again.stderr)
+  t.match(again.stderr, `${sif} is truncated (${whole - 4096} bytes, its SIF header says ${whole}): converting it again`)
+  t.equal(statSync(sif).size, whole, 'whole again')
+  t.equal(readFileSync(`${sif}.md5`, 'utf8').trim(), createHash('md5').update(readFileSync(sif)).digest('hex'), 'and its .md5 describes it')
+  t.not(readFileSync(`${sif}.md5`, 'utf8'), md5, 'a new conversion (a SIF holds its creation time)')
+
+  const cut = Buffer.alloc(64)
+  writeFileSync(sif, cut) // shorter than a SIF header
+  const tiny = await runCli(['-r', repo.dir, 'publish_singularity', image], { env: repo.env })
+  t.equal(tiny.code, 1, tiny.stderr)
+  t.match(tiny.stderr, `error: ${sif} is truncated (64 bytes, shorter than a SIF header): run create_singularity ${image}`)
 })

@@ -1,0 +1,52 @@
+// Every image task that needs the Docker engine says, in one line, that none answers and
+// where it looked, when DOCKER_HOST (or config docker.host) points at nothing: a socket path
+// that does not exist (the docker CLI is asked) and a file that is no listening socket (the
+// engine API is asked directly). No engine is needed for this test.
+import t, { type Test } from 'tap'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { runCli } from './helpers/cli.js'
+import { tempDir } from './helpers/tmp.js'
+
+function repository(t: Test, config = '{}'): { dir: string; env: Record<string, string> } {
+  const dir = tempDir(t, 'casa-no-engine-')
+  const home = join(dir, '.home')
+  mkdirSync(home)
+  writeFileSync(join(dir, 'casa.config.ts'), `export default ${config}\n`)
+  return { dir, env: { HOME: home, CASA_CONFIG: join(dir, 'casa.config.ts') } }
+}
+
+function oneLine(t: Test, run: { code: number; stderr: string }, pattern: RegExp) {
+  t.equal(run.code, 1, run.stderr)
+  const lines = run.stderr.trim().split('\n').filter((l) => !/^\d\d:\d\d:\d\d /.test(l))
+  t.equal(lines.length, 1, `one line: ${run.stderr}`)
+  t.match(lines[0], pattern)
+  t.notMatch(run.stderr, /internal error|    at /)
+}
+
+const tasks = [['create_singularity'], ['create_singularity', '--dry-run'], ['publish_singularity'], ['publish_singularity', '--dry-run'], ['create_docker'], ['publish_docker'], ['publish_docker', '--dry-run'], ['list_images'], ['update_docker']]
+
+t.test('DOCKER_HOST names a socket that does not exist: the docker CLI is asked', async (t) => {
+  const { dir, env } = repository(t)
+  const where = `unix://${dir}/nonexistent.sock`
+  for (const args of tasks) {
+    const run = await runCli(['-r', dir, ...args], { env: { ...env, DOCKER_HOST: where } })
+    oneLine(t, run, new RegExp(`^error: no Docker engine answers at ${where}: start dockerd \\(or set DOCKER_HOST\\)$`))
+  }
+})
+
+t.test('DOCKER_HOST names a file nobody listens on: the engine API is asked', async (t) => {
+  const { dir, env } = repository(t)
+  const stale = join(dir, 'stale.sock')
+  writeFileSync(stale, '')
+  for (const args of [['create_singularity'], ['publish_singularity']]) {
+    const run = await runCli(['-r', dir, ...args], { env: { ...env, DOCKER_HOST: `unix://${stale}` } })
+    oneLine(t, run, new RegExp(`^error: no Docker engine answers at unix://${stale}: start dockerd \\(or set DOCKER_HOST\\)$`))
+  }
+})
+
+t.test('config docker.host names nothing: the message says to change it', async (t) => {
+  const { dir, env } = repository(t, `{ docker: { host: 'unix:///nonexistent/docker.sock' } }`)
+  const run = await runCli(['-r', dir, 'create_singularity'], { env })
+  oneLine(t, run, /^error: no Docker engine answers at unix:\/\/\/nonexistent\/docker\.sock: start dockerd \(or change docker\.host in the configuration\)$/)
+})
