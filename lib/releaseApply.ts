@@ -12,6 +12,7 @@ import type { ReleaseComponent } from './configSchema.js'
 import { kindOf, parseVersion, writeVersion } from './componentVersion.js'
 import { UserError } from './errors.js'
 import { run } from './exec.js'
+import { credentialArgs, gitRemote, type GitRemote } from './gitCredentials.js'
 import { gitEnv, mirrorPath, updateMirror } from './gitMirror.js'
 import { onInterrupt } from './interrupt.js'
 import { redact, withoutCredentials } from './redact.js'
@@ -124,15 +125,26 @@ export function checkApplicable(plan: ReleasePlan, options: Pick<ApplyOptions, '
 }
 
 class Remote {
+  /** The URL as git is given it, and its credentials, kept out of git's command line (lib/gitCredentials). */
+  private readonly git: GitRemote
+
   constructor(
     readonly url: string,
     readonly mirror: string,
     readonly label: string,
     readonly signal?: AbortSignal,
-  ) {}
+  ) {
+    this.git = gitRemote(url)
+  }
+
+  /** `git <auth options> ...args` with the credentials in its environment only. */
+  private runGit(args: readonly string[], options: { allowFailure?: boolean } = {}) {
+    const auth = credentialArgs(this.git)
+    return run('git', [...auth.options, ...args], { env: { ...gitEnv(), ...auth.env }, signal: this.signal, ...options })
+  }
 
   async current(ref: string): Promise<string | null> {
-    const { stdout } = await run('git', ['ls-remote', this.url, ref], { env: gitEnv(), signal: this.signal })
+    const { stdout } = await this.runGit(['ls-remote', this.git.url, ref])
     const line = stdout.split('\n').find((l) => l.endsWith(`\t${ref}`))
     return line ? line.split('\t')[0]! : null
   }
@@ -153,7 +165,7 @@ class Remote {
     if (now === (source || null)) return
     await this.expect(ref, expected, now)
     const lease = ref.startsWith('refs/tags/') && expected === null ? [] : [`--force-with-lease=${ref}:${expected ?? ''}`]
-    const result = await run('git', ['-C', this.mirror, 'push', '--quiet', ...lease, this.url, `${source}:${ref}`], { env: gitEnv(), signal: this.signal, allowFailure: true })
+    const result = await this.runGit(['-C', this.mirror, 'push', '--quiet', ...lease, this.git.url, `${source}:${ref}`], { allowFailure: true })
     if (result.exitCode !== 0) {
       if (/stale info|fetch first|non-fast-forward|already exists/.test(result.stderr)) throw new UserError(`${this.label}: ${ref} moved while pushing: someone pushed in between; nothing was forced`)
       // The remote's own reason (a hook's message, a rejected ref) says more than git's summary.
