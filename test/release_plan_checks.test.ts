@@ -4,6 +4,7 @@
 // repositories as remotes (file:// URLs), the CLI run as a user would.
 import t from 'tap'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
 import { runCli } from './helpers/cli.js'
@@ -48,6 +49,7 @@ t.test('a hand-edited plan is checked whole before anything is pushed', async (t
     ['copy without target', (c) => (c.todo.release_candidate = [['copy', 'bug_fix']]), /p\/delta: todo\.release_candidate\[0\]: copy takes 2 arguments/],
     ['a bad action late in the plan', (c) => c.todo.latest_release.push(['delete', 'bug_fx']), /p\/delta: todo\.latest_release\[2\]: delete: unknown target "bug_fx".*did you mean "bug_fix"/],
     ['no vcs_url', (c) => delete c.bug_fix.vcs_url, /p\/delta: bug_fix\.vcs_url: expected a git URL/],
+    ['a vcs_url git would read as an option', (c) => (c.bug_fix.vcs_url = '--upload-pack=true'), /p\/delta: bug_fix\.vcs_url: a git URL cannot start with "-" \(git would read it as an option\), got "--upload-pack=true"/],
     ['no branch', (c) => delete c.release_candidate.branch, /p\/delta: release_candidate\.branch: expected a branch or tag name/],
     ['a tag name with a space', (c) => (c.todo.latest_release[0] = ['rename', 'latest_release', 'tags/bad name']), /p\/delta: todo\.latest_release\[0\]: rename: "bad name" is not a valid git ref name \(contains a space\)/],
     ['a branch name git refuses', (c) => (c.latest_release.branch = 'release..x'), /p\/delta: latest_release\.branch: "release\.\.x" is not a valid git ref name/],
@@ -98,6 +100,9 @@ t.test('config: branch names git refuses and two roles on one branch are refused
     ['branch with a space', { releaseCandidate: 'rc 1' }, /releasePlan\.components\[0\]\.releaseCandidate: expected a branch name git accepts, got "rc 1" \(contains a space\)/],
     ['two roles on one branch', { bugFix: 'dev', releaseCandidate: 'dev' }, /releasePlan\.components\[0\]: bugFix and releaseCandidate are both branch "dev"/],
     ['a role on a default branch', { releaseCandidate: 'master' }, /releasePlan\.components\[0\]: bugFix and releaseCandidate are both branch "master"/],
+    // git would read these as options: the second runs a command where git would run upload-pack
+    ['a URL starting with -', { url: '-oops' }, /releasePlan\.components\[0\]\.url: component p\/delta: a git URL cannot start with "-" \(git would read it as an option\), got "-oops"$/m],
+    ['a URL that is a git option', { url: `--upload-pack=touch ${join(tmpdir(), 'casa-url-option-ran')};:` }, /releasePlan\.components\[0\]\.url: component p\/delta: a git URL cannot start with "-"/],
   ]
   for (const [what, extra, message] of cases) {
     const s = setup(t, extra)
@@ -108,8 +113,10 @@ t.test('config: branch names git refuses and two roles on one branch are refused
     t.match(run.stderr, /^error: /, what)
     t.match(run.stderr, message, what)
     t.notOk(existsSync(s.planFile), `${what}: no plan written`)
+    t.notOk(existsSync(join(s.dir, '.release-plan-cache')), `${what}: no mirror cache made`)
     t.same(s.remote.refs(), before, `${what}: nothing pushed`)
   }
+  t.notOk(existsSync(join(tmpdir(), 'casa-url-option-ran')), 'git never ran the URL as an option')
   const s = setup(t, { bugFix: 'master', releaseCandidate: 'rc/1.0', latestRelease: 'stable' })
   const ok = await s.cli(['create_release_plan'])
   t.equal(ok.code, 0, ok.stderr)
