@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { branchRoles, type BranchRole } from './componentInspection.js'
 import type { ReleaseComponent } from './configSchema.js'
 import { kindOf, parseVersion, writeVersion } from './componentVersion.js'
-import { UserError } from './errors.js'
+import { errorMessage, isUserError, UserError } from './errors.js'
 import { run } from './exec.js'
 import { credentialArgs, gitRemote, type GitRemote } from './gitCredentials.js'
 import { gitEnv, mirrorPath, updateMirror } from './gitMirror.js'
@@ -247,6 +247,16 @@ async function runAction(remote: Remote, c: ComponentPlan, action: Action, refs:
   }
 }
 
+/** updateMirror, whose failure says which component (git's words alone do not), its URL masked as create_release_plan does. */
+async function refreshMirror(mirror: string, url: string, label: string, signal?: AbortSignal): Promise<void> {
+  try {
+    await updateMirror(mirror, url, signal)
+  } catch (error) {
+    if (signal?.aborted || !isUserError(error)) throw error
+    throw new UserError(redact(`${label}: cannot read ${url}: ${errorMessage(error)}`), error.exitCode)
+  }
+}
+
 /** Apply the plan (or print it with dry); see the module comment for the safety rules. */
 export async function applyPlan(options: ApplyOptions): Promise<ApplyReport> {
   checkApplicable(options.plan, options)
@@ -281,7 +291,7 @@ export async function applyPlan(options: ApplyOptions): Promise<ApplyReport> {
         }
         if (!mirrorReady) {
           // The mirror holds the planned commits (and receives the version commits).
-          await updateMirror(mirror, url, options.signal)
+          await refreshMirror(mirror, url, label, options.signal)
           mirrorReady = true
         }
         await ui.step(`${label} ${list}: ${formatAction(c, action)}`, () => runAction(remote, c, action, refs))

@@ -3,7 +3,7 @@
 // other ways a run could fail with a stack trace or leave things half done. Real git
 // repositories as remotes (file:// URLs), the CLI run as a user would.
 import t from 'tap'
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
@@ -207,6 +207,21 @@ t.test('a revision the remote does not hold: git says why the push failed', asyn
   const run = await s.cli(['apply_release_plan'])
   t.equal(run.code, 1)
   t.match(run.stderr, /error: p\/delta: git push refs\/heads\/release_candidate to .* failed: fatal: bad object 0123456789abcdef0123456789abcdef01234567$/m)
+})
+
+t.test('apply: a mirror that cannot be refreshed names its component', async (t) => {
+  const s = setup(t)
+  t.equal((await s.cli(['create_release_plan'])).code, 0)
+  const before = s.remote.refs()
+  const moved = `${s.remote.bare}.moved`
+  renameSync(s.remote.bare, moved) // the remote is gone; the mirror stays
+  const run = await s.cli(['apply_release_plan'])
+  t.equal(run.code, 1)
+  t.equal(run.stderr.trim().split('\n').length, 1, 'one line')
+  t.match(run.stderr.trim(), /^error: p\/delta: cannot read file:\/\/.*delta\.git: git ls-remote .*failed/)
+  t.notOk(existsSync(s.journal), 'nothing journaled')
+  renameSync(moved, s.remote.bare)
+  t.same(s.remote.refs(), before, 'nothing pushed')
 })
 
 t.test("ref names: git's check-ref-format rules", async (t) => {
