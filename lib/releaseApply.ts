@@ -269,8 +269,15 @@ export async function applyPlan(options: ApplyOptions): Promise<ApplyReport> {
     report.components++
     const label = `${project}/${name}`
     const key = planKey(project, name, c)
+    const journaled = (list: ListName, index: number) => journal.find((e) => e.key === key && e.list === list && e.index === index)
     if (options.dry) {
-      for (const list of lists) c.todo[list].forEach((action) => ui.result(`${label} ${list}: ${formatAction(c, action)}`))
+      // What a run would do now: the actions the journal shows done are said done, not listed.
+      for (const list of lists) {
+        for (const [index, action] of c.todo[list].entries()) {
+          if (journaled(list, index)) ui.info(`${label} ${list}: ${formatAction(c, action)}: already done (journal)`)
+          else ui.result(`${label} ${list}: ${formatAction(c, action)}`)
+        }
+      }
       continue
     }
     const refs: Record<string, string | null> = {}
@@ -282,7 +289,7 @@ export async function applyPlan(options: ApplyOptions): Promise<ApplyReport> {
     let mirrorReady = false
     for (const list of lists) {
       for (const [index, action] of c.todo[list].entries()) {
-        const recorded = journal.find((e) => e.key === key && e.list === list && e.index === index)
+        const recorded = journaled(list, index)
         if (recorded) {
           Object.assign(refs, recorded.refs)
           report.skipped++

@@ -85,6 +85,18 @@ t.test('apply re-run after a failure in the middle of a rename goes on from ther
   t.match(failed.stderr, /error: p\/delta: git push refs\/heads\/latest_release .* failed/)
   t.equal(s.remote.refs()['refs/tags/1.0.0'], before['refs/heads/latest_release'], 'the copy half of the rename was pushed')
 
+  // dry=1 now shows what remains: the journaled release_candidate actions are said done, not listed.
+  const todo = s.plan().p.delta.todo
+  t.ok(todo.release_candidate.length && todo.latest_release.length, 'the plan has actions in both lists')
+  const journal = readFileSync(s.journal, 'utf8')
+  const dry = await s.cli(['apply_release_plan', 'dry=1'])
+  t.equal(dry.code, 0, dry.stderr)
+  const listed = dry.stdout.trim().split('\n')
+  t.equal(listed.length, todo.latest_release.length, 'as many lines as latest_release actions')
+  t.ok(listed.every((l) => /^p\/delta latest_release: /.test(l)), 'only the latest_release actions are listed to do')
+  t.equal(dry.stderr.match(/p\/delta release_candidate: .*: already done \(journal\)/g)?.length, todo.release_candidate.length, 'the done ones are said done')
+  t.equal(readFileSync(s.journal, 'utf8'), journal, 'the dry run journals nothing')
+
   git(['config', 'receive.denyDeletes', 'false'], s.remote.bare)
   const rerun = await s.cli(['apply_release_plan'])
   t.equal(rerun.code, 0, rerun.stderr)
