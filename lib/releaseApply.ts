@@ -207,6 +207,15 @@ async function commitVersion(remote: Remote, c: ComponentPlan, role: BranchRole,
   }
 }
 
+/**
+ * Whether commits `a` and `b` of the mirror make the same change: same parents, same tree,
+ * same message (their authors' dates differ). False when the mirror lacks one of them.
+ */
+async function sameChange(mirror: string, a: string, b: string): Promise<boolean> {
+  const [first, second] = await Promise.all([a, b].map((commit) => run('git', ['-C', mirror, 'show', '--no-patch', '--format=%P%n%T%n%B', commit], { allowFailure: true })))
+  return first!.exitCode === 0 && second!.exitCode === 0 && first!.stdout === second!.stdout
+}
+
 async function runAction(remote: Remote, c: ComponentPlan, action: Action, refs: Record<string, string | null>): Promise<void> {
   const at = (target: Target) => {
     const ref = refName(c, target)
@@ -229,11 +238,21 @@ async function runAction(remote: Remote, c: ComponentPlan, action: Action, refs:
     case 'set_version': {
       const target = at(action[1])
       if (!target.revision) throw new UserError(`${remote.label}: ${describe(c, action[1])} does not exist`)
-      await remote.expect(target.ref, target.revision)
-      const commit = await commitVersion(remote, c, action[1], target.revision, action[2])
-      await remote.push(commit, target.ref, target.revision)
-      refs[target.ref] = commit
-      return
+      const now = await remote.current(target.ref)
+      if (now === target.revision) {
+        const commit = await commitVersion(remote, c, action[1], target.revision, action[2])
+        await remote.push(commit, target.ref, target.revision)
+        refs[target.ref] = commit
+        return
+      }
+      // Moved: by a run that stopped between pushing its version commit and journaling it
+      // when the remote holds the very change this run would make; otherwise by someone else.
+      if (now && (await sameChange(remote.mirror, now, await commitVersion(remote, c, action[1], target.revision, action[2])))) {
+        ui.info(`${remote.label}: ${target.ref} is already at ${now.slice(0, 10)}, the version ${action[2]} commit this run would make: taken as done`)
+        refs[target.ref] = now
+        return
+      }
+      return remote.expect(target.ref, target.revision, now)
     }
     case 'copy':
       return copy(action[1], action[2])

@@ -3,7 +3,7 @@
 // other ways a run could fail with a stack trace or leave things half done. Real git
 // repositories as remotes (file:// URLs), the CLI run as a user would.
 import t from 'tap'
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
@@ -234,6 +234,40 @@ t.test('apply: a mirror that cannot be refreshed names its component', async (t)
   t.notOk(existsSync(s.journal), 'nothing journaled')
   renameSync(moved, s.remote.bare)
   t.same(s.remote.refs(), before, 'nothing pushed')
+})
+
+t.test('apply: a version commit pushed but not journaled (a crash then) is taken as done; another commit is not', async (t) => {
+  const s = setup(t)
+  const planned = s.remote.commit('master', { 'project_info.cmake': cmakeVersion('1.0.0'), 'src.c': 'int a;\n' }) // 1.0.0 again: a new version is set
+  t.equal((await s.cli(['create_release_plan'])).code, 0)
+  t.same(s.plan().p.delta.todo.release_candidate[0], ['set_version', 'bug_fix', '1.0.1'])
+
+  // Someone else's commit, with the same parent and message but another tree, is not ours.
+  s.remote.commit('master', { 'other.txt': 'theirs\n' }, { message: 'version 1.0.1' })
+  const stopped = await s.cli(['apply_release_plan'])
+  t.equal(stopped.code, 1)
+  t.match(stopped.stderr, /p\/delta: refs\/heads\/master was expected at .*: someone pushed since the plan was made/)
+  s.remote.setRef('master', planned)
+
+  // The version commit is pushed, then the run stops before journaling it.
+  const hook = join(s.remote.bare, 'hooks', 'pre-receive')
+  writeFileSync(hook, '#!/bin/sh\nwhile read old new ref; do [ "$ref" = refs/heads/release_candidate ] && exit 1; done\nexit 0\n')
+  chmodSync(hook, 0o755)
+  const half = await s.cli(['apply_release_plan'])
+  t.equal(half.code, 1)
+  const versioned = s.remote.refs()['refs/heads/master']!
+  t.not(versioned, planned, 'the version commit was pushed')
+  t.equal(git(['log', '-1', '--format=%P %s', versioned], s.remote.bare), `${planned} version 1.0.1`)
+  writeFileSync(s.journal, '') // as if the run had stopped right after the push
+  rmSync(hook)
+
+  const rerun = await s.cli(['apply_release_plan'])
+  t.equal(rerun.code, 0, rerun.stderr)
+  t.match(rerun.stderr, /p\/delta: refs\/heads\/master is already at [0-9a-f]{10}, the version 1\.0\.1 commit this run would make: taken as done/)
+  const after = s.remote.refs()
+  t.equal(after['refs/heads/master'], versioned, 'the version commit is kept, not made again')
+  t.equal(after['refs/heads/latest_release'], versioned, 'released')
+  t.same(git(['log', '--format=%s', 'master'], s.remote.bare).split('\n').filter((m) => m.startsWith('version')), ['version 1.0.1'], 'the version was committed once')
 })
 
 t.test("ref names: git's check-ref-format rules", async (t) => {
