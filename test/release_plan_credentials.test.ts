@@ -191,10 +191,16 @@ t.test('credentials never reach a command line nor the mirror cache: git gets th
   const password = `SECRET${randomBytes(6).toString('hex')}`
   const server = await serveGitHttp(join(root, 'remotes'), 'user', password)
   t.teardown(() => server.close())
+  // A forge's token given as the user name, with no password.
+  const bare = new TestRemote(root, 'bare-token')
+  bare.commit('master', { 'package.json': packageJsonVersion('4.0.0') })
+  const tokenServer = await serveGitHttp(join(root, 'remotes'), password, '')
+  t.teardown(() => tokenServer.close())
   const s = setup(t, [
     { project: 'p', name: 'gamma', url: server.url('gamma', `user:${password}`) },
     // percent-encoded as URLs need it: git decodes it, so must we
     { project: 'p', name: 'token', url: server.url('token', `user:${password.replace('SECRET', 'SECRE%54')}`) },
+    { project: 'p', name: 'bare-token', url: tokenServer.url('bare-token', password) },
   ])
   const cache = join(s.dir, '.release-plan-cache')
   const cli = (args: string[]) => watchCommandLines((env) => runCli(['-r', s.dir, ...args], { env: { HOME: join(s.dir, '.home'), CASA_CONFIG: join(s.dir, 'casa.config.ts'), ...env } }))
@@ -203,6 +209,7 @@ t.test('credentials never reach a command line nor the mirror cache: git gets th
   t.equal(created.result.code, 0, created.result.stderr)
   t.same(s.plan().p.gamma.error_messages, [], 'the authenticated remote was read')
   t.same(s.plan().p.token.error_messages, [], 'a percent-encoded password works')
+  t.same(s.plan().p['bare-token'].error_messages, [], 'a token as user name works')
   t.match(created.lines.join('\n'), /git .*clone --mirror/, 'the git commands were seen')
   t.same(created.lines.filter((l) => l.includes(password.slice(6))), [], 'create: no command line holds the secret')
   t.notMatch(created.result.stdout + created.result.stderr, secret, 'create -v: no secret printed')
