@@ -6,10 +6,11 @@
 //
 // Protocol. Node writes a step as six lines: its name, the mirror, the remote URL, the
 // temporary clone path, and the user name (after a `+`; `-` for none) and password of an
-// http(s) URL (see lib/gitCredentials). Read from the shell's input, they are put in the
-// environment of the git commands that reach the remote only, never on a command line. The shell runs it, then writes `\035<exit code>\n` on stdout and on
-// stderr: each stream's output for the step is what comes before its marker (ref names and
-// git's messages hold no control character). `objects` starts `git cat-file --batch` in the
+// http(s) URL (see lib/gitCredentials): read from the shell's input, these two go into the
+// environment of the git commands that reach the remote, never on a command line. The shell
+// runs the step, then writes `\035<exit code>\n` on stdout and on stderr: each stream's
+// output for the step is what comes before its marker (ref names and git's messages hold no
+// control character). `objects` starts `git cat-file --batch` in the
 // background on the shell's own input, tells its pid on stderr and waits: the requests node
 // writes next go to cat-file. cat-file stops only at the end of its input, and the shell's
 // input must stay open, so node ends it with SIGTERM once every request is answered.
