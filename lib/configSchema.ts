@@ -3,6 +3,7 @@
 import { UserError } from './errors.js'
 import { refNameProblem } from './gitRefName.js'
 import { parseHubUrl } from './hubUrl.js'
+import { redact } from './redact.js'
 import { array, boolean, integer, object, oneOf, optional, record, refine, SchemaError, string, type Infer, type Schema } from './schema.js'
 
 /** Lower-case path components as Docker accepts them in repository names. */
@@ -106,11 +107,22 @@ const releaseComponentFields = object({
   versionFile: optional(string()),
 })
 
+/**
+ * Why git cannot be given `url` as a repository, or undefined: git reads a word starting with
+ * `-` as an option (`--upload-pack=<command>` would even run a command), wherever it stands.
+ * Checked when the config and a plan are read, so that no such word ever reaches git.
+ */
+export function gitUrlProblem(url: string): string | undefined {
+  return url.startsWith('-') ? `a git URL cannot start with "-" (git would read it as an option), got ${JSON.stringify(redact(url))}` : undefined
+}
+
 /** A component whose three roles are on three branches: a release on one branch for two roles would delete it. */
 const releaseComponent: Schema<Infer<typeof releaseComponentFields>> = {
   expected: releaseComponentFields.expected,
   check: (value, path) => {
     const c = releaseComponentFields.check(value, path)
+    const urlProblem = gitUrlProblem(c.url)
+    if (urlProblem) throw new SchemaError(`${path}.url`, `${path}.url: component ${c.project}/${c.name}: ${urlProblem}`)
     const roles = Object.keys(defaultBranches) as (keyof typeof defaultBranches)[]
     for (const [i, role] of roles.entries()) {
       const branch = c[role] ?? defaultBranches[role]

@@ -4,6 +4,7 @@
 // one lib/gitSession (each echoed with -v), on a shell of the caller's pool when it has one.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, renameSync } from 'node:fs'
 import { dirname, join } from 'node:path'
+import { gitRemote } from './gitCredentials.js'
 import { GitSession } from './gitSession.js'
 import type { GitShellPool } from './gitShell.js'
 
@@ -90,6 +91,21 @@ function branchesAndTags(all: Refs): RefMap {
 }
 
 /**
+ * The URL of the mirror's `origin` as its config holds it, read from the file: no git process
+ * on the path where nothing changed.
+ */
+export function storedRemoteUrl(dir: string): string | undefined {
+  let text: string
+  try {
+    text = readFileSync(join(dir, 'config'), 'utf8')
+  } catch {
+    return undefined
+  }
+  const section = /^\s*\[remote "origin"\]\s*$([^[]*)/m.exec(text)?.[1] ?? ''
+  return /^\s*url\s*=\s*(\S+)\s*$/m.exec(section)?.[1]
+}
+
+/**
  * Make `dir` a fresh mirror of `url`: clone under a temporary name when it does not exist;
  * otherwise fetch, unless `git ls-remote` shows that the mirror already holds every ref as the
  * remote has it (a fetch would change nothing). Returns its branches and tags, and the git
@@ -101,6 +117,8 @@ export async function openMirror(dir: string, url: string, options: { signal?: A
   const session = await GitSession.open(dir, { url, temporary }, { ...options, env: options.pool ? undefined : gitEnv() })
   try {
     if (existsSync(join(dir, 'HEAD'))) {
+      // A cache written before credentials were kept out of it still has them in its config.
+      if (gitRemote(storedRemoteUrl(dir) ?? '').credentials) await session.setUrl()
       // A mirror untouched since its clone still has every ref in packed-refs: no git process to read them.
       const packed = readPackedRefs(dir)
       const [remote, local] = await Promise.all([session.lsRemote(), packed ? '' : session.refs()])

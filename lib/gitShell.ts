@@ -4,25 +4,40 @@
 // 26 ms on a busy two-core VM: a fifth of a cold inspection of 100 components was node
 // forking); forking sh costs almost nothing.
 //
-// Protocol. Node writes a step as four lines: its name, the mirror, the remote URL and the
-// temporary clone path. The shell runs it, then writes `\035<exit code>\n` on stdout and on
-// stderr: each stream's output for the step is what comes before its marker (ref names and
-// git's messages hold no control character). `objects` starts `git cat-file --batch` in the
+// Protocol. Node writes a step as six lines: its name, the mirror, the remote URL, the
+// temporary clone path, and the user name (after a `+`; `-` for none) and password of an
+// http(s) URL (see lib/gitCredentials): read from the shell's input, these two go into the
+// environment of the git commands that reach the remote, never on a command line. The shell
+// runs the step, then writes `\035<exit code>\n` on stdout and on stderr: each stream's
+// output for the step is what comes before its marker (ref names and git's messages hold no
+// control character). `objects` starts `git cat-file --batch` in the
 // background on the shell's own input, tells its pid on stderr and waits: the requests node
 // writes next go to cat-file. cat-file stops only at the end of its input, and the shell's
 // input must stay open, so node ends it with SIGTERM once every request is answered.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { CommandError, notInstalled } from './exec.js'
+import { credentialHelper, credentialVariables, type GitCredentials } from './gitCredentials.js'
 import { ObjectReader } from './gitObjects.js'
 
 export const refFormat = '--format=%(refname) %(objectname) %(*objectname)'
 
+// The credentials' variables are unset first: read into a variable exported from the
+// environment, they would reach every command.
 const script = `exec 3<&0
-while IFS= read -r step && IFS= read -r dir && IFS= read -r url && IFS= read -r tmp; do
+unset casa_user casa_pass
+helper=$2
+remote_git() {
+  case $casa_user in
+    +*) ${credentialVariables.username}=\${casa_user#+} ${credentialVariables.password}=$casa_pass git -c credential.helper= -c "credential.helper=$helper" "$@" ;;
+    *) git "$@" ;;
+  esac
+}
+while IFS= read -r step && IFS= read -r dir && IFS= read -r url && IFS= read -r tmp && IFS= read -r casa_user && IFS= read -r casa_pass; do
   case $step in
-    clone) git clone --mirror --quiet "$url" "$tmp" </dev/null ;;
-    ls-remote) git ls-remote --quiet "$url" </dev/null ;;
-    fetch) git -C "$dir" remote set-url origin "$url" </dev/null && git -C "$dir" fetch --prune --quiet origin </dev/null ;;
+    clone) remote_git clone --mirror --quiet "$url" "$tmp" </dev/null ;;
+    ls-remote) remote_git ls-remote --quiet "$url" </dev/null ;;
+    set-url) git -C "$dir" remote set-url origin "$url" </dev/null ;;
+    fetch) git -C "$dir" remote set-url origin "$url" </dev/null && remote_git -C "$dir" fetch --prune --quiet origin </dev/null ;;
     refs) git -C "$dir" for-each-ref "$1" </dev/null ;;
     objects) git -C "$dir" cat-file --batch <&3 & printf '\\035pid %s\\n' "$!" >&2; wait "$!" ;;
     *) exit 2 ;;
@@ -32,7 +47,15 @@ while IFS= read -r step && IFS= read -r dir && IFS= read -r url && IFS= read -r 
   printf '\\035%s\\n' "$code" >&2
 done`
 
-export type StepName = 'clone' | 'ls-remote' | 'fetch' | 'refs' | 'objects'
+export type StepName = 'clone' | 'ls-remote' | 'set-url' | 'fetch' | 'refs' | 'objects'
+
+/** What a step is given: the mirror, the remote (its URL without credentials, see lib/gitCredentials) and where a clone goes. */
+export interface StepArgs {
+  dir: string
+  url: string
+  temporary: string
+  credentials?: GitCredentials
+}
 
 interface Step {
   name: StepName
@@ -66,7 +89,7 @@ export class GitShell {
 
   constructor(env: NodeJS.ProcessEnv) {
     // Its own process group, so that an interrupt stops the git commands too, not only sh.
-    this.child = spawn('sh', ['-c', script, 'sh', refFormat], { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true })
+    this.child = spawn('sh', ['-c', script, 'sh', refFormat, credentialHelper], { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true })
     this.child.stdin!.on('error', () => {}) // EPIPE once sh has ended: its exit says why
     this.child.stdout!.on('data', (chunk: Buffer) => this.onStdout(chunk))
     this.child.stderr!.on('data', (chunk: Buffer) => this.onStderr(chunk.toString()))
@@ -81,7 +104,7 @@ export class GitShell {
   }
 
   /** Run one step; resolves with its stdout, rejects with a CommandError naming `argv`. */
-  run(name: Exclude<StepName, 'objects'>, args: { dir: string; url: string; temporary: string }, argv: string[]): Promise<string> {
+  run(name: Exclude<StepName, 'objects'>, args: StepArgs, argv: string[]): Promise<string> {
     if (this.reader) throw new Error(`git shell: ${name} while cat-file runs`) // stdin now belongs to cat-file
     return this.send(name, args, argv)
   }
@@ -137,10 +160,10 @@ export class GitShell {
     }
   }
 
-  private send(name: StepName, args: { dir: string; url: string; temporary: string }, argv: string[]): Promise<string> {
+  private send(name: StepName, args: StepArgs, argv: string[]): Promise<string> {
     if (this.broken) return Promise.reject(this.broken)
-    const lines = [name, args.dir, args.url, args.temporary]
-    if (lines.some((line) => line.includes('\n'))) return Promise.reject(new CommandError(argv, { exitCode: 128, stdout: '', stderr: 'fatal: a path or URL holds a line break' }))
+    const lines = [name, args.dir, args.url, args.temporary, args.credentials ? `+${args.credentials.username}` : '-', args.credentials?.password ?? '']
+    if (lines.some((line) => line.includes('\n'))) return Promise.reject(new CommandError(argv, { exitCode: 128, stdout: '', stderr: 'fatal: a path, URL or credential holds a line break' }))
     return new Promise((resolve, reject) => {
       this.steps.push({ name, argv, resolve, reject })
       this.child.stdin!.write(`${lines.join('\n')}\n`)

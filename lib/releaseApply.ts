@@ -10,8 +10,9 @@ import { join } from 'node:path'
 import { branchRoles, type BranchRole } from './componentInspection.js'
 import type { ReleaseComponent } from './configSchema.js'
 import { kindOf, parseVersion, writeVersion } from './componentVersion.js'
-import { UserError } from './errors.js'
+import { errorMessage, isUserError, UserError } from './errors.js'
 import { run } from './exec.js'
+import { credentialArgs, gitRemote, type GitRemote } from './gitCredentials.js'
 import { gitEnv, mirrorPath, updateMirror } from './gitMirror.js'
 import { onInterrupt } from './interrupt.js'
 import { redact, withoutCredentials } from './redact.js'
@@ -124,15 +125,26 @@ export function checkApplicable(plan: ReleasePlan, options: Pick<ApplyOptions, '
 }
 
 class Remote {
+  /** The URL as git is given it, and its credentials, kept out of git's command line (lib/gitCredentials). */
+  private readonly git: GitRemote
+
   constructor(
     readonly url: string,
     readonly mirror: string,
     readonly label: string,
     readonly signal?: AbortSignal,
-  ) {}
+  ) {
+    this.git = gitRemote(url)
+  }
+
+  /** `git <auth options> ...args` with the credentials in its environment only. */
+  private runGit(args: readonly string[], options: { allowFailure?: boolean } = {}) {
+    const auth = credentialArgs(this.git)
+    return run('git', [...auth.options, ...args], { env: { ...gitEnv(), ...auth.env }, signal: this.signal, ...options })
+  }
 
   async current(ref: string): Promise<string | null> {
-    const { stdout } = await run('git', ['ls-remote', this.url, ref], { env: gitEnv(), signal: this.signal })
+    const { stdout } = await this.runGit(['ls-remote', this.git.url, ref])
     const line = stdout.split('\n').find((l) => l.endsWith(`\t${ref}`))
     return line ? line.split('\t')[0]! : null
   }
@@ -153,7 +165,7 @@ class Remote {
     if (now === (source || null)) return
     await this.expect(ref, expected, now)
     const lease = ref.startsWith('refs/tags/') && expected === null ? [] : [`--force-with-lease=${ref}:${expected ?? ''}`]
-    const result = await run('git', ['-C', this.mirror, 'push', '--quiet', ...lease, this.url, `${source}:${ref}`], { env: gitEnv(), signal: this.signal, allowFailure: true })
+    const result = await this.runGit(['-C', this.mirror, 'push', '--quiet', ...lease, this.git.url, `${source}:${ref}`], { allowFailure: true })
     if (result.exitCode !== 0) {
       if (/stale info|fetch first|non-fast-forward|already exists/.test(result.stderr)) throw new UserError(`${this.label}: ${ref} moved while pushing: someone pushed in between; nothing was forced`)
       // The remote's own reason (a hook's message, a rejected ref) says more than git's summary.
@@ -195,6 +207,15 @@ async function commitVersion(remote: Remote, c: ComponentPlan, role: BranchRole,
   }
 }
 
+/**
+ * Whether commits `a` and `b` of the mirror make the same change: same parents, same tree,
+ * same message (their authors' dates differ). False when the mirror lacks one of them.
+ */
+async function sameChange(mirror: string, a: string, b: string): Promise<boolean> {
+  const [first, second] = await Promise.all([a, b].map((commit) => run('git', ['-C', mirror, 'show', '--no-patch', '--format=%P%n%T%n%B', commit], { allowFailure: true })))
+  return first!.exitCode === 0 && second!.exitCode === 0 && first!.stdout === second!.stdout
+}
+
 async function runAction(remote: Remote, c: ComponentPlan, action: Action, refs: Record<string, string | null>): Promise<void> {
   const at = (target: Target) => {
     const ref = refName(c, target)
@@ -217,11 +238,21 @@ async function runAction(remote: Remote, c: ComponentPlan, action: Action, refs:
     case 'set_version': {
       const target = at(action[1])
       if (!target.revision) throw new UserError(`${remote.label}: ${describe(c, action[1])} does not exist`)
-      await remote.expect(target.ref, target.revision)
-      const commit = await commitVersion(remote, c, action[1], target.revision, action[2])
-      await remote.push(commit, target.ref, target.revision)
-      refs[target.ref] = commit
-      return
+      const now = await remote.current(target.ref)
+      if (now === target.revision) {
+        const commit = await commitVersion(remote, c, action[1], target.revision, action[2])
+        await remote.push(commit, target.ref, target.revision)
+        refs[target.ref] = commit
+        return
+      }
+      // Moved: by a run that stopped between pushing its version commit and journaling it
+      // when the remote holds the very change this run would make; otherwise by someone else.
+      if (now && (await sameChange(remote.mirror, now, await commitVersion(remote, c, action[1], target.revision, action[2])))) {
+        ui.info(`${remote.label}: ${target.ref} is already at ${now.slice(0, 10)}, the version ${action[2]} commit this run would make: taken as done`)
+        refs[target.ref] = now
+        return
+      }
+      return remote.expect(target.ref, target.revision, now)
     }
     case 'copy':
       return copy(action[1], action[2])
@@ -232,6 +263,16 @@ async function runAction(remote: Remote, c: ComponentPlan, action: Action, refs:
       return remove(action[1])
     default:
       throw new UserError(`${remote.label}: unknown action ${JSON.stringify(action)}`)
+  }
+}
+
+/** updateMirror, whose failure says which component (git's words alone do not), its URL masked as create_release_plan does. */
+async function refreshMirror(mirror: string, url: string, label: string, signal?: AbortSignal): Promise<void> {
+  try {
+    await updateMirror(mirror, url, signal)
+  } catch (error) {
+    if (signal?.aborted || !isUserError(error)) throw error
+    throw new UserError(redact(`${label}: cannot read ${url}: ${errorMessage(error)}`), error.exitCode)
   }
 }
 
@@ -247,8 +288,15 @@ export async function applyPlan(options: ApplyOptions): Promise<ApplyReport> {
     report.components++
     const label = `${project}/${name}`
     const key = planKey(project, name, c)
+    const journaled = (list: ListName, index: number) => journal.find((e) => e.key === key && e.list === list && e.index === index)
     if (options.dry) {
-      for (const list of lists) c.todo[list].forEach((action) => ui.result(`${label} ${list}: ${formatAction(c, action)}`))
+      // What a run would do now: the actions the journal shows done are said done, not listed.
+      for (const list of lists) {
+        for (const [index, action] of c.todo[list].entries()) {
+          if (journaled(list, index)) ui.info(`${label} ${list}: ${formatAction(c, action)}: already done (journal)`)
+          else ui.result(`${label} ${list}: ${formatAction(c, action)}`)
+        }
+      }
       continue
     }
     const refs: Record<string, string | null> = {}
@@ -260,7 +308,7 @@ export async function applyPlan(options: ApplyOptions): Promise<ApplyReport> {
     let mirrorReady = false
     for (const list of lists) {
       for (const [index, action] of c.todo[list].entries()) {
-        const recorded = journal.find((e) => e.key === key && e.list === list && e.index === index)
+        const recorded = journaled(list, index)
         if (recorded) {
           Object.assign(refs, recorded.refs)
           report.skipped++
@@ -269,7 +317,7 @@ export async function applyPlan(options: ApplyOptions): Promise<ApplyReport> {
         }
         if (!mirrorReady) {
           // The mirror holds the planned commits (and receives the version commits).
-          await updateMirror(mirror, url, options.signal)
+          await refreshMirror(mirror, url, label, options.signal)
           mirrorReady = true
         }
         await ui.step(`${label} ${list}: ${formatAction(c, action)}`, () => runAction(remote, c, action, refs))

@@ -5,6 +5,7 @@
 // release.
 import { branchRoles } from './componentInspection.js'
 import { kindOf, parseVersion } from './componentVersion.js'
+import { gitUrlProblem } from './configSchema.js'
 import { refNameProblem } from './gitRefName.js'
 import { didYouMean } from './suggest.js'
 
@@ -67,6 +68,8 @@ export function planEntryProblem(c: unknown): string | undefined {
     const b = c[role]
     if (!isObject(b)) return `${role}: expected vcs_url, branch, revision and version`
     if (typeof b.vcs_url !== 'string' || !b.vcs_url) return `${role}.vcs_url: expected a git URL, got ${show(b.vcs_url)}`
+    const urlProblem = gitUrlProblem(b.vcs_url)
+    if (urlProblem) return `${role}.vcs_url: ${urlProblem}`
     const problem = refProblem(b.branch)
     if (problem) return `${role}.branch: ${problem}`
     // Two roles on one branch would make a release delete the branch it just made.

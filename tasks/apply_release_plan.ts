@@ -17,7 +17,7 @@ between, it stops and says so (nothing is ever forced over other people's work).
 done is recorded in <repository>/release_plan_journal.jsonl; a re-run skips those.`,
     options: {
       components: { type: 'string', positional: 'list', help: 'comma-separated wildcards on component names (or project/name); all when empty' },
-      dry: { type: 'boolean', help: 'print the actions and change nothing' },
+      dry: { type: 'boolean', help: 'print the actions still to do and change nothing' },
       dry_run: { type: 'boolean', help: 'same as dry' },
       ignore_warning: { type: 'boolean', help: 'apply components with warnings too' },
     },

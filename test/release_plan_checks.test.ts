@@ -3,7 +3,8 @@
 // other ways a run could fail with a stack trace or leave things half done. Real git
 // repositories as remotes (file:// URLs), the CLI run as a user would.
 import t from 'tap'
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
 import { runCli } from './helpers/cli.js'
@@ -48,6 +49,7 @@ t.test('a hand-edited plan is checked whole before anything is pushed', async (t
     ['copy without target', (c) => (c.todo.release_candidate = [['copy', 'bug_fix']]), /p\/delta: todo\.release_candidate\[0\]: copy takes 2 arguments/],
     ['a bad action late in the plan', (c) => c.todo.latest_release.push(['delete', 'bug_fx']), /p\/delta: todo\.latest_release\[2\]: delete: unknown target "bug_fx".*did you mean "bug_fix"/],
     ['no vcs_url', (c) => delete c.bug_fix.vcs_url, /p\/delta: bug_fix\.vcs_url: expected a git URL/],
+    ['a vcs_url git would read as an option', (c) => (c.bug_fix.vcs_url = '--upload-pack=true'), /p\/delta: bug_fix\.vcs_url: a git URL cannot start with "-" \(git would read it as an option\), got "--upload-pack=true"/],
     ['no branch', (c) => delete c.release_candidate.branch, /p\/delta: release_candidate\.branch: expected a branch or tag name/],
     ['a tag name with a space', (c) => (c.todo.latest_release[0] = ['rename', 'latest_release', 'tags/bad name']), /p\/delta: todo\.latest_release\[0\]: rename: "bad name" is not a valid git ref name \(contains a space\)/],
     ['a branch name git refuses', (c) => (c.latest_release.branch = 'release..x'), /p\/delta: latest_release\.branch: "release\.\.x" is not a valid git ref name/],
@@ -83,6 +85,18 @@ t.test('apply re-run after a failure in the middle of a rename goes on from ther
   t.match(failed.stderr, /error: p\/delta: git push refs\/heads\/latest_release .* failed/)
   t.equal(s.remote.refs()['refs/tags/1.0.0'], before['refs/heads/latest_release'], 'the copy half of the rename was pushed')
 
+  // dry=1 now shows what remains: the journaled release_candidate actions are said done, not listed.
+  const todo = s.plan().p.delta.todo
+  t.ok(todo.release_candidate.length && todo.latest_release.length, 'the plan has actions in both lists')
+  const journal = readFileSync(s.journal, 'utf8')
+  const dry = await s.cli(['apply_release_plan', 'dry=1'])
+  t.equal(dry.code, 0, dry.stderr)
+  const listed = dry.stdout.trim().split('\n')
+  t.equal(listed.length, todo.latest_release.length, 'as many lines as latest_release actions')
+  t.ok(listed.every((l) => /^p\/delta latest_release: /.test(l)), 'only the latest_release actions are listed to do')
+  t.equal(dry.stderr.match(/p\/delta release_candidate: .*: already done \(journal\)/g)?.length, todo.release_candidate.length, 'the done ones are said done')
+  t.equal(readFileSync(s.journal, 'utf8'), journal, 'the dry run journals nothing')
+
   git(['config', 'receive.denyDeletes', 'false'], s.remote.bare)
   const rerun = await s.cli(['apply_release_plan'])
   t.equal(rerun.code, 0, rerun.stderr)
@@ -98,6 +112,9 @@ t.test('config: branch names git refuses and two roles on one branch are refused
     ['branch with a space', { releaseCandidate: 'rc 1' }, /releasePlan\.components\[0\]\.releaseCandidate: expected a branch name git accepts, got "rc 1" \(contains a space\)/],
     ['two roles on one branch', { bugFix: 'dev', releaseCandidate: 'dev' }, /releasePlan\.components\[0\]: bugFix and releaseCandidate are both branch "dev"/],
     ['a role on a default branch', { releaseCandidate: 'master' }, /releasePlan\.components\[0\]: bugFix and releaseCandidate are both branch "master"/],
+    // git would read these as options: the second runs a command where git would run upload-pack
+    ['a URL starting with -', { url: '-oops' }, /releasePlan\.components\[0\]\.url: component p\/delta: a git URL cannot start with "-" \(git would read it as an option\), got "-oops"$/m],
+    ['a URL that is a git option', { url: `--upload-pack=touch ${join(tmpdir(), 'casa-url-option-ran')};:` }, /releasePlan\.components\[0\]\.url: component p\/delta: a git URL cannot start with "-"/],
   ]
   for (const [what, extra, message] of cases) {
     const s = setup(t, extra)
@@ -108,8 +125,10 @@ t.test('config: branch names git refuses and two roles on one branch are refused
     t.match(run.stderr, /^error: /, what)
     t.match(run.stderr, message, what)
     t.notOk(existsSync(s.planFile), `${what}: no plan written`)
+    t.notOk(existsSync(join(s.dir, '.release-plan-cache')), `${what}: no mirror cache made`)
     t.same(s.remote.refs(), before, `${what}: nothing pushed`)
   }
+  t.notOk(existsSync(join(tmpdir(), 'casa-url-option-ran')), 'git never ran the URL as an option')
   const s = setup(t, { bugFix: 'master', releaseCandidate: 'rc/1.0', latestRelease: 'stable' })
   const ok = await s.cli(['create_release_plan'])
   t.equal(ok.code, 0, ok.stderr)
@@ -200,6 +219,55 @@ t.test('a revision the remote does not hold: git says why the push failed', asyn
   const run = await s.cli(['apply_release_plan'])
   t.equal(run.code, 1)
   t.match(run.stderr, /error: p\/delta: git push refs\/heads\/release_candidate to .* failed: fatal: bad object 0123456789abcdef0123456789abcdef01234567$/m)
+})
+
+t.test('apply: a mirror that cannot be refreshed names its component', async (t) => {
+  const s = setup(t)
+  t.equal((await s.cli(['create_release_plan'])).code, 0)
+  const before = s.remote.refs()
+  const moved = `${s.remote.bare}.moved`
+  renameSync(s.remote.bare, moved) // the remote is gone; the mirror stays
+  const run = await s.cli(['apply_release_plan'])
+  t.equal(run.code, 1)
+  t.equal(run.stderr.trim().split('\n').length, 1, 'one line')
+  t.match(run.stderr.trim(), /^error: p\/delta: cannot read file:\/\/.*delta\.git: git ls-remote .*failed/)
+  t.notOk(existsSync(s.journal), 'nothing journaled')
+  renameSync(moved, s.remote.bare)
+  t.same(s.remote.refs(), before, 'nothing pushed')
+})
+
+t.test('apply: a version commit pushed but not journaled (a crash then) is taken as done; another commit is not', async (t) => {
+  const s = setup(t)
+  const planned = s.remote.commit('master', { 'project_info.cmake': cmakeVersion('1.0.0'), 'src.c': 'int a;\n' }) // 1.0.0 again: a new version is set
+  t.equal((await s.cli(['create_release_plan'])).code, 0)
+  t.same(s.plan().p.delta.todo.release_candidate[0], ['set_version', 'bug_fix', '1.0.1'])
+
+  // Someone else's commit, with the same parent and message but another tree, is not ours.
+  s.remote.commit('master', { 'other.txt': 'theirs\n' }, { message: 'version 1.0.1' })
+  const stopped = await s.cli(['apply_release_plan'])
+  t.equal(stopped.code, 1)
+  t.match(stopped.stderr, /p\/delta: refs\/heads\/master was expected at .*: someone pushed since the plan was made/)
+  s.remote.setRef('master', planned)
+
+  // The version commit is pushed, then the run stops before journaling it.
+  const hook = join(s.remote.bare, 'hooks', 'pre-receive')
+  writeFileSync(hook, '#!/bin/sh\nwhile read old new ref; do [ "$ref" = refs/heads/release_candidate ] && exit 1; done\nexit 0\n')
+  chmodSync(hook, 0o755)
+  const half = await s.cli(['apply_release_plan'])
+  t.equal(half.code, 1)
+  const versioned = s.remote.refs()['refs/heads/master']!
+  t.not(versioned, planned, 'the version commit was pushed')
+  t.equal(git(['log', '-1', '--format=%P %s', versioned], s.remote.bare), `${planned} version 1.0.1`)
+  writeFileSync(s.journal, '') // as if the run had stopped right after the push
+  rmSync(hook)
+
+  const rerun = await s.cli(['apply_release_plan'])
+  t.equal(rerun.code, 0, rerun.stderr)
+  t.match(rerun.stderr, /p\/delta: refs\/heads\/master is already at [0-9a-f]{10}, the version 1\.0\.1 commit this run would make: taken as done/)
+  const after = s.remote.refs()
+  t.equal(after['refs/heads/master'], versioned, 'the version commit is kept, not made again')
+  t.equal(after['refs/heads/latest_release'], versioned, 'released')
+  t.same(git(['log', '--format=%s', 'master'], s.remote.bare).split('\n').filter((m) => m.startsWith('version')), ['version 1.0.1'], 'the version was committed once')
 })
 
 t.test("ref names: git's check-ref-format rules", async (t) => {

@@ -4,11 +4,15 @@
 // still authenticates, taking the URL with its credentials from the config. The remotes are
 // real: unreachable ports, and git's smart-HTTP server behind basic authentication.
 import t from 'tap'
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
 import { parse, stringify } from 'yaml'
 import { runCli } from './helpers/cli.js'
-import { packageJsonVersion, TestRemote } from './helpers/git.js'
+import { git, packageJsonVersion, TestRemote } from './helpers/git.js'
 import { serveGitHttp } from './helpers/gitHttp.js'
 import { freePort } from './helpers/net.js'
 import { tempDir } from './helpers/tmp.js'
@@ -130,4 +134,100 @@ t.test('apply over authenticated HTTP: pushes use the config credentials, a reje
   t.notMatch(rejected.stdout + rejected.stderr, secret, 'a rejected push: no secret printed')
   for (const [file, text] of s.files()) t.notMatch(text, secret, `${file}: no secret`)
   t.notMatch(readFileSync(join(s.dir, 'release_plan_journal.jsonl'), 'utf8'), secret, 'the journal: no secret')
+})
+
+/**
+ * Every command line seen while `work` runs: a worker thread reads /proc/<pid>/cmdline of every
+ * process in a tight loop (git's own children, like git-remote-http, included), and a `git`
+ * first on PATH records its arguments before running the real one.
+ */
+async function watchCommandLines<T>(work: (env: Record<string, string>) => Promise<T>): Promise<{ result: T; lines: string[] }> {
+  const dir = mkdtempSync(join(tmpdir(), 'casa-cmdlines-'))
+  const log = join(dir, 'git-argv.log')
+  mkdirSync(join(dir, 'bin'))
+  writeFileSync(join(dir, 'bin', 'git'), `#!/bin/sh\nprintf '%s\\n' "git $*" >> '${log}'\nexec ${execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim()} "$@"\n`)
+  chmodSync(join(dir, 'bin', 'git'), 0o755)
+  const stop = new Int32Array(new SharedArrayBuffer(4))
+  const sampler = new Worker(
+    `const { workerData, parentPort } = require('node:worker_threads')
+     const { readdirSync, readFileSync } = require('node:fs')
+     const seen = new Set()
+     while (!Atomics.load(workerData, 0)) {
+       for (const pid of readdirSync('/proc')) {
+         if (!/^\\d+$/.test(pid)) continue
+         try { seen.add(readFileSync('/proc/' + pid + '/cmdline', 'utf8').split('\\0').join(' ')) } catch {}
+       }
+     }
+     parentPort.postMessage([...seen])`,
+    { eval: true, workerData: stop },
+  )
+  const sampled = new Promise<string[]>((resolve) => sampler.once('message', resolve))
+  try {
+    const result = await work({ PATH: `${join(dir, 'bin')}:${process.env.PATH}` })
+    Atomics.store(stop, 0, 1)
+    const lines = [...(await sampled), ...(existsSync(log) ? readFileSync(log, 'utf8').split('\n') : [])]
+    return { result, lines }
+  } finally {
+    Atomics.store(stop, 0, 1)
+    await sampler.terminate()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** The files under `dir` whose bytes hold `text`. */
+function filesHolding(dir: string, text: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && readFileSync(join(e.parentPath, e.name)).includes(text))
+    .map((e) => join(e.parentPath, e.name))
+}
+
+t.test('credentials never reach a command line nor the mirror cache: git gets them from its environment only', async (t) => {
+  const root = tempDir(t, 'casa-release-cred-argv-')
+  const gamma = new TestRemote(root, 'gamma')
+  const gammaMaster = gamma.commit('master', { 'package.json': packageJsonVersion('1.0.0') })
+  const token = new TestRemote(root, 'token')
+  token.commit('master', { 'package.json': packageJsonVersion('3.0.0') })
+  // Its own secret: other runs of these tests on the machine show theirs in /proc.
+  const password = `SECRET${randomBytes(6).toString('hex')}`
+  const server = await serveGitHttp(join(root, 'remotes'), 'user', password)
+  t.teardown(() => server.close())
+  // A forge's token given as the user name, with no password.
+  const bare = new TestRemote(root, 'bare-token')
+  bare.commit('master', { 'package.json': packageJsonVersion('4.0.0') })
+  const tokenServer = await serveGitHttp(join(root, 'remotes'), password, '')
+  t.teardown(() => tokenServer.close())
+  const s = setup(t, [
+    { project: 'p', name: 'gamma', url: server.url('gamma', `user:${password}`) },
+    // percent-encoded as URLs need it: git decodes it, so must we
+    { project: 'p', name: 'token', url: server.url('token', `user:${password.replace('SECRET', 'SECRE%54')}`) },
+    { project: 'p', name: 'bare-token', url: tokenServer.url('bare-token', password) },
+  ])
+  const cache = join(s.dir, '.release-plan-cache')
+  const cli = (args: string[]) => watchCommandLines((env) => runCli(['-r', s.dir, ...args], { env: { HOME: join(s.dir, '.home'), CASA_CONFIG: join(s.dir, 'casa.config.ts'), ...env } }))
+
+  const created = await cli(['-v', 'create_release_plan'])
+  t.equal(created.result.code, 0, created.result.stderr)
+  t.same(s.plan().p.gamma.error_messages, [], 'the authenticated remote was read')
+  t.same(s.plan().p.token.error_messages, [], 'a percent-encoded password works')
+  t.same(s.plan().p['bare-token'].error_messages, [], 'a token as user name works')
+  t.match(created.lines.join('\n'), /git .*clone --mirror/, 'the git commands were seen')
+  t.same(created.lines.filter((l) => l.includes(password.slice(6))), [], 'create: no command line holds the secret')
+  t.notMatch(created.result.stdout + created.result.stderr, secret, 'create -v: no secret printed')
+  t.same(filesHolding(cache, password.slice(6)), [], 'no file of the mirror cache holds the secret')
+
+  gamma.commit('master', { 'README': 'changed\n' }) // so that the next run fetches
+  const applied = await cli(['-v', 'apply_release_plan', 'gamma'])
+  t.equal(applied.result.code, 0, applied.result.stderr)
+  t.equal(gamma.refs()['refs/heads/latest_release'], gammaMaster, 'pushed with the credentials of the config')
+  t.same(applied.lines.filter((l) => l.includes(password.slice(6))), [], 'apply: no command line holds the secret')
+  t.notMatch(applied.result.stdout + applied.result.stderr, secret, 'apply -v: no secret printed')
+  t.same(filesHolding(cache, password.slice(6)), [], 'the mirror cache still holds no secret')
+
+  // A cache written by an earlier version kept the URL with its credentials: the next run rewrites it, fetch or not.
+  const mirror = join(cache, 'p', 'token.git')
+  git(['-C', mirror, 'remote', 'set-url', 'origin', server.url('token', `user:${password}`)])
+  const again = await cli(['create_release_plan'])
+  t.equal(again.result.code, 0, again.result.stderr)
+  t.same(filesHolding(cache, password.slice(6)), [], 'an old cache holding credentials is rewritten')
+  t.equal(git(['-C', mirror, 'config', 'remote.origin.url']), server.url('token'))
 })

@@ -1,0 +1,61 @@
+// Credentials in an http(s) component URL (`https://user:TOKEN@host/x.git`) reach git through
+// its environment only. A URL on git's command line is readable by every user of the machine
+// (ps, /proc/<pid>/cmdline) for as long as git and its remote helper run, and `clone --mirror`
+// or `remote set-url` would store it in the mirror's config. So git gets the URL without its
+// credentials, and a credential helper (given with `-c`: its text holds no secret) prints
+// them from environment variables of that git process alone (/proc/<pid>/environ is readable
+// by its owner only). The helper list is reset first, so that the URL's credentials win over
+// a helper of the user's as they did when they were in the URL. Other schemes (ssh://, file://,
+// scp-like) go to git unchanged: git's credential helpers are for its http transport only.
+
+export interface GitCredentials {
+  username: string
+  password: string
+}
+
+export interface GitRemote {
+  /** The URL as git is given it: without credentials for http(s). */
+  url: string
+  credentials?: GitCredentials
+}
+
+/** The names of the environment variables the helper reads. */
+export const credentialVariables = { username: 'CASA_GIT_USERNAME', password: 'CASA_GIT_PASSWORD' } as const
+
+// Runs in sh: `printf` is a builtin, so the secret is in no command line here either.
+export const credentialHelper = `!f() { test "$1" = get || return 0; printf 'username=%s\\npassword=%s\\n' "$${credentialVariables.username}" "$${credentialVariables.password}"; }; f`
+
+/** `git -c` options that make git ask the helper above, and only it, for credentials. */
+export const credentialOptions: readonly string[] = ['-c', 'credential.helper=', '-c', `credential.helper=${credentialHelper}`]
+
+// As in lib/redact.ts: the userinfo ends at the last @ before the first / ? or #.
+const httpUserinfo = /^(https?:\/\/)([^\s/?#@'"<>]*(?:@[^\s/?#@'"<>]*)*)@/i
+
+/** %XX decoded as git decodes a URL's user name and password; a malformed escape kept as written. */
+function percentDecoded(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
+}
+
+/** Split an http(s) URL into the URL git is given and the credentials it gets from its environment. */
+export function gitRemote(url: string): GitRemote {
+  const match = httpUserinfo.exec(url)
+  if (!match) return { url }
+  const [, scheme, userinfo] = match as unknown as [string, string, string]
+  const colon = userinfo.indexOf(':')
+  const credentials = {
+    username: percentDecoded(colon < 0 ? userinfo : userinfo.slice(0, colon)),
+    // A token given as the user name (`https://TOKEN@host`) goes with an empty password, as forges take it.
+    password: colon < 0 ? '' : percentDecoded(userinfo.slice(colon + 1)),
+  }
+  return { url: scheme + url.slice(match[0].length), credentials }
+}
+
+/** The git options and environment variables that hand `remote`'s credentials to one git process. */
+export function credentialArgs(remote: GitRemote): { options: readonly string[]; env: Record<string, string> } {
+  if (!remote.credentials) return { options: [], env: {} }
+  return { options: credentialOptions, env: { [credentialVariables.username]: remote.credentials.username, [credentialVariables.password]: remote.credentials.password } }
+}
