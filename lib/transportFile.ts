@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { UserError, cannotRead, errorMessage } from './errors.js'
 import { onInterrupt } from './interrupt.js'
-import { temporaryName, type Hub, type HubEntry, type PutOptions } from './transport.js'
+import { madeDirectoriesAround, temporaryName, type Hub, type HubEntry, type PutOptions } from './transport.js'
 
 const isMissing = (error: unknown) => (error as NodeJS.ErrnoException)?.code === 'ENOENT'
 
@@ -27,6 +27,14 @@ function fileOnTheWay(path: string): string | undefined {
 
 export async function openFileHub(url: string, root: string): Promise<Hub> {
   const at = (path: string) => join(root, path)
+  /** The directories this hub created (not those it found): a failed run removes the empty ones. */
+  const createdDirs = new Set<string>()
+  /** mkdir -p, remembering what it made: fs.mkdir answers the first directory it had to create. */
+  async function makeDirectories(dir: string): Promise<void> {
+    const first = await mkdir(dir, { recursive: true })
+    if (first === undefined) return
+    for (let made = dir.replace(/(.)\/+$/, '$1'); made.length >= first.length; made = dirname(made)) createdDirs.add(made)
+  }
   const fail = (what: string, path: string, error: unknown) => {
     const code = (error as NodeJS.ErrnoException)?.code
     // a file where a directory of the path is expected: name it, not the errno of the write under it
@@ -39,7 +47,7 @@ export async function openFileHub(url: string, root: string): Promise<Hub> {
     const temp = temporaryName(at(path))
     const forget = onInterrupt(() => rm(temp, { force: true }))
     try {
-      await mkdir(dirname(temp), { recursive: true })
+      await makeDirectories(dirname(temp))
       await write(temp)
       await rename(temp, at(path))
     } catch (error) {
@@ -94,7 +102,7 @@ export async function openFileHub(url: string, root: string): Promise<Hub> {
     },
     async createNew(text, remotePath) {
       try {
-        await mkdir(dirname(at(remotePath)), { recursive: true })
+        await makeDirectories(dirname(at(remotePath)))
         await writeFile(at(remotePath), text, { flag: 'wx', mode: 0o644 })
         return true
       } catch (error) {
@@ -143,9 +151,15 @@ export async function openFileHub(url: string, root: string): Promise<Hub> {
     },
     async mkdirp(dir) {
       try {
-        await mkdir(at(dir), { recursive: true })
+        await makeDirectories(at(dir))
       } catch (error) {
         throw fail('cannot create directory', dir, error)
+      }
+    },
+    async removeEmptyDirectoriesMade(dir) {
+      for (const made of madeDirectoriesAround(createdDirs, at(dir))) {
+        // rmdir(2) refuses a directory that is not empty: it stays, with its parents
+        if (await rmdir(made).then(() => true, () => false)) createdDirs.delete(made)
       }
     },
     async sha256(paths) {

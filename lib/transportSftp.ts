@@ -17,7 +17,7 @@ import { onInterrupt } from './interrupt.js'
 import { SFTP_STATUS, SftpSession } from './sftpSession.js'
 import { blobType, checkHostKey, fingerprint, knownHostsName, knownKeys, type HostKeyVerdict } from './knownHosts.js'
 import { home } from './paths.js'
-import { temporaryName, type Hub, type HubEntry, type PutOptions, type SshOptions } from './transport.js'
+import { madeDirectoriesAround, temporaryName, type Hub, type HubEntry, type PutOptions, type SshOptions } from './transport.js'
 import { ui } from './ui.js'
 
 type SftpLocation = Extract<HubLocation, { scheme: 'sftp' }>
@@ -167,6 +167,8 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
   const hasPosixRename = sftp.extensions.has('posix-rename@openssh.com')
 
   const madeDirs = new Map<string, Promise<void>>()
+  /** The directories this connection created (not those it found): a failed run removes the empty ones. */
+  const createdDirs = new Set<string>()
   const mkdirp = (dir: string): Promise<void> => {
     if (dir === '.' || dir === '/' || dir === '') return Promise.resolve()
     let made = madeDirs.get(dir)
@@ -177,9 +179,12 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
         if (found && typeOf(found.mode ?? 0) === 'file') throw new UserError(`${urlOf(dir)} is a file where a directory is expected`)
         if (found) return
         await mkdirp(posix.dirname(dir))
-        await sftp.mkdir(dir).catch(async (error) => {
-          if (!(await sftp.lstat(dir))) throw error // lost a race with another mkdir: fine if it exists now
-        })
+        await sftp.mkdir(dir).then(
+          () => void createdDirs.add(dir),
+          async (error) => {
+            if (!(await sftp.lstat(dir))) throw error // lost a race with another mkdir: fine if it exists now
+          },
+        )
       })()
       madeDirs.set(dir, made)
       made.catch(() => madeDirs.delete(dir))
@@ -371,6 +376,18 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     },
     async mkdirp(dir) {
       await mkdirp(at(dir)).catch((error) => Promise.reject(fail('cannot create directory', dir, error)))
+    },
+    async removeEmptyDirectoriesMade(dir) {
+      for (const made of madeDirectoriesAround(createdDirs, at(dir))) {
+        // the server refuses to remove a directory that is not empty: it stays, with its parents
+        const removed = await sftp.rmdir(made).then(
+          () => true,
+          () => false,
+        )
+        if (!removed) continue
+        createdDirs.delete(made)
+        madeDirs.delete(made)
+      }
     },
     async sha256(paths) {
       const hashes = new Map<string, string>()

@@ -50,6 +50,7 @@ run is refused with who holds it (break_lock=1 removes the lock of a run that wa
           const planning = ui.step(`comparing ${workflow.path} with ${url}`, () => planMirror(workflow.dir, hub, workflow.path, { checksum: options.checksum, local: walks[i] }))
           const [locked, planned] = await Promise.allSettled([locking, planning])
           const unlock = locked.status === 'fulfilled' ? locked.value : undefined
+          let failed = false
           try {
             if (locked.status === 'rejected') throw locked.reason
             if (planned.status === 'rejected') throw planned.reason
@@ -68,8 +69,14 @@ run is refused with who holds it (break_lock=1 removes the lock of a run that wa
               (step) => applyMirror(plan, hub, { concurrency: config.uploads, onProgress: (b, t, f, n) => step.update(`${f}/${n} files, ${formatBytes(b)} of ${formatBytes(t)}`) }),
               (r) => `${workflow.path}: ${r.uploaded} uploaded (${formatBytes(r.bytes)}), ${r.deleted} deleted, ${r.unchanged} unchanged`,
             )
+          } catch (error) {
+            failed = true
+            throw error
           } finally {
             await unlock?.()
+            // A failed run leaves no empty directory of its own behind (the one made for its
+            // lock, those made for uploads that did not happen); the error is what matters.
+            if (failed) await hub.removeEmptyDirectoriesMade(workflow.path).catch(() => undefined)
           }
         }
       } finally {

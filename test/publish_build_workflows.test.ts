@@ -1,12 +1,13 @@
 // publish_build_workflows end to end against OpenSSH sshd: mirror with deletions, a second
 // run that transfers nothing, --dry-run, checksum=1, and an upload killed half way (the old
 // file stays whole, readers never see a partial file, the re-run completes and cleans up),
-// and the lock that keeps a second run out of a directory being mirrored.
+// the lock that keeps a second run out of a directory being mirrored, and what a failed run
+// leaves behind.
 import t from 'tap'
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
-import { hostname } from 'node:os'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { binPath, runCli } from './helpers/cli.js'
 import { startSshd, type Sshd } from './helpers/services.js'
@@ -242,4 +243,40 @@ t.test('one run at a time per hub directory: a live holder refuses, a killed one
   t.equal(alive.code, 1)
   t.match(alive.stderr, new RegExp(`pid ${process.pid}, since now\\)`))
   rmSync(lock)
+})
+
+/**
+ * A local directory whose path is longer than PATH_MAX, so that reading it fails even as root
+ * (these tests run as root, who reads every file whatever its mode): removed with rm -rf,
+ * which walks it relative to each directory where Node's rmSync would fail on the length.
+ */
+function tooDeepDirectory(t: { teardown(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'casa-deep-'))
+  t.teardown(() => execFileSync('rm', ['-rf', dir]))
+  // one level at a time, relative to the last: no shell's cd takes a path that long
+  const script = `process.chdir(${JSON.stringify(dir)}); for (let i = 0; i < 18; i++) { fs.mkdirSync('x'.repeat(250)); process.chdir('x'.repeat(250)) }`
+  execFileSync(process.execPath, ['-e', script])
+  return dir
+}
+
+t.test('a run that fails before uploading removes the directories it made for its lock, only those, on sftp and file hubs', async (t) => {
+  for (const scheme of ['sftp', 'file'] as const) {
+    const top = join(sshd.root, `made-${scheme}`)
+    mkdirSync(join(top, 'kept'), { recursive: true })
+    const hubRoot = join(top, 'kept', 'new', 'root')
+    const url = scheme === 'sftp' ? sftpUrl(sshd, hubRoot) : `file://${hubRoot}`
+    const repo = workflowRepository(t, `{ hubs: { buildWorkflows: { upload: '${url}' } }, ${sshConfig(sshd)} }`)
+    write(repo.dir, 'd/b_s/conf/casa_distro.json', '{}')
+    symlinkSync(tooDeepDirectory(t), join(repo.dir, 'd/b_s/deep'))
+    const failed = await runCli(['-r', repo.dir, 'publish_build_workflows'], { env: repo.env })
+    t.equal(failed.code, 1, `${scheme}: the run fails`)
+    t.match(failed.stderr, /\nerror: cannot read \/\S+\/x{250}: ENAMETOOLONG/, `${scheme}: on the local directory it cannot read`)
+    t.same(readdirSync(join(top, 'kept')), [], `${scheme}: the directories made for the lock are gone, the one that was there stays`)
+
+    // a target directory that was there before the run stays, even empty
+    mkdirSync(join(hubRoot, 'd', 'b_s'), { recursive: true })
+    const again = await runCli(['-r', repo.dir, 'publish_build_workflows'], { env: repo.env })
+    t.equal(again.code, 1)
+    t.same(readdirSync(join(hubRoot, 'd', 'b_s')), [], `${scheme}: the existing target is left, empty, without the lock`)
+  }
 })
