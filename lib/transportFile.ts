@@ -1,7 +1,7 @@
 // file:// hubs: a local or mounted directory (a web server's document root on a shared file
 // system). Same guarantees as sftp: temporary name in the same directory, then rename(2).
 import { createHash } from 'node:crypto'
-import { createReadStream, createWriteStream, statSync } from 'node:fs'
+import { createReadStream, createWriteStream, lstatSync, statSync } from 'node:fs'
 import { chmod, copyFile, lstat, mkdir, readdir, readFile, readlink, rename, rm, rmdir, symlink, unlink, utimes, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
@@ -11,16 +11,26 @@ import { madeDirectoriesAround, temporaryName, type Hub, type HubEntry, type Put
 
 const isMissing = (error: unknown) => (error as NodeJS.ErrnoException)?.code === 'ENOENT'
 
-/** The nearest existing ancestor of `path` (itself included) when it is not a directory. */
-function fileOnTheWay(path: string): string | undefined {
+/**
+ * When the nearest existing path above `path` (itself included) is no directory: why, as
+ * `<path> is a file where a directory is expected` (or a link to a file, or to nothing). A link
+ * to a directory is followed, like any directory of the path.
+ */
+function notADirectoryOnTheWay(path: string): string | undefined {
   for (let dir = path; dir !== dirname(dir); dir = dirname(dir)) {
     let found
     try {
-      found = statSync(dir, { throwIfNoEntry: false })
+      found = lstatSync(dir, { throwIfNoEntry: false })
     } catch {
       continue // ENOTDIR: the file is higher up
     }
-    if (found) return found.isDirectory() ? undefined : dir
+    if (!found) continue
+    let what: string | undefined
+    if (found.isSymbolicLink()) {
+      const target = statSync(dir, { throwIfNoEntry: false })
+      what = !target ? 'a link to nothing' : target.isDirectory() ? undefined : 'a link to a file'
+    } else if (!found.isDirectory()) what = 'a file'
+    return what && `${dir} is ${what} where a directory is expected`
   }
   return undefined
 }
@@ -37,9 +47,10 @@ export async function openFileHub(url: string, root: string): Promise<Hub> {
   }
   const fail = (what: string, path: string, error: unknown) => {
     const code = (error as NodeJS.ErrnoException)?.code
-    // a file where a directory of the path is expected: name it, not the errno of the write under it
-    const blocker = code === 'ENOTDIR' || code === 'EEXIST' ? fileOnTheWay(at(path)) : undefined
-    return new UserError(blocker ? `${blocker} is a file where a directory is expected` : `${what} ${at(path)}: ${errorMessage(error)}`)
+    // a file (or a link to one, or to nothing) where a directory of the path is expected:
+    // name it, not the errno of the write under it
+    const blocker = code === 'ENOTDIR' || code === 'EEXIST' || code === 'ENOENT' ? notADirectoryOnTheWay(at(path)) : undefined
+    return new UserError(blocker ?? `${what} ${at(path)}: ${errorMessage(error)}`)
   }
 
   /** Write through `write(tempFile)`, then rename onto `path`; the temporary file never survives. */
@@ -63,8 +74,12 @@ export async function openFileHub(url: string, root: string): Promise<Hub> {
     try {
       names = await readdir(dir)
     } catch (error) {
-      if (isMissing(error) || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return
-      throw error
+      if (!isMissing(error) && (error as NodeJS.ErrnoException).code !== 'ENOTDIR') throw error
+      // an absent directory lists as empty, but a file or a bad link on its way is an error
+      // a dry run must show too
+      const blocker = prefix === '' ? notADirectoryOnTheWay(dir) : undefined
+      if (blocker) throw new UserError(blocker)
+      return
     }
     for (const name of names.sort()) {
       const stat = await lstat(join(dir, name))
@@ -136,7 +151,7 @@ export async function openFileHub(url: string, root: string): Promise<Hub> {
       try {
         await walk(at(dir), '', options.recursive ?? false, out)
       } catch (error) {
-        throw fail('cannot list', dir, error)
+        throw error instanceof UserError ? error : fail('cannot list', dir, error)
       }
       return out
     },

@@ -14,7 +14,7 @@ import type { Client, ConnectConfig } from 'ssh2'
 import { UserError, cannotRead, errorMessage } from './errors.js'
 import type { HubLocation } from './hubUrl.js'
 import { onInterrupt } from './interrupt.js'
-import { SFTP_STATUS, SftpSession } from './sftpSession.js'
+import { SFTP_STATUS, SftpSession, type SftpAttrs } from './sftpSession.js'
 import { blobType, checkHostKey, fingerprint, knownHostsName, knownKeys, type HostKeyVerdict } from './knownHosts.js'
 import { home } from './paths.js'
 import { madeDirectoriesAround, temporaryName, type Hub, type HubEntry, type PutOptions, type SshOptions } from './transport.js'
@@ -166,6 +166,36 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
   const remoteCommands = ssh.remoteCommands !== false
   const hasPosixRename = sftp.extensions.has('posix-rename@openssh.com')
 
+  /**
+   * What stands where a directory is expected, when it is not one: `a file`, or a link that
+   * leads to a file or to nothing. Undefined for a directory or a link to one (followed, as
+   * OpenSSH's sftp does). One more round trip, only for a link.
+   */
+  const notADirectory = async (path: string, found: SftpAttrs): Promise<string | undefined> => {
+    const type = typeOf(found.mode ?? 0)
+    if (type === 'dir') return undefined
+    if (type === 'file') return 'a file'
+    if (type !== 'symlink') return 'a special file'
+    const target = await sftp.stat(path)
+    if (!target) return 'a link to nothing'
+    return typeOf(target.mode ?? 0) === 'dir' ? undefined : 'a link to a file'
+  }
+  const notADirectoryMessage = (path: string, what: string) => `${urlOf(path)} is ${what} where a directory is expected`
+  /**
+   * For a directory the server says does not exist: the nearest existing path above it (itself
+   * included) when that is no directory. Error paths only: a round trip per level.
+   */
+  const blockerAbove = async (path: string): Promise<string | undefined> => {
+    for (let dir = path; ; dir = posix.dirname(dir)) {
+      const found = await sftp.lstat(dir)
+      if (found) {
+        const what = await notADirectory(dir, found)
+        return what && notADirectoryMessage(dir, what)
+      }
+      if (dir === posix.dirname(dir)) return undefined
+    }
+  }
+
   const madeDirs = new Map<string, Promise<void>>()
   /** The directories this connection created (not those it found): a failed run removes the empty ones. */
   const createdDirs = new Set<string>()
@@ -175,9 +205,13 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     if (!made) {
       made = (async () => {
         const found = await sftp.lstat(dir)
-        // a file there: say so, not the "No such file" of the write into it that follows
-        if (found && typeOf(found.mode ?? 0) === 'file') throw new UserError(`${urlOf(dir)} is a file where a directory is expected`)
-        if (found) return
+        if (found) {
+          // a file there, or a link to one or to nothing: say so, not the "No such file" of
+          // the write into it that follows
+          const what = await notADirectory(dir, found)
+          if (what) throw new UserError(notADirectoryMessage(dir, what))
+          return
+        }
         await mkdirp(posix.dirname(dir))
         await sftp.mkdir(dir).then(
           () => void createdDirs.add(dir),
@@ -346,8 +380,12 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
         try {
           entries = await sftp.readdir(path)
         } catch (error) {
-          if (sftpCode(error) === NO_SUCH_FILE) return
-          throw fail('cannot list', prefix || dir, error)
+          if (sftpCode(error) !== NO_SUCH_FILE) throw fail('cannot list', prefix || dir, error)
+          // an absent directory lists as empty, but a file or a bad link on its way is an error
+          // a dry run must show too (the server says "No such file" for both)
+          const blocker = prefix === '' ? await blockerAbove(path) : undefined
+          if (blocker) throw new UserError(blocker)
+          return
         }
         const subdirs: Promise<void>[] = []
         for (const { name, attrs } of entries) {

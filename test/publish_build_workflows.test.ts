@@ -6,7 +6,7 @@
 import t from 'tap'
 import { execFileSync, spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { binPath, runCli } from './helpers/cli.js'
@@ -278,5 +278,65 @@ t.test('a run that fails before uploading removes the directories it made for it
     const again = await runCli(['-r', repo.dir, 'publish_build_workflows'], { env: repo.env })
     t.equal(again.code, 1)
     t.same(readdirSync(join(hubRoot, 'd', 'b_s')), [], `${scheme}: the existing target is left, empty, without the lock`)
+  }
+})
+
+t.test('links on the hub: to a directory followed; to a file or to nothing where a directory is expected, one line; a stale link removed as a link', async (t) => {
+  for (const scheme of ['sftp', 'file'] as const) {
+    const top = join(sshd.root, `links-${scheme}`)
+    mkdirSync(join(top, 'real'), { recursive: true })
+    writeFileSync(join(top, 'a-file'), 'not a directory')
+    const hubAt = (path: string) => (scheme === 'sftp' ? sftpUrl(sshd, path) : `file://${path}`)
+    // what a message names: the hub URL on sftp, the path on a file hub
+    const named = (path: string) => (scheme === 'sftp' ? hubAt(path) : path)
+    const repo = workflowRepository(t, '{}')
+    write(repo.dir, 'd/b_s/conf/casa_distro.json', '{}')
+    const publish = (root: string, ...args: string[]) => {
+      writeFileSync(join(repo.dir, 'casa.config.ts'), `export default { hubs: { buildWorkflows: { upload: '${hubAt(root)}' } }, ${sshConfig(sshd)} }\n`)
+      return runCli(['-r', repo.dir, 'publish_build_workflows', ...args], { env: repo.env })
+    }
+
+    // the hub root, and the mirrored directory, each a link to a directory: followed
+    symlinkSync(join(top, 'real'), join(top, 'root-link'))
+    const viaRootLink = await publish(join(top, 'root-link'))
+    t.equal(viaRootLink.code, 0, viaRootLink.stderr)
+    t.equal(readFileSync(join(top, 'real/d/b_s/conf/casa_distro.json'), 'utf8'), '{}', `${scheme}: a hub root that is a link to a directory is followed`)
+    mkdirSync(join(top, 'wf/d'), { recursive: true })
+    mkdirSync(join(top, 'wf-real'))
+    symlinkSync(join(top, 'wf-real'), join(top, 'wf/d/b_s'))
+    const viaWorkflowLink = await publish(join(top, 'wf'))
+    t.equal(viaWorkflowLink.code, 0, viaWorkflowLink.stderr)
+    t.ok(lstatSync(join(top, 'wf/d/b_s')).isSymbolicLink(), `${scheme}: the link stays a link`)
+    t.equal(readFileSync(join(top, 'wf-real/conf/casa_distro.json'), 'utf8'), '{}', `${scheme}: the mirrored directory that is a link to a directory is followed`)
+
+    // links where a directory is expected that lead to no directory
+    symlinkSync(join(top, 'a-file'), join(top, 'root-to-file'))
+    symlinkSync(join(top, 'nothing-here'), join(top, 'root-dangling'))
+    mkdirSync(join(top, 'wf-bad/d'), { recursive: true })
+    symlinkSync(join(top, 'a-file'), join(top, 'wf-bad/d/b_s'))
+    for (const [root, blocker, what] of [
+      [join(top, 'root-to-file'), join(top, 'root-to-file'), 'a link to a file'],
+      [join(top, 'root-dangling'), join(top, 'root-dangling'), 'a link to nothing'],
+      [join(top, 'wf-bad'), join(top, 'wf-bad/d/b_s'), 'a link to a file'],
+    ]) {
+      for (const dry of [[], ['--dry-run']]) {
+        const refused = await publish(root!, ...dry)
+        t.equal(refused.code, 1, `${scheme} ${root} ${dry}: refused`)
+        t.equal(refused.stderr.split('\n').filter((l) => l.startsWith('error: ')).join('\n'), `error: ${named(blocker!)} is ${what} where a directory is expected`, `${scheme} ${root} ${dry}: in one line`)
+        t.notMatch(refused.stderr, /\n\s+at /, 'no stack trace')
+      }
+    }
+    t.equal(readFileSync(join(top, 'a-file'), 'utf8'), 'not a directory', 'the file a link leads to is untouched')
+    t.notOk(existsSync(join(top, 'nothing-here')), 'and nothing was made where a dangling link leads')
+
+    // a stale entry of the mirrored directory that is a link to a directory: the link goes, not what it leads to
+    mkdirSync(join(top, 'precious'))
+    writeFileSync(join(top, 'precious/keep.txt'), 'keep')
+    symlinkSync(join(top, 'precious'), join(top, 'real/d/b_s/old'))
+    const stale = await publish(join(top, 'root-link'))
+    t.equal(stale.code, 0, stale.stderr)
+    t.match(stale.stderr, /0 uploaded \(0 B\), 1 deleted, 1 unchanged/)
+    t.notOk(existsSync(join(top, 'real/d/b_s/old')) || lstatSync(join(top, 'real/d/b_s/old'), { throwIfNoEntry: false }), `${scheme}: the stale link is removed`)
+    t.match(sftpBatch(sshd, [`ls -l ${top}/precious`]), /keep\.txt/, `${scheme}: what it led to is untouched (OpenSSH sftp lists it)`)
   }
 })
