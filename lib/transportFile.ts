@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises'
 import { UserError, cannotRead, errorMessage } from './errors.js'
 import { onInterrupt } from './interrupt.js'
 import { madeDirectoriesAround, temporaryName, type Hub, type HubEntry, type PutOptions } from './transport.js'
+import { printable } from './ui.js'
 
 const isMissing = (error: unknown) => (error as NodeJS.ErrnoException)?.code === 'ENOENT'
 
@@ -30,7 +31,7 @@ function notADirectoryOnTheWay(path: string): string | undefined {
       const target = statSync(dir, { throwIfNoEntry: false })
       what = !target ? 'a link to nothing' : target.isDirectory() ? undefined : 'a link to a file'
     } else if (!found.isDirectory()) what = 'a file'
-    return what && `${dir} is ${what} where a directory is expected`
+    return what && `${printable(dir)} is ${what} where a directory is expected`
   }
   return undefined
 }
@@ -50,7 +51,8 @@ export async function openFileHub(url: string, root: string): Promise<Hub> {
     // a file (or a link to one, or to nothing) where a directory of the path is expected:
     // name it, not the errno of the write under it
     const blocker = code === 'ENOTDIR' || code === 'EEXIST' || code === 'ENOENT' ? notADirectoryOnTheWay(at(path)) : undefined
-    return new UserError(blocker ?? `${what} ${at(path)}: ${errorMessage(error)}`)
+    // control characters escaped, in the path and in Node's message that repeats it
+    return new UserError(blocker ?? printable(`${what} ${at(path)}: ${errorMessage(error)}`))
   }
 
   /** Write through `write(tempFile)`, then rename onto `path`; the temporary file never survives. */

@@ -18,7 +18,7 @@ import { SFTP_STATUS, SftpSession, type SftpAttrs } from './sftpSession.js'
 import { blobType, checkHostKey, fingerprint, knownHostsName, knownKeys, type HostKeyVerdict } from './knownHosts.js'
 import { home } from './paths.js'
 import { madeDirectoriesAround, temporaryName, type Hub, type HubEntry, type PutOptions, type SshOptions } from './transport.js'
-import { ui } from './ui.js'
+import { printable, ui } from './ui.js'
 
 type SftpLocation = Extract<HubLocation, { scheme: 'sftp' }>
 
@@ -57,7 +57,7 @@ function credentials(ssh: SshOptions): { privateKey?: Buffer; agent?: string; tr
     try {
       privateKey = readFileSync(ssh.identityFile)
     } catch (error) {
-      throw new UserError(`cannot read ssh.identityFile ${ssh.identityFile}: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`)
+      throw new UserError(printable(`cannot read ssh.identityFile ${ssh.identityFile}: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`))
     }
     return { privateKey, agent, tried: `key ${ssh.identityFile}${agent ? ' and ssh-agent' : ''}` }
   }
@@ -124,7 +124,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     },
   }
 
-  ui.debug(`connecting to sftp://${where} (known hosts: ${knownHostsFile}; ${auth.tried})`)
+  ui.debug(printable(`connecting to sftp://${where} (known hosts: ${knownHostsFile}; ${auth.tried})`))
   const sftp = await new Promise<SftpSession>((resolve, reject) => {
     client.once('ready', () => {
       client.subsys('sftp', (error, channel) => {
@@ -140,8 +140,8 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     client.once('close', () => reject(new UserError(`sftp://${where}: the server closed the connection during the SSH handshake`)))
     client.on('error', (error: Error & { level?: string; code?: string }) => {
       ui.debug(`sftp://${where}: ${error.message}${error.level ? ` (${error.level})` : ''}`)
-      if (verdict && !verdict.ok) return reject(new UserError(hostKeyMessage(verdict)))
-      if (error.level === 'client-authentication') return reject(new UserError(`sftp://${where}: the server refused ${auth.tried} for user ${user}`))
+      if (verdict && !verdict.ok) return reject(new UserError(printable(hostKeyMessage(verdict))))
+      if (error.level === 'client-authentication') return reject(new UserError(printable(`sftp://${where}: the server refused ${auth.tried} for user ${user}`)))
       if (error.level === 'client-timeout') return reject(new UserError(`sftp://${where}: no answer (timed out)`))
       if (error.level === 'agent') return reject(new UserError(`sftp://${where}: ssh-agent failed: ${error.message}`))
       if (/^Connection lost before handshake/.test(error.message)) return reject(new UserError(`sftp://${where}: the server closed the connection during the SSH handshake`))
@@ -153,7 +153,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     } catch (error) {
       // ssh2 parses the key synchronously: an encrypted or malformed key ends here (the message names no secret)
       const message = errorMessage(error)
-      reject(new UserError(/passphrase/i.test(message) ? `${ssh.identityFile}: the key is encrypted: load it into ssh-agent (ssh-add) instead` : `cannot use ${auth.tried}: ${message}`))
+      reject(new UserError(printable(/passphrase/i.test(message) ? `${ssh.identityFile}: the key is encrypted: load it into ssh-agent (ssh-add) instead` : `cannot use ${auth.tried}: ${message}`)))
     }
   })
 
@@ -161,7 +161,8 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
   // a remote path as a hub URL the user could have written (`where` is known_hosts' [host]:port form)
   const hostPort = `${host.includes(':') ? `[${host}]` : host}${port === 22 ? '' : `:${port}`}`
   const urlOf = (remotePath: string) => `sftp://${user}@${hostPort}${remotePath.startsWith('/') ? '' : '/~/'}${remotePath}`
-  const fail = (what: string, path: string, error: unknown) => new UserError(`${what} ${urlOf(at(path))}: ${errorMessage(error)}`)
+  // control characters escaped, in the path and in the server's message that may repeat it
+  const fail = (what: string, path: string, error: unknown) => new UserError(printable(`${what} ${urlOf(at(path))}: ${errorMessage(error)}`))
   // sha256sum on the server, unless the account is sftp-only (ssh.remoteCommands: false)
   const remoteCommands = ssh.remoteCommands !== false
   const hasPosixRename = sftp.extensions.has('posix-rename@openssh.com')
@@ -180,7 +181,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     if (!target) return 'a link to nothing'
     return typeOf(target.mode ?? 0) === 'dir' ? undefined : 'a link to a file'
   }
-  const notADirectoryMessage = (path: string, what: string) => `${urlOf(path)} is ${what} where a directory is expected`
+  const notADirectoryMessage = (path: string, what: string) => `${printable(urlOf(path))} is ${what} where a directory is expected`
   /**
    * For a directory the server says does not exist: the nearest existing path above it (itself
    * included) when that is no directory. Error paths only: a round trip per level.
@@ -308,7 +309,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     url,
     async put(localFile: string, remotePath: string, options: PutOptions = {}) {
       const size = statSync(localFile, { throwIfNoEntry: false })?.size
-      if (size === undefined) throw new UserError(`cannot upload ${localFile}: no such file`)
+      if (size === undefined) throw new UserError(`cannot upload ${printable(localFile)}: no such file`)
       if (size <= SMALL_FILE) {
         // Most files of a mirror are small: one read, then open, write, set times, close,
         // the last three pipelined on the handle (sftp-server handles them in order).
@@ -362,7 +363,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
         await atomically(linkPath, (temp) => sftp.symlink(target, temp))
         return 'symlink'
       } catch (error) {
-        ui.debug(`symlink refused on sftp://${where} (${errorMessage(error)}): copying instead`)
+        ui.debug(printable(`symlink refused on sftp://${where} (${errorMessage(error)}): copying instead`))
       }
       const source = posix.join(posix.dirname(at(linkPath)), target)
       await atomically(linkPath, async (temp) => {

@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { binPath, runCli } from './helpers/cli.js'
+import { binPath, runCli, type CliResult } from './helpers/cli.js'
 import { startSshd, type Sshd } from './helpers/services.js'
 import { sftpBatch, sftpGet, sftpUrl, sshConfig, workflowRepository } from './helpers/sftp.js'
 import { tempDir } from './helpers/tmp.js'
@@ -339,4 +339,68 @@ t.test('links on the hub: to a directory followed; to a file or to nothing where
     t.notOk(existsSync(join(top, 'real/d/b_s/old')) || lstatSync(join(top, 'real/d/b_s/old'), { throwIfNoEntry: false }), `${scheme}: the stale link is removed`)
     t.match(sftpBatch(sshd, [`ls -l ${top}/precious`]), /keep\.txt/, `${scheme}: what it led to is untouched (OpenSSH sftp lists it)`)
   }
+})
+
+t.test('control characters in names are escaped in every message: no raw ESC, no line split', async (t) => {
+  // a newline in a distro or branch directory is matched by no wildcard: ESC only there
+  const workflow = 'd\x1b[31mx/b_s'
+  const odd = 'new\nline\x1b[31mred'
+  const clean = (result: CliResult, what: string) => {
+    const output = result.stdout + result.stderr
+    t.notOk(output.includes('\x1b'), `${what}: no raw ESC`)
+    t.notMatch(output, /^line/m, `${what}: no line split by a name`)
+  }
+  const remoteRoot = join(sshd.root, 'control')
+  const repo = workflowRepository(t, `{ hubs: { buildWorkflows: { upload: '${sftpUrl(sshd, remoteRoot)}' } }, ${sshConfig(sshd)} }`)
+  write(repo.dir, `${workflow}/conf/casa_distro.json`, '{}')
+  write(repo.dir, `${workflow}/${odd}.txt`, 'some text')
+  const publish = (...args: string[]) => runCli(['-v', '-r', repo.dir, 'publish_build_workflows', ...args], { env: repo.env })
+
+  // progress lines, then the -v echo of sha256sum on the server, then a dry run's result
+  const first = await publish()
+  t.equal(first.code, 0, first.stderr)
+  t.match(first.stderr, /d\\u001b\[31mx\/b_s: 2 uploaded/)
+  clean(first, 'progress lines')
+  const checked = await publish('checksum=1')
+  t.equal(checked.code, 0, checked.stderr)
+  t.match(checked.stderr, /\$ ssh .* sha256sum -- .*new\\nline\\u001b\[31mred\.txt/, 'the -v line of the command run on the server names the file escaped')
+  clean(checked, '-v lines')
+  clean(await publish('--dry-run'), 'a dry run')
+
+  // the lock of a run of another machine, removed with break_lock=1: the warning names it
+  writeFileSync(join(remoteRoot, workflow, '.casa-mirror.lock'), JSON.stringify({ task: 'publish_build_workflows', host: 'elsewhere.example', pid: 1 }))
+  const broken = await publish('break_lock=1')
+  t.equal(broken.code, 0, broken.stderr)
+  t.match(broken.stderr, /warning: .*d\\u001b\[31mx\/b_s\/\.casa-mirror\.lock: removing the lock/)
+  clean(broken, 'the warning of break_lock')
+
+  // errors: a remote directory where the local file is; a local directory that cannot be read
+  rmSync(join(remoteRoot, workflow, `${odd}.txt`))
+  mkdirSync(join(remoteRoot, workflow, `${odd}.txt`))
+  const conflict = await publish()
+  t.equal(conflict.code, 1)
+  t.match(conflict.stderr, /error: \S+new\\nline\\u001b\[31mred\.txt is a directory where \S+new\\nline\\u001b\[31mred\.txt is a file: remove it first/)
+  clean(conflict, 'a conflict')
+  rmSync(join(remoteRoot, workflow, `${odd}.txt`), { recursive: true })
+  symlinkSync(tooDeepDirectory(t), join(repo.dir, workflow, odd))
+  const unreadable = await publish()
+  t.equal(unreadable.code, 1)
+  t.match(unreadable.stderr, /error: cannot read \S+new\\nline\\u001b\[31mred\/x+\/\S+: ENAMETOOLONG/)
+  clean(unreadable, 'a local directory that cannot be read')
+  rmSync(join(repo.dir, workflow, odd))
+
+  // a file hub with a file where the workflow's directory is expected
+  const fileHub = tempDir(t)
+  writeFileSync(join(fileHub, 'd\x1b[31mx'), 'a file')
+  writeFileSync(join(repo.dir, 'casa.config.ts'), `export default { hubs: { buildWorkflows: { upload: 'file://${fileHub}' } } }\n`)
+  const blocked = await publish()
+  t.equal(blocked.code, 1)
+  t.match(blocked.stderr, /error: \S+\/d\\u001b\[31mx is a file where a directory is expected/)
+  clean(blocked, 'a file where a directory is expected')
+
+  // the filters that match nothing, as typed
+  const none = await publish('distro=\x1b[31m*')
+  t.equal(none.code, 1)
+  t.match(none.stderr, /No build workflow match distro="\\u001b\[31m\*"/)
+  clean(none, 'a filter that matches nothing')
 })
