@@ -11,6 +11,7 @@ import { UserError, cannotRead, errorMessage } from './errors.js'
 import { onInterrupt } from './interrupt.js'
 import { packageRoot } from './paths.js'
 import { zipArchive, type ZipEntry } from './zipWriter.js'
+import { printable } from './ui.js'
 
 export interface PackageResult {
   file: string
@@ -133,10 +134,10 @@ export async function writeCasaDistroPackage(repository: string, version: string
   // Checked before bundling: a mistyped -r is refused rather than created, and a directory
   // where the zip goes is named rather than failing the up-to-date check below.
   const where = statSync(repository, { throwIfNoEntry: false })
-  if (!where) throw new UserError(`repository ${repository} does not exist (-r or repository in casa.config.ts)`)
-  if (!where.isDirectory()) throw new UserError(`repository ${repository} is not a directory`)
+  if (!where) throw new UserError(`repository ${printable(repository)} does not exist (-r or repository in casa.config.ts)`)
+  if (!where.isDirectory()) throw new UserError(`repository ${printable(repository)} is not a directory`)
   const existing = statSync(file, { throwIfNoEntry: false })
-  if (existing && !existing.isFile()) throw new UserError(`${file} is not a file: remove it first`)
+  if (existing && !existing.isFile()) throw new UserError(`${printable(file)} is not a file: remove it first`)
   const top = `casa-distro-${version}`
   const files = await bundleFiles(version)
   const archive = zipArchive(files.map((e) => ({ ...e, name: `${top}/${e.name}` })))
@@ -157,7 +158,7 @@ export async function writeCasaDistroPackage(repository: string, version: string
   } catch (error) {
     // force only ignores ENOENT: under a path that is no directory, rm itself fails
     await rm(temp, { force: true }).catch(() => undefined)
-    throw new UserError(`cannot write ${file}: ${errorMessage(error)}`)
+    throw new UserError(printable(`cannot write ${file}: ${errorMessage(error)}`))
   } finally {
     forget()
   }

@@ -8,6 +8,7 @@ import { basename, join } from 'node:path'
 import { UserError, cannotRead } from './errors.js'
 import { packageFileName } from './casaDistroPackage.js'
 import { isTemporaryName, type Hub } from './transport.js'
+import { printable } from './ui.js'
 
 export const pointerName = 'casa-distro.zip'
 
@@ -22,8 +23,8 @@ export interface CasaDistroPublishPlan {
 export async function localPackage(repository: string, version: string): Promise<{ file: string; sha256: string; size: number; mtime: number }> {
   const file = join(repository, packageFileName(version))
   const info = await stat(file).catch(() => undefined)
-  if (!info) throw new UserError(`${file} does not exist: run package_casa_distro first`)
-  if (!info.isFile()) throw new UserError(`${file} is not a file: remove it and run package_casa_distro`)
+  if (!info) throw new UserError(`${printable(file)} does not exist: run package_casa_distro first`)
+  if (!info.isFile()) throw new UserError(`${printable(file)} is not a file: remove it and run package_casa_distro`)
   let data
   try {
     data = await readFile(file)

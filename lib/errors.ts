@@ -1,5 +1,6 @@
 // User errors: bad input, missing files, unreachable servers. They are printed as one
 // line without a stack trace; anything else that escapes a task is a programming error.
+import { printable } from './ui.js'
 
 /** Exit codes shared by every task. */
 export const exitCodes = {
@@ -35,7 +36,11 @@ export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
 
-/** The one message for a local file or directory that cannot be read (its path as given). */
+/**
+ * The one message for a local file or directory that cannot be read (its path as given). Its
+ * control characters escaped: Node's own message repeats the path, a name holding a newline
+ * must not split the line.
+ */
 export function cannotRead(path: string, error: unknown): UserError {
-  return new UserError(`cannot read ${path}: ${errorMessage(error)}`)
+  return new UserError(printable(`cannot read ${path}: ${errorMessage(error)}`))
 }

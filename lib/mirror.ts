@@ -149,10 +149,10 @@ export async function planMirror(localDir: string, hub: Hub, remoteDir: string, 
     const there = remote.get(entry.path)
     if (entry.type === 'dir') {
       if (!there) plan.directories.push(entry.path)
-      else if (there.type !== 'dir') throw new UserError(`${hub.url}/${join2(remoteDir, entry.path)} is a ${there.type} where ${join(localDir, entry.path)} is a directory: remove it first`)
+      else if (there.type !== 'dir') throw new UserError(printable(`${hub.url}/${join2(remoteDir, entry.path)} is a ${there.type} where ${join(localDir, entry.path)} is a directory: remove it first`))
       continue
     }
-    if (there?.type === 'dir') throw new UserError(`${hub.url}/${join2(remoteDir, entry.path)} is a directory where ${join(localDir, entry.path)} is a file: remove it first`)
+    if (there?.type === 'dir') throw new UserError(printable(`${hub.url}/${join2(remoteDir, entry.path)} is a directory where ${join(localDir, entry.path)} is a file: remove it first`))
     if (!there || there.type !== 'file') plan.uploads.push({ ...entry, reason: 'new' })
     else if (there.size !== entry.size) plan.uploads.push({ ...entry, reason: 'size' })
     else if (options.checksum) sameSize.push(entry)

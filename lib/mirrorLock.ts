@@ -7,7 +7,7 @@ import { hostname, userInfo } from 'node:os'
 import { UserError } from './errors.js'
 import { onInterrupt } from './interrupt.js'
 import type { Hub } from './transport.js'
-import { ui } from './ui.js'
+import { printable, ui } from './ui.js'
 
 /** The lock's name in the mirrored directory; mirrors neither upload nor delete it. */
 export const MIRROR_LOCK = '.casa-mirror.lock'
@@ -76,13 +76,13 @@ export async function lockMirror(hub: Hub, dir: string, options: MirrorLockOptio
     if (text === undefined) continue
     const holder = parseHolder(text)
     if (options.breakLock || diedHere(holder)) {
-      ui.warn(`${hub.url}/${path}: removing the lock of ${describe(holder)}${options.breakLock ? ' (break_lock)' : ', which has ended'}`)
+      ui.warn(printable(`${hub.url}/${path}: removing the lock of ${describe(holder)}${options.breakLock ? ' (break_lock)' : ', which has ended'}`))
       await hub.remove(path)
       continue
     }
     throw new UserError(
-      `${hub.url}/${dir} is being published by another run (${describe(holder)}): wait for it to end, or if it was killed, run again with break_lock=1`,
+      printable(`${hub.url}/${dir} is being published by another run (${describe(holder)}): wait for it to end, or if it was killed, run again with break_lock=1`),
     )
   }
-  throw new UserError(`${hub.url}/${path}: could not take the lock (other runs keep taking it)`)
+  throw new UserError(printable(`${hub.url}/${path}: could not take the lock (other runs keep taking it)`))
 }

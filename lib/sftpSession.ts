@@ -22,6 +22,7 @@ const FXP = {
   REMOVE: 13,
   MKDIR: 14,
   RMDIR: 15,
+  STAT: 17,
   RENAME: 18,
   READLINK: 19,
   SYMLINK: 20,
@@ -209,6 +210,12 @@ export class SftpSession {
   /** Attributes of `path` without following a final link; undefined when it does not exist. */
   async lstat(path: string): Promise<SftpAttrs | undefined> {
     const reply = await this.request(FXP.LSTAT, [path], true)
+    return reply && new Reader(reply.body).attrs()
+  }
+
+  /** Attributes of what `path` leads to, links followed; undefined when nothing is there (a dangling link). */
+  async stat(path: string): Promise<SftpAttrs | undefined> {
+    const reply = await this.request(FXP.STAT, [path], true)
     return reply && new Reader(reply.body).attrs()
   }
 

@@ -56,6 +56,13 @@ export interface Hub {
   /** Remove a file, link or empty directory; absent is fine. */
   remove(path: string): Promise<void>
   mkdirp(dir: string): Promise<void>
+  /**
+   * Remove the directories this hub made itself (mkdirp, or the missing parents of a write or
+   * a lock) that are `dir`, under it or above it, and are empty, deepest first: the cleanup of
+   * a run that failed before putting anything there. A directory that was there before, or
+   * that holds anything, stays.
+   */
+  removeEmptyDirectoriesMade(dir: string): Promise<void>
   /** sha256 hex of remote files (undefined for absent ones), for checksum comparisons. */
   sha256(paths: readonly string[]): Promise<(string | undefined)[]>
   close(): Promise<void>
@@ -70,6 +77,16 @@ export async function openHub(url: string, ssh: SshOptions = {}): Promise<Hub> {
   }
   const { openSftpHub } = await import('./transportSftp.js')
   return openSftpHub(url, location, ssh)
+}
+
+/**
+ * Of the directories in `made`, those that are `dir`, under it or above it, deepest first (a
+ * child's path is longer than its parent's). Paths are compared without trailing slashes.
+ */
+export function madeDirectoriesAround(made: Iterable<string>, dir: string): string[] {
+  const target = dir.replace(/(.)\/+$/, '$1')
+  const related = (d: string) => d === target || d.startsWith(`${target}/`) || target.startsWith(`${d}/`)
+  return [...made].filter(related).sort((a, b) => b.length - a.length)
 }
 
 /** A temporary name next to `path`, hidden, unique to this process and call. */

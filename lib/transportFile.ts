@@ -1,37 +1,58 @@
 // file:// hubs: a local or mounted directory (a web server's document root on a shared file
 // system). Same guarantees as sftp: temporary name in the same directory, then rename(2).
 import { createHash } from 'node:crypto'
-import { createReadStream, createWriteStream, statSync } from 'node:fs'
+import { createReadStream, createWriteStream, lstatSync, statSync } from 'node:fs'
 import { chmod, copyFile, lstat, mkdir, readdir, readFile, readlink, rename, rm, rmdir, symlink, unlink, utimes, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { UserError, cannotRead, errorMessage } from './errors.js'
 import { onInterrupt } from './interrupt.js'
-import { temporaryName, type Hub, type HubEntry, type PutOptions } from './transport.js'
+import { madeDirectoriesAround, temporaryName, type Hub, type HubEntry, type PutOptions } from './transport.js'
+import { printable } from './ui.js'
 
 const isMissing = (error: unknown) => (error as NodeJS.ErrnoException)?.code === 'ENOENT'
 
-/** The nearest existing ancestor of `path` (itself included) when it is not a directory. */
-function fileOnTheWay(path: string): string | undefined {
+/**
+ * When the nearest existing path above `path` (itself included) is no directory: why, as
+ * `<path> is a file where a directory is expected` (or a link to a file, or to nothing). A link
+ * to a directory is followed, like any directory of the path.
+ */
+function notADirectoryOnTheWay(path: string): string | undefined {
   for (let dir = path; dir !== dirname(dir); dir = dirname(dir)) {
     let found
     try {
-      found = statSync(dir, { throwIfNoEntry: false })
+      found = lstatSync(dir, { throwIfNoEntry: false })
     } catch {
       continue // ENOTDIR: the file is higher up
     }
-    if (found) return found.isDirectory() ? undefined : dir
+    if (!found) continue
+    let what: string | undefined
+    if (found.isSymbolicLink()) {
+      const target = statSync(dir, { throwIfNoEntry: false })
+      what = !target ? 'a link to nothing' : target.isDirectory() ? undefined : 'a link to a file'
+    } else if (!found.isDirectory()) what = 'a file'
+    return what && `${printable(dir)} is ${what} where a directory is expected`
   }
   return undefined
 }
 
 export async function openFileHub(url: string, root: string): Promise<Hub> {
   const at = (path: string) => join(root, path)
+  /** The directories this hub created (not those it found): a failed run removes the empty ones. */
+  const createdDirs = new Set<string>()
+  /** mkdir -p, remembering what it made: fs.mkdir answers the first directory it had to create. */
+  async function makeDirectories(dir: string): Promise<void> {
+    const first = await mkdir(dir, { recursive: true })
+    if (first === undefined) return
+    for (let made = dir.replace(/(.)\/+$/, '$1'); made.length >= first.length; made = dirname(made)) createdDirs.add(made)
+  }
   const fail = (what: string, path: string, error: unknown) => {
     const code = (error as NodeJS.ErrnoException)?.code
-    // a file where a directory of the path is expected: name it, not the errno of the write under it
-    const blocker = code === 'ENOTDIR' || code === 'EEXIST' ? fileOnTheWay(at(path)) : undefined
-    return new UserError(blocker ? `${blocker} is a file where a directory is expected` : `${what} ${at(path)}: ${errorMessage(error)}`)
+    // a file (or a link to one, or to nothing) where a directory of the path is expected:
+    // name it, not the errno of the write under it
+    const blocker = code === 'ENOTDIR' || code === 'EEXIST' || code === 'ENOENT' ? notADirectoryOnTheWay(at(path)) : undefined
+    // control characters escaped, in the path and in Node's message that repeats it
+    return new UserError(blocker ?? printable(`${what} ${at(path)}: ${errorMessage(error)}`))
   }
 
   /** Write through `write(tempFile)`, then rename onto `path`; the temporary file never survives. */
@@ -39,7 +60,7 @@ export async function openFileHub(url: string, root: string): Promise<Hub> {
     const temp = temporaryName(at(path))
     const forget = onInterrupt(() => rm(temp, { force: true }))
     try {
-      await mkdir(dirname(temp), { recursive: true })
+      await makeDirectories(dirname(temp))
       await write(temp)
       await rename(temp, at(path))
     } catch (error) {
@@ -55,8 +76,12 @@ export async function openFileHub(url: string, root: string): Promise<Hub> {
     try {
       names = await readdir(dir)
     } catch (error) {
-      if (isMissing(error) || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return
-      throw error
+      if (!isMissing(error) && (error as NodeJS.ErrnoException).code !== 'ENOTDIR') throw error
+      // an absent directory lists as empty, but a file or a bad link on its way is an error
+      // a dry run must show too
+      const blocker = prefix === '' ? notADirectoryOnTheWay(dir) : undefined
+      if (blocker) throw new UserError(blocker)
+      return
     }
     for (const name of names.sort()) {
       const stat = await lstat(join(dir, name))
@@ -94,7 +119,7 @@ export async function openFileHub(url: string, root: string): Promise<Hub> {
     },
     async createNew(text, remotePath) {
       try {
-        await mkdir(dirname(at(remotePath)), { recursive: true })
+        await makeDirectories(dirname(at(remotePath)))
         await writeFile(at(remotePath), text, { flag: 'wx', mode: 0o644 })
         return true
       } catch (error) {
@@ -128,7 +153,7 @@ export async function openFileHub(url: string, root: string): Promise<Hub> {
       try {
         await walk(at(dir), '', options.recursive ?? false, out)
       } catch (error) {
-        throw fail('cannot list', dir, error)
+        throw error instanceof UserError ? error : fail('cannot list', dir, error)
       }
       return out
     },
@@ -143,9 +168,15 @@ export async function openFileHub(url: string, root: string): Promise<Hub> {
     },
     async mkdirp(dir) {
       try {
-        await mkdir(at(dir), { recursive: true })
+        await makeDirectories(at(dir))
       } catch (error) {
         throw fail('cannot create directory', dir, error)
+      }
+    },
+    async removeEmptyDirectoriesMade(dir) {
+      for (const made of madeDirectoriesAround(createdDirs, at(dir))) {
+        // rmdir(2) refuses a directory that is not empty: it stays, with its parents
+        if (await rmdir(made).then(() => true, () => false)) createdDirs.delete(made)
       }
     },
     async sha256(paths) {

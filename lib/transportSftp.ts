@@ -14,11 +14,11 @@ import type { Client, ConnectConfig } from 'ssh2'
 import { UserError, cannotRead, errorMessage } from './errors.js'
 import type { HubLocation } from './hubUrl.js'
 import { onInterrupt } from './interrupt.js'
-import { SFTP_STATUS, SftpSession } from './sftpSession.js'
+import { SFTP_STATUS, SftpSession, type SftpAttrs } from './sftpSession.js'
 import { blobType, checkHostKey, fingerprint, knownHostsName, knownKeys, type HostKeyVerdict } from './knownHosts.js'
 import { home } from './paths.js'
-import { temporaryName, type Hub, type HubEntry, type PutOptions, type SshOptions } from './transport.js'
-import { ui } from './ui.js'
+import { madeDirectoriesAround, temporaryName, type Hub, type HubEntry, type PutOptions, type SshOptions } from './transport.js'
+import { printable, ui } from './ui.js'
 
 type SftpLocation = Extract<HubLocation, { scheme: 'sftp' }>
 
@@ -57,7 +57,7 @@ function credentials(ssh: SshOptions): { privateKey?: Buffer; agent?: string; tr
     try {
       privateKey = readFileSync(ssh.identityFile)
     } catch (error) {
-      throw new UserError(`cannot read ssh.identityFile ${ssh.identityFile}: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`)
+      throw new UserError(printable(`cannot read ssh.identityFile ${ssh.identityFile}: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`))
     }
     return { privateKey, agent, tried: `key ${ssh.identityFile}${agent ? ' and ssh-agent' : ''}` }
   }
@@ -124,7 +124,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     },
   }
 
-  ui.debug(`connecting to sftp://${where} (known hosts: ${knownHostsFile}; ${auth.tried})`)
+  ui.debug(printable(`connecting to sftp://${where} (known hosts: ${knownHostsFile}; ${auth.tried})`))
   const sftp = await new Promise<SftpSession>((resolve, reject) => {
     client.once('ready', () => {
       client.subsys('sftp', (error, channel) => {
@@ -140,8 +140,8 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     client.once('close', () => reject(new UserError(`sftp://${where}: the server closed the connection during the SSH handshake`)))
     client.on('error', (error: Error & { level?: string; code?: string }) => {
       ui.debug(`sftp://${where}: ${error.message}${error.level ? ` (${error.level})` : ''}`)
-      if (verdict && !verdict.ok) return reject(new UserError(hostKeyMessage(verdict)))
-      if (error.level === 'client-authentication') return reject(new UserError(`sftp://${where}: the server refused ${auth.tried} for user ${user}`))
+      if (verdict && !verdict.ok) return reject(new UserError(printable(hostKeyMessage(verdict))))
+      if (error.level === 'client-authentication') return reject(new UserError(printable(`sftp://${where}: the server refused ${auth.tried} for user ${user}`)))
       if (error.level === 'client-timeout') return reject(new UserError(`sftp://${where}: no answer (timed out)`))
       if (error.level === 'agent') return reject(new UserError(`sftp://${where}: ssh-agent failed: ${error.message}`))
       if (/^Connection lost before handshake/.test(error.message)) return reject(new UserError(`sftp://${where}: the server closed the connection during the SSH handshake`))
@@ -153,7 +153,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     } catch (error) {
       // ssh2 parses the key synchronously: an encrypted or malformed key ends here (the message names no secret)
       const message = errorMessage(error)
-      reject(new UserError(/passphrase/i.test(message) ? `${ssh.identityFile}: the key is encrypted: load it into ssh-agent (ssh-add) instead` : `cannot use ${auth.tried}: ${message}`))
+      reject(new UserError(printable(/passphrase/i.test(message) ? `${ssh.identityFile}: the key is encrypted: load it into ssh-agent (ssh-add) instead` : `cannot use ${auth.tried}: ${message}`)))
     }
   })
 
@@ -161,25 +161,65 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
   // a remote path as a hub URL the user could have written (`where` is known_hosts' [host]:port form)
   const hostPort = `${host.includes(':') ? `[${host}]` : host}${port === 22 ? '' : `:${port}`}`
   const urlOf = (remotePath: string) => `sftp://${user}@${hostPort}${remotePath.startsWith('/') ? '' : '/~/'}${remotePath}`
-  const fail = (what: string, path: string, error: unknown) => new UserError(`${what} ${urlOf(at(path))}: ${errorMessage(error)}`)
+  // control characters escaped, in the path and in the server's message that may repeat it
+  const fail = (what: string, path: string, error: unknown) => new UserError(printable(`${what} ${urlOf(at(path))}: ${errorMessage(error)}`))
   // sha256sum on the server, unless the account is sftp-only (ssh.remoteCommands: false)
   const remoteCommands = ssh.remoteCommands !== false
   const hasPosixRename = sftp.extensions.has('posix-rename@openssh.com')
 
+  /**
+   * What stands where a directory is expected, when it is not one: `a file`, or a link that
+   * leads to a file or to nothing. Undefined for a directory or a link to one (followed, as
+   * OpenSSH's sftp does). One more round trip, only for a link.
+   */
+  const notADirectory = async (path: string, found: SftpAttrs): Promise<string | undefined> => {
+    const type = typeOf(found.mode ?? 0)
+    if (type === 'dir') return undefined
+    if (type === 'file') return 'a file'
+    if (type !== 'symlink') return 'a special file'
+    const target = await sftp.stat(path)
+    if (!target) return 'a link to nothing'
+    return typeOf(target.mode ?? 0) === 'dir' ? undefined : 'a link to a file'
+  }
+  const notADirectoryMessage = (path: string, what: string) => `${printable(urlOf(path))} is ${what} where a directory is expected`
+  /**
+   * For a directory the server says does not exist: the nearest existing path above it (itself
+   * included) when that is no directory. Error paths only: a round trip per level.
+   */
+  const blockerAbove = async (path: string): Promise<string | undefined> => {
+    for (let dir = path; ; dir = posix.dirname(dir)) {
+      const found = await sftp.lstat(dir)
+      if (found) {
+        const what = await notADirectory(dir, found)
+        return what && notADirectoryMessage(dir, what)
+      }
+      if (dir === posix.dirname(dir)) return undefined
+    }
+  }
+
   const madeDirs = new Map<string, Promise<void>>()
+  /** The directories this connection created (not those it found): a failed run removes the empty ones. */
+  const createdDirs = new Set<string>()
   const mkdirp = (dir: string): Promise<void> => {
     if (dir === '.' || dir === '/' || dir === '') return Promise.resolve()
     let made = madeDirs.get(dir)
     if (!made) {
       made = (async () => {
         const found = await sftp.lstat(dir)
-        // a file there: say so, not the "No such file" of the write into it that follows
-        if (found && typeOf(found.mode ?? 0) === 'file') throw new UserError(`${urlOf(dir)} is a file where a directory is expected`)
-        if (found) return
+        if (found) {
+          // a file there, or a link to one or to nothing: say so, not the "No such file" of
+          // the write into it that follows
+          const what = await notADirectory(dir, found)
+          if (what) throw new UserError(notADirectoryMessage(dir, what))
+          return
+        }
         await mkdirp(posix.dirname(dir))
-        await sftp.mkdir(dir).catch(async (error) => {
-          if (!(await sftp.lstat(dir))) throw error // lost a race with another mkdir: fine if it exists now
-        })
+        await sftp.mkdir(dir).then(
+          () => void createdDirs.add(dir),
+          async (error) => {
+            if (!(await sftp.lstat(dir))) throw error // lost a race with another mkdir: fine if it exists now
+          },
+        )
       })()
       madeDirs.set(dir, made)
       made.catch(() => madeDirs.delete(dir))
@@ -269,7 +309,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     url,
     async put(localFile: string, remotePath: string, options: PutOptions = {}) {
       const size = statSync(localFile, { throwIfNoEntry: false })?.size
-      if (size === undefined) throw new UserError(`cannot upload ${localFile}: no such file`)
+      if (size === undefined) throw new UserError(`cannot upload ${printable(localFile)}: no such file`)
       if (size <= SMALL_FILE) {
         // Most files of a mirror are small: one read, then open, write, set times, close,
         // the last three pipelined on the handle (sftp-server handles them in order).
@@ -323,7 +363,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
         await atomically(linkPath, (temp) => sftp.symlink(target, temp))
         return 'symlink'
       } catch (error) {
-        ui.debug(`symlink refused on sftp://${where} (${errorMessage(error)}): copying instead`)
+        ui.debug(printable(`symlink refused on sftp://${where} (${errorMessage(error)}): copying instead`))
       }
       const source = posix.join(posix.dirname(at(linkPath)), target)
       await atomically(linkPath, async (temp) => {
@@ -341,8 +381,12 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
         try {
           entries = await sftp.readdir(path)
         } catch (error) {
-          if (sftpCode(error) === NO_SUCH_FILE) return
-          throw fail('cannot list', prefix || dir, error)
+          if (sftpCode(error) !== NO_SUCH_FILE) throw fail('cannot list', prefix || dir, error)
+          // an absent directory lists as empty, but a file or a bad link on its way is an error
+          // a dry run must show too (the server says "No such file" for both)
+          const blocker = prefix === '' ? await blockerAbove(path) : undefined
+          if (blocker) throw new UserError(blocker)
+          return
         }
         const subdirs: Promise<void>[] = []
         for (const { name, attrs } of entries) {
@@ -371,6 +415,18 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     },
     async mkdirp(dir) {
       await mkdirp(at(dir)).catch((error) => Promise.reject(fail('cannot create directory', dir, error)))
+    },
+    async removeEmptyDirectoriesMade(dir) {
+      for (const made of madeDirectoriesAround(createdDirs, at(dir))) {
+        // the server refuses to remove a directory that is not empty: it stays, with its parents
+        const removed = await sftp.rmdir(made).then(
+          () => true,
+          () => false,
+        )
+        if (!removed) continue
+        createdDirs.delete(made)
+        madeDirs.delete(made)
+      }
     },
     async sha256(paths) {
       const hashes = new Map<string, string>()

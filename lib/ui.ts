@@ -35,9 +35,16 @@ export function paintResult(color: Color, text: string): string {
 import { redact } from './redact.js'
 export { redact }
 
-/** Quote a command word the way a shell would need it, for `-v` echoes. */
+/**
+ * Quote a command word the way a shell would need it, for `-v` echoes. A word holding control
+ * characters is written as bash's $'...' with them escaped: a newline in a file name must not
+ * split the echo, nor an escape sequence repaint the terminal.
+ */
 function shellWord(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
+  if (/^[\w@%+=:,./-]+$/.test(word)) return word
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(word)) return `$'${printable(word.replace(/[\\']/g, '\\$&'))}'`
+  return `'${word.replace(/'/g, `'\\''`)}'`
 }
 
 const clock = () => new Date().toISOString().slice(11, 19)

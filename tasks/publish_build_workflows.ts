@@ -31,7 +31,7 @@ run is refused with who holds it (break_lock=1 removes the lock of a run that wa
       ])
       const workflows = findBuildWorkflows(config.repository, options)
       if (workflows.length === 0) {
-        throw new UserError(`No build workflow match distro="${options.distro}" branch="${options.branch}" system="${options.system}" in ${config.repository}`)
+        throw new UserError(printable(`No build workflow match distro="${options.distro}" branch="${options.branch}" system="${options.system}" in ${config.repository}`))
       }
       const url = config.hubs.buildWorkflows.upload
       // Connect first: a 1% mirror waits mostly on the server (its fork, the handshake, the
@@ -45,11 +45,14 @@ run is refused with who holds it (break_lock=1 removes the lock of a run that wa
       const hub = await opening
       try {
         for (const [i, workflow] of workflows.entries()) {
+          // as every message shows it: a directory name may hold an escape sequence
+          const shown = printable(workflow.path)
           // The lock goes out with the listing (one round trip for both); a dry run takes none.
           const locking = options.dry_run ? Promise.resolve(undefined) : lockMirror(hub, workflow.path, { task: 'publish_build_workflows', breakLock: options.break_lock })
-          const planning = ui.step(`comparing ${workflow.path} with ${url}`, () => planMirror(workflow.dir, hub, workflow.path, { checksum: options.checksum, local: walks[i] }))
+          const planning = ui.step(`comparing ${shown} with ${url}`, () => planMirror(workflow.dir, hub, workflow.path, { checksum: options.checksum, local: walks[i] }))
           const [locked, planned] = await Promise.allSettled([locking, planning])
           const unlock = locked.status === 'fulfilled' ? locked.value : undefined
+          let failed = false
           try {
             if (locked.status === 'rejected') throw locked.reason
             if (planned.status === 'rejected') throw planned.reason
@@ -60,16 +63,22 @@ run is refused with who holds it (break_lock=1 removes the lock of a run that wa
                 ...plan.uploads.map((u) => ['upload', printable(`${workflow.path}/${u.path}`), `${formatBytes(u.size)} (${u.reason})`]),
                 ...plan.deletions.map((d) => ['delete', printable(`${workflow.path}/${d}`), '']),
               ]
-              ui.result(rows.length ? ui.table(['action', 'path', 'detail'], rows) : `${workflow.path}: up to date`)
+              ui.result(rows.length ? ui.table(['action', 'path', 'detail'], rows) : `${shown}: up to date`)
               continue
             }
             await ui.step(
-              `${workflow.path} -> ${url}`,
+              `${shown} -> ${url}`,
               (step) => applyMirror(plan, hub, { concurrency: config.uploads, onProgress: (b, t, f, n) => step.update(`${f}/${n} files, ${formatBytes(b)} of ${formatBytes(t)}`) }),
-              (r) => `${workflow.path}: ${r.uploaded} uploaded (${formatBytes(r.bytes)}), ${r.deleted} deleted, ${r.unchanged} unchanged`,
+              (r) => `${shown}: ${r.uploaded} uploaded (${formatBytes(r.bytes)}), ${r.deleted} deleted, ${r.unchanged} unchanged`,
             )
+          } catch (error) {
+            failed = true
+            throw error
           } finally {
             await unlock?.()
+            // A failed run leaves no empty directory of its own behind (the one made for its
+            // lock, those made for uploads that did not happen); the error is what matters.
+            if (failed) await hub.removeEmptyDirectoriesMade(workflow.path).catch(() => undefined)
           }
         }
       } finally {

@@ -17,7 +17,7 @@ with the same version changes nothing.`,
       dry_run: { type: 'boolean', help: 'print what would be uploaded and switched, change nothing' },
     },
     async run(options, { config }) {
-      const { ui } = await import('casa-distro-admin/ui')
+      const { ui, printable } = await import('casa-distro-admin/ui')
       const { version: ownVersion } = await import('casa-distro-admin/task')
       const { openHub, formatBytes } = await import('casa-distro-admin/transport')
       const { planCasaDistroPublish, publishCasaDistro, pointerName } = await import('casa-distro-admin/casaDistroPublish')
@@ -33,7 +33,8 @@ with the same version changes nothing.`,
             ui.table(
               ['action', 'what', 'to'],
               [
-                [plan.upload ? 'upload' : 'up to date', plan.file, `${url}/${plan.name}`],
+                // the repository path escaped, as in publish_build_workflows' table
+                [plan.upload ? 'upload' : 'up to date', printable(plan.file), `${url}/${plan.name}`],
                 [plan.switchPointer ? 'switch' : 'up to date', `${pointerName} -> ${plan.name}`, url],
               ],
             ),

@@ -1,14 +1,15 @@
 // publish_build_workflows end to end against OpenSSH sshd: mirror with deletions, a second
 // run that transfers nothing, --dry-run, checksum=1, and an upload killed half way (the old
 // file stays whole, readers never see a partial file, the re-run completes and cleans up),
-// and the lock that keeps a second run out of a directory being mirrored.
+// the lock that keeps a second run out of a directory being mirrored, and what a failed run
+// leaves behind.
 import t from 'tap'
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
-import { hostname } from 'node:os'
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { binPath, runCli } from './helpers/cli.js'
+import { binPath, runCli, type CliResult } from './helpers/cli.js'
 import { startSshd, type Sshd } from './helpers/services.js'
 import { sftpBatch, sftpGet, sftpUrl, sshConfig, workflowRepository } from './helpers/sftp.js'
 import { tempDir } from './helpers/tmp.js'
@@ -242,4 +243,164 @@ t.test('one run at a time per hub directory: a live holder refuses, a killed one
   t.equal(alive.code, 1)
   t.match(alive.stderr, new RegExp(`pid ${process.pid}, since now\\)`))
   rmSync(lock)
+})
+
+/**
+ * A local directory whose path is longer than PATH_MAX, so that reading it fails even as root
+ * (these tests run as root, who reads every file whatever its mode): removed with rm -rf,
+ * which walks it relative to each directory where Node's rmSync would fail on the length.
+ */
+function tooDeepDirectory(t: { teardown(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'casa-deep-'))
+  t.teardown(() => execFileSync('rm', ['-rf', dir]))
+  // one level at a time, relative to the last: no shell's cd takes a path that long
+  const script = `process.chdir(${JSON.stringify(dir)}); for (let i = 0; i < 18; i++) { fs.mkdirSync('x'.repeat(250)); process.chdir('x'.repeat(250)) }`
+  execFileSync(process.execPath, ['-e', script])
+  return dir
+}
+
+t.test('a run that fails before uploading removes the directories it made for its lock, only those, on sftp and file hubs', async (t) => {
+  for (const scheme of ['sftp', 'file'] as const) {
+    const top = join(sshd.root, `made-${scheme}`)
+    mkdirSync(join(top, 'kept'), { recursive: true })
+    const hubRoot = join(top, 'kept', 'new', 'root')
+    const url = scheme === 'sftp' ? sftpUrl(sshd, hubRoot) : `file://${hubRoot}`
+    const repo = workflowRepository(t, `{ hubs: { buildWorkflows: { upload: '${url}' } }, ${sshConfig(sshd)} }`)
+    write(repo.dir, 'd/b_s/conf/casa_distro.json', '{}')
+    symlinkSync(tooDeepDirectory(t), join(repo.dir, 'd/b_s/deep'))
+    const failed = await runCli(['-r', repo.dir, 'publish_build_workflows'], { env: repo.env })
+    t.equal(failed.code, 1, `${scheme}: the run fails`)
+    t.match(failed.stderr, /\nerror: cannot read \/\S+\/x{250}: ENAMETOOLONG/, `${scheme}: on the local directory it cannot read`)
+    t.same(readdirSync(join(top, 'kept')), [], `${scheme}: the directories made for the lock are gone, the one that was there stays`)
+
+    // a target directory that was there before the run stays, even empty
+    mkdirSync(join(hubRoot, 'd', 'b_s'), { recursive: true })
+    const again = await runCli(['-r', repo.dir, 'publish_build_workflows'], { env: repo.env })
+    t.equal(again.code, 1)
+    t.same(readdirSync(join(hubRoot, 'd', 'b_s')), [], `${scheme}: the existing target is left, empty, without the lock`)
+  }
+})
+
+t.test('links on the hub: to a directory followed; to a file or to nothing where a directory is expected, one line; a stale link removed as a link', async (t) => {
+  for (const scheme of ['sftp', 'file'] as const) {
+    const top = join(sshd.root, `links-${scheme}`)
+    mkdirSync(join(top, 'real'), { recursive: true })
+    writeFileSync(join(top, 'a-file'), 'not a directory')
+    const hubAt = (path: string) => (scheme === 'sftp' ? sftpUrl(sshd, path) : `file://${path}`)
+    // what a message names: the hub URL on sftp, the path on a file hub
+    const named = (path: string) => (scheme === 'sftp' ? hubAt(path) : path)
+    const repo = workflowRepository(t, '{}')
+    write(repo.dir, 'd/b_s/conf/casa_distro.json', '{}')
+    const publish = (root: string, ...args: string[]) => {
+      writeFileSync(join(repo.dir, 'casa.config.ts'), `export default { hubs: { buildWorkflows: { upload: '${hubAt(root)}' } }, ${sshConfig(sshd)} }\n`)
+      return runCli(['-r', repo.dir, 'publish_build_workflows', ...args], { env: repo.env })
+    }
+
+    // the hub root, and the mirrored directory, each a link to a directory: followed
+    symlinkSync(join(top, 'real'), join(top, 'root-link'))
+    const viaRootLink = await publish(join(top, 'root-link'))
+    t.equal(viaRootLink.code, 0, viaRootLink.stderr)
+    t.equal(readFileSync(join(top, 'real/d/b_s/conf/casa_distro.json'), 'utf8'), '{}', `${scheme}: a hub root that is a link to a directory is followed`)
+    mkdirSync(join(top, 'wf/d'), { recursive: true })
+    mkdirSync(join(top, 'wf-real'))
+    symlinkSync(join(top, 'wf-real'), join(top, 'wf/d/b_s'))
+    const viaWorkflowLink = await publish(join(top, 'wf'))
+    t.equal(viaWorkflowLink.code, 0, viaWorkflowLink.stderr)
+    t.ok(lstatSync(join(top, 'wf/d/b_s')).isSymbolicLink(), `${scheme}: the link stays a link`)
+    t.equal(readFileSync(join(top, 'wf-real/conf/casa_distro.json'), 'utf8'), '{}', `${scheme}: the mirrored directory that is a link to a directory is followed`)
+
+    // links where a directory is expected that lead to no directory
+    symlinkSync(join(top, 'a-file'), join(top, 'root-to-file'))
+    symlinkSync(join(top, 'nothing-here'), join(top, 'root-dangling'))
+    mkdirSync(join(top, 'wf-bad/d'), { recursive: true })
+    symlinkSync(join(top, 'a-file'), join(top, 'wf-bad/d/b_s'))
+    for (const [root, blocker, what] of [
+      [join(top, 'root-to-file'), join(top, 'root-to-file'), 'a link to a file'],
+      [join(top, 'root-dangling'), join(top, 'root-dangling'), 'a link to nothing'],
+      [join(top, 'wf-bad'), join(top, 'wf-bad/d/b_s'), 'a link to a file'],
+    ]) {
+      for (const dry of [[], ['--dry-run']]) {
+        const refused = await publish(root!, ...dry)
+        t.equal(refused.code, 1, `${scheme} ${root} ${dry}: refused`)
+        t.equal(refused.stderr.split('\n').filter((l) => l.startsWith('error: ')).join('\n'), `error: ${named(blocker!)} is ${what} where a directory is expected`, `${scheme} ${root} ${dry}: in one line`)
+        t.notMatch(refused.stderr, /\n\s+at /, 'no stack trace')
+      }
+    }
+    t.equal(readFileSync(join(top, 'a-file'), 'utf8'), 'not a directory', 'the file a link leads to is untouched')
+    t.notOk(existsSync(join(top, 'nothing-here')), 'and nothing was made where a dangling link leads')
+
+    // a stale entry of the mirrored directory that is a link to a directory: the link goes, not what it leads to
+    mkdirSync(join(top, 'precious'))
+    writeFileSync(join(top, 'precious/keep.txt'), 'keep')
+    symlinkSync(join(top, 'precious'), join(top, 'real/d/b_s/old'))
+    const stale = await publish(join(top, 'root-link'))
+    t.equal(stale.code, 0, stale.stderr)
+    t.match(stale.stderr, /0 uploaded \(0 B\), 1 deleted, 1 unchanged/)
+    t.notOk(existsSync(join(top, 'real/d/b_s/old')) || lstatSync(join(top, 'real/d/b_s/old'), { throwIfNoEntry: false }), `${scheme}: the stale link is removed`)
+    t.match(sftpBatch(sshd, [`ls -l ${top}/precious`]), /keep\.txt/, `${scheme}: what it led to is untouched (OpenSSH sftp lists it)`)
+  }
+})
+
+t.test('control characters in names are escaped in every message: no raw ESC, no line split', async (t) => {
+  // a newline in a distro or branch directory is matched by no wildcard: ESC only there
+  const workflow = 'd\x1b[31mx/b_s'
+  const odd = 'new\nline\x1b[31mred'
+  const clean = (result: CliResult, what: string) => {
+    const output = result.stdout + result.stderr
+    t.notOk(output.includes('\x1b'), `${what}: no raw ESC`)
+    t.notMatch(output, /^line/m, `${what}: no line split by a name`)
+  }
+  const remoteRoot = join(sshd.root, 'control')
+  const repo = workflowRepository(t, `{ hubs: { buildWorkflows: { upload: '${sftpUrl(sshd, remoteRoot)}' } }, ${sshConfig(sshd)} }`)
+  write(repo.dir, `${workflow}/conf/casa_distro.json`, '{}')
+  write(repo.dir, `${workflow}/${odd}.txt`, 'some text')
+  const publish = (...args: string[]) => runCli(['-v', '-r', repo.dir, 'publish_build_workflows', ...args], { env: repo.env })
+
+  // progress lines, then the -v echo of sha256sum on the server, then a dry run's result
+  const first = await publish()
+  t.equal(first.code, 0, first.stderr)
+  t.match(first.stderr, /d\\u001b\[31mx\/b_s: 2 uploaded/)
+  clean(first, 'progress lines')
+  const checked = await publish('checksum=1')
+  t.equal(checked.code, 0, checked.stderr)
+  t.match(checked.stderr, /\$ ssh .* sha256sum -- .*new\\nline\\u001b\[31mred\.txt/, 'the -v line of the command run on the server names the file escaped')
+  clean(checked, '-v lines')
+  clean(await publish('--dry-run'), 'a dry run')
+
+  // the lock of a run of another machine, removed with break_lock=1: the warning names it
+  writeFileSync(join(remoteRoot, workflow, '.casa-mirror.lock'), JSON.stringify({ task: 'publish_build_workflows', host: 'elsewhere.example', pid: 1 }))
+  const broken = await publish('break_lock=1')
+  t.equal(broken.code, 0, broken.stderr)
+  t.match(broken.stderr, /warning: .*d\\u001b\[31mx\/b_s\/\.casa-mirror\.lock: removing the lock/)
+  clean(broken, 'the warning of break_lock')
+
+  // errors: a remote directory where the local file is; a local directory that cannot be read
+  rmSync(join(remoteRoot, workflow, `${odd}.txt`))
+  mkdirSync(join(remoteRoot, workflow, `${odd}.txt`))
+  const conflict = await publish()
+  t.equal(conflict.code, 1)
+  t.match(conflict.stderr, /error: \S+new\\nline\\u001b\[31mred\.txt is a directory where \S+new\\nline\\u001b\[31mred\.txt is a file: remove it first/)
+  clean(conflict, 'a conflict')
+  rmSync(join(remoteRoot, workflow, `${odd}.txt`), { recursive: true })
+  symlinkSync(tooDeepDirectory(t), join(repo.dir, workflow, odd))
+  const unreadable = await publish()
+  t.equal(unreadable.code, 1)
+  t.match(unreadable.stderr, /error: cannot read \S+new\\nline\\u001b\[31mred\/x+\/\S+: ENAMETOOLONG/)
+  clean(unreadable, 'a local directory that cannot be read')
+  rmSync(join(repo.dir, workflow, odd))
+
+  // a file hub with a file where the workflow's directory is expected
+  const fileHub = tempDir(t)
+  writeFileSync(join(fileHub, 'd\x1b[31mx'), 'a file')
+  writeFileSync(join(repo.dir, 'casa.config.ts'), `export default { hubs: { buildWorkflows: { upload: 'file://${fileHub}' } } }\n`)
+  const blocked = await publish()
+  t.equal(blocked.code, 1)
+  t.match(blocked.stderr, /error: \S+\/d\\u001b\[31mx is a file where a directory is expected/)
+  clean(blocked, 'a file where a directory is expected')
+
+  // the filters that match nothing, as typed
+  const none = await publish('distro=\x1b[31m*')
+  t.equal(none.code, 1)
+  t.match(none.stderr, /No build workflow match distro="\\u001b\[31m\*"/)
+  clean(none, 'a filter that matches nothing')
 })

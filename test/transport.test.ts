@@ -2,7 +2,7 @@
 // against a file:// directory; what lands on the server is read back with OpenSSH's sftp.
 import t, { type Test } from 'tap'
 import { execFileSync, spawn } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, writeFileSync } from 'node:fs'
 import { createServer, type AddressInfo, type Server } from 'node:net'
 import { join } from 'node:path'
 import { openHub, type Hub } from '../lib/transport.js'
@@ -56,6 +56,15 @@ async function exercise(t: Test, hub: Hub, serverDir: string) {
   await hub.remove('sub/latest')
   await hub.remove('sub/latest')
   t.notOk(existsSync(join(serverDir, 'sub/latest')), 'removed; removing again is fine')
+  await hub.mkdirp('made/empty/deeper')
+  await hub.putText('kept', 'made/full/f.txt')
+  mkdirSync(join(serverDir, 'made/empty/found'))
+  await hub.removeEmptyDirectoriesMade('made/empty/deeper')
+  t.same(readdirSync(join(serverDir, 'made')).sort(), ['empty', 'full'], 'directories made by the hub: an empty one goes, one holding a directory it did not make stays')
+  rmdirSync(join(serverDir, 'made/empty/found'))
+  await hub.removeEmptyDirectoriesMade('made/empty')
+  t.same(readdirSync(join(serverDir, 'made')), ['full'], 'one holding a file stays, and so does its parent')
+  t.same(readdirSync(join(serverDir, 'made/full')), ['f.txt'])
   t.same(
     (await hub.list('', { recursive: true })).filter((e) => e.path.includes('casa-tmp')),
     [],
