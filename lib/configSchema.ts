@@ -4,6 +4,7 @@ import { UserError } from './errors.js'
 import { refNameProblem } from './gitRefName.js'
 import { parseHubUrl } from './hubUrl.js'
 import { redact } from './redact.js'
+import { printable } from './ui.js'
 import { array, boolean, integer, object, oneOf, optional, record, refine, SchemaError, string, type Infer, type Schema } from './schema.js'
 
 /** Lower-case path components as Docker accepts them in repository names. */
@@ -113,7 +114,15 @@ const releaseComponentFields = object({
  * Checked when the config and a plan are read, so that no such word ever reaches git.
  */
 export function gitUrlProblem(url: string): string | undefined {
-  return url.startsWith('-') ? `a git URL cannot start with "-" (git would read it as an option), got ${JSON.stringify(redact(url))}` : undefined
+  if (url.startsWith('-')) return `a git URL cannot start with "-" (git would read it as an option), got ${JSON.stringify(redact(url))}`
+  // The user name and password end where redact() and lib/gitCredentials see them end: one
+  // holding a space, a quote, < or > as it is would go to git, logs and the plan unmasked.
+  const userinfo = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i.exec(url)
+  // eslint-disable-next-line no-control-regex
+  if (userinfo && /[\s"<>\u0000-\u001f\u007f]/.test(userinfo[2]!)) {
+    return `the user name or password of ${JSON.stringify(printable(`${userinfo[1]}***@${url.slice(userinfo[0].length)}`))} holds a space, a control character, " < or > as it is: percent-encode it (a space is %20, " is %22)`
+  }
+  return undefined
 }
 
 /** A component whose three roles are on three branches: a release on one branch for two roles would delete it. */

@@ -29,7 +29,7 @@ export const credentialHelper = `!f() { test "$1" = get || return 0; printf 'use
 export const credentialOptions: readonly string[] = ['-c', 'credential.helper=', '-c', `credential.helper=${credentialHelper}`]
 
 // As in lib/redact.ts: the userinfo ends at the last @ before the first / ? or #.
-const httpUserinfo = /^(https?:\/\/)([^\s/?#@'"<>]*(?:@[^\s/?#@'"<>]*)*)@/i
+const httpUserinfo = /^(https?:\/\/)([^\s/?#@"<>]*(?:@[^\s/?#@"<>]*)*)@/i
 
 /** %XX decoded as git decodes a URL's user name and password; a malformed escape kept as written. */
 function percentDecoded(text: string): string {

@@ -11,7 +11,10 @@
 // and scp-like addresses (`git@github.com:org/repo.git`) stay readable: no secret there.
 // `withoutCredentials` drops what `redact` would mask, for URLs that are kept (release plans).
 
-const urlUserinfo = /\b([a-z][a-z0-9+.-]*):\/\/([^\s/?#@'"<>]*(?:@[^\s/?#@'"<>]*)*)@/gi
+// A userinfo ends at white space, " < or > (no URL holds them: the config refuses them there,
+// see configSchema.gitUrlProblem), never at ', which a URL allows in a password: git quotes
+// URLs between ' and ', but its closing ' comes after the host, past the @.
+const urlUserinfo = /\b([a-z][a-z0-9+.-]*):\/\/([^\s/?#@"<>]*(?:@[^\s/?#@"<>]*)*)@/gi
 
 const isHttp = (scheme: string) => /^https?$/i.test(scheme)
 

@@ -115,6 +115,10 @@ t.test('config: branch names git refuses and two roles on one branch are refused
     // git would read these as options: the second runs a command where git would run upload-pack
     ['a URL starting with -', { url: '-oops' }, /releasePlan\.components\[0\]\.url: component p\/delta: a git URL cannot start with "-" \(git would read it as an option\), got "-oops"$/m],
     ['a URL that is a git option', { url: `--upload-pack=touch ${join(tmpdir(), 'casa-url-option-ran')};:` }, /releasePlan\.components\[0\]\.url: component p\/delta: a git URL cannot start with "-"/],
+    // redact() could not tell where such a password ends: refused before it shows anywhere
+    ['a password with a space', { url: 'https://user:SECRET pw@forge.org/delta.git' }, /releasePlan\.components\[0\]\.url: component p\/delta: the user name or password of "https:\/\/\*\*\*@forge\.org\/delta\.git" holds a space, a control character, " < or > as it is: percent-encode it \(a space is %20, " is %22\)$/m],
+    ['a token with a quote', { url: 'http://SECRET"tok@forge.org/delta.git' }, /component p\/delta: the user name or password of "http:\/\/\*\*\*@forge\.org\/delta\.git" holds/],
+    ['a password with a newline', { url: 'https://u:SECRET\npw@forge.org/delta.git' }, /component p\/delta: the user name or password of "https:\/\/\*\*\*@forge\.org\/delta\.git" holds/],
   ]
   for (const [what, extra, message] of cases) {
     const s = setup(t, extra)
@@ -124,6 +128,7 @@ t.test('config: branch names git refuses and two roles on one branch are refused
     t.equal(run.stderr.trim().split('\n').length, 1, `${what}: one line`)
     t.match(run.stderr, /^error: /, what)
     t.match(run.stderr, message, what)
+    t.notMatch(run.stderr, /SECRET/, `${what}: no secret shown`)
     t.notOk(existsSync(s.planFile), `${what}: no plan written`)
     t.notOk(existsSync(join(s.dir, '.release-plan-cache')), `${what}: no mirror cache made`)
     t.same(s.remote.refs(), before, `${what}: nothing pushed`)

@@ -231,3 +231,27 @@ t.test('credentials never reach a command line nor the mirror cache: git gets th
   t.same(filesHolding(cache, password.slice(6)), [], 'an old cache holding credentials is rewritten')
   t.equal(git(['-C', mirror, 'config', 'remote.origin.url']), server.url('token'))
 })
+
+t.test("a password holding ' (a URL allows it) and percent-encoded space, $, \\, @, :, / and unicode: read, and never shown", async (t) => {
+  const root = tempDir(t, 'casa-release-cred-chars-')
+  const remote = new TestRemote(root, 'odd')
+  remote.commit('master', { 'package.json': packageJsonVersion('1.0.0') })
+  const mark = randomBytes(6).toString('hex')
+  const password = `it's SECRET${mark} $HOME\\n@:/é`
+  const server = await serveGitHttp(join(root, 'remotes'), 'us er', password)
+  t.teardown(() => server.close())
+  // What a user writes: ' is allowed as it is in a URL's userinfo; the rest must be percent-encoded.
+  const userinfo = `us%20er:${encodeURIComponent(password).replace(/%27/g, "'")}`
+  t.match(userinfo, /'/, "the ' is written as it is")
+  const s = setup(t, [{ project: 'p', name: 'odd', url: server.url('odd', userinfo) }])
+  const cli = (args: string[]) => watchCommandLines((env) => runCli(['-r', s.dir, ...args], { env: { HOME: join(s.dir, '.home'), CASA_CONFIG: join(s.dir, 'casa.config.ts'), ...env } }))
+  const created = await cli(['-v', 'create_release_plan'])
+  t.equal(created.result.code, 0, created.result.stderr)
+  t.same(s.plan().p.odd.error_messages, [], 'the remote was read with the decoded credentials')
+  t.equal(s.plan().p.odd.bug_fix.vcs_url, server.url('odd'), 'the plan holds the URL without credentials')
+  t.notMatch(created.result.stdout + created.result.stderr, secret, 'create -v: no secret printed')
+  t.same(created.lines.filter((l) => l.includes(mark)), [], 'no command line holds the secret')
+  t.same(filesHolding(join(s.dir, '.release-plan-cache'), mark), [], 'no file of the mirror cache holds the secret')
+  for (const [file, text] of s.files()) t.notMatch(text, secret, `${file}: no secret`)
+  t.equal(redact(`fatal: unable to access 'http://${userinfo}@h/x.git/': refused`), `fatal: unable to access 'http://us%20er:***@h/x.git/': refused`, 'redact masks it in git\'s words')
+})
