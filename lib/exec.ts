@@ -47,9 +47,20 @@ export class CommandError extends UserError {
   ) {
     const said = reasonLine(result.stderr || result.stdout)
     // The program's words may quote a URL with its credentials (git does): redacted like any output.
-    super(redact(`${argv[0]} ${argv[1] ?? ''} failed (exit ${result.exitCode})${said ? `: ${said}` : ''}`.replace('  ', ' ')))
+    super(redact(`${argv[0]} ${commandWord(argv)} failed (exit ${result.exitCode})${said ? `: ${said}` : ''}`.replace('  ', ' ')))
     this.name = 'CommandError'
   }
+}
+
+/**
+ * The word after the program that says which command failed: git's subcommand past its global
+ * `-C <dir>` and `-c <name=value>` options (`git -C dir fetch` failed is `git fetch` failed,
+ * not `git -C`), the first argument of any other program.
+ */
+function commandWord(argv: readonly string[]): string {
+  let i = 1
+  if (argv[0] === 'git') while (argv[i] === '-C' || argv[i] === '-c') i += 2
+  return argv[i] ?? ''
 }
 
 export function notInstalled(program: string): UserError {

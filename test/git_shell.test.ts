@@ -42,7 +42,7 @@ t.test('a failed command fails its step, with git\'s reason, and the shell goes 
   t.teardown(() => pool.close())
   const gone = await GitSession.open(join(root, 'nothing.git'), { url: `file://${root}/nowhere.git`, temporary: '' }, { pool })
   await t.rejects(gone.lsRemote(), /^git ls-remote failed \(exit 128\): fatal: .*nowhere\.git/)
-  await t.rejects(gone.refs(), /^git -C failed \(exit 128\)/, 'a mirror that does not exist')
+  await t.rejects(gone.refs(), /^git for-each-ref failed \(exit 128\)/, 'a mirror that does not exist')
   await gone.close()
   const { refs, session } = await openMirror(join(root, 'ok.git'), remote.url, { pool })
   await session.close()
@@ -60,7 +60,7 @@ t.test('cat-file failing, or stopped with questions unanswered, breaks its shell
   mkdirSync(notRepository)
 
   const broken = await GitSession.open(notRepository, { url: remote.url, temporary: '' }, { pool })
-  await t.rejects(broken.objects().read('HEAD'), /^git -C failed \(exit 128\): fatal: not a git repository/)
+  await t.rejects(broken.objects().read('HEAD'), /^git cat-file failed \(exit 128\): fatal: not a git repository/)
   await broken.close()
 
   const { session } = await openMirror(join(root, 'ok.git'), remote.url, { pool })
