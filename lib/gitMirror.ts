@@ -23,8 +23,13 @@ export function mirrorPath(repository: string, project: string, name: string): s
   return join(repository, mirrorCacheDir, safe(project), `${safe(name)}.git`)
 }
 
-/** Git must never ask for a password or a host key on a terminal while we inspect. */
-export const gitEnv = (): NodeJS.ProcessEnv => ({ ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_SSH_COMMAND: process.env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes' })
+/**
+ * Git must never ask for a password or a host key while we inspect or apply: not on a
+ * terminal, nor through an askpass program (a desktop's opens a window and waits, one per
+ * component). GIT_TERMINAL_PROMPT=0 leaves askpass programs on; an empty GIT_ASKPASS turns
+ * them off, core.askpass and SSH_ASKPASS included. Credential helpers still apply.
+ */
+export const gitEnv = (): NodeJS.ProcessEnv => ({ ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', GIT_SSH_COMMAND: process.env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes' })
 
 type Refs = Map<string, { object: string; peeled: string }>
 

@@ -273,3 +273,23 @@ t.test('a wrong password: one line naming the component and the git command, no 
   t.same(s.plan().p.eps.error_messages, [], 'read once the config is corrected')
   t.notMatch(right.stdout + right.stderr, secret)
 })
+
+t.test('a remote asking for a password the URL does not give: no askpass program is run, the component fails in one line', async (t) => {
+  const root = tempDir(t, 'casa-release-cred-askpass-')
+  const remote = new TestRemote(root, 'zeta')
+  remote.commit('master', { 'package.json': packageJsonVersion('1.0.0') })
+  const server = await serveGitHttp(join(root, 'remotes'), 'user', 'SECRETASK')
+  t.teardown(() => server.close())
+  // A desktop's GIT_ASKPASS or SSH_ASKPASS opens a window and waits: it answers right here, and says it ran.
+  const called = join(root, 'askpass-called')
+  const askpass = join(root, 'askpass')
+  writeFileSync(askpass, `#!/bin/sh\necho "$*" >> '${called}'\ncase "$1" in Username*) echo user ;; *) echo SECRETASK ;; esac\n`)
+  chmodSync(askpass, 0o755)
+  const s = setup(t, [{ project: 'p', name: 'zeta', url: server.url('zeta') }])
+  const env = { HOME: join(s.dir, '.home'), CASA_CONFIG: join(s.dir, 'casa.config.ts') }
+  for (const variable of ['GIT_ASKPASS', 'SSH_ASKPASS']) {
+    const r = await runCli(['-r', s.dir, 'create_release_plan'], { env: { ...env, [variable]: askpass } })
+    t.notOk(existsSync(called), `${variable}: never run`)
+    t.match(r.stderr, /✖ p\/zeta: cannot read http:\/\/127\.0\.0\.1:\d+\/zeta\.git: git clone failed \(exit 128\)/, `${variable}: the component fails`)
+  }
+})
