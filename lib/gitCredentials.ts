@@ -31,13 +31,20 @@ export const credentialOptions: readonly string[] = ['-c', 'credential.helper=',
 // As in lib/redact.ts: the userinfo ends at the last @ before the first / ? or #.
 const httpUserinfo = /^(https?:\/\/)([^\s/?#@"<>]*(?:@[^\s/?#@"<>]*)*)@/i
 
-/** %XX decoded as git decodes a URL's user name and password; a malformed escape kept as written. */
+/**
+ * %XX decoded as git decodes a URL's user name and password: a % not followed by two hex
+ * digits is kept as written, and the escapes around it are still decoded (decoding the whole
+ * text at once would keep all of `50%off%40home` as written, a password git never sends).
+ * A run of escapes that is not UTF-8 is kept as written too: an environment variable holds text.
+ */
 function percentDecoded(text: string): string {
-  try {
-    return decodeURIComponent(text)
-  } catch {
-    return text
-  }
+  return text.replace(/(?:%[0-9a-f]{2})+/gi, (escapes) => {
+    try {
+      return decodeURIComponent(escapes)
+    } catch {
+      return escapes
+    }
+  })
 }
 
 /** Split an http(s) URL into the URL git is given and the credentials it gets from its environment. */

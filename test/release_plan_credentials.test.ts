@@ -293,3 +293,10 @@ t.test('a remote asking for a password the URL does not give: no askpass program
     t.match(r.stderr, /✖ p\/zeta: cannot read http:\/\/127\.0\.0\.1:\d+\/zeta\.git: git clone failed \(exit 128\)/, `${variable}: the component fails`)
   }
 })
+
+t.test('credentials are percent-decoded as git decodes them: a stray % kept, the escapes around it decoded', async (t) => {
+  const { gitRemote } = await import('../lib/gitCredentials.js')
+  t.same(gitRemote('https://u%40x:100%25%40b@h/x.git'), { url: 'https://h/x.git', credentials: { username: 'u@x', password: '100%@b' } })
+  t.same(gitRemote('https://u:50%off%40home@h/x.git').credentials, { username: 'u', password: '50%off@home' }, 'a % not followed by two hex digits stays, as git keeps it')
+  t.same(gitRemote('https://tok%zz@h/x.git').credentials, { username: 'tok%zz', password: '' })
+})
