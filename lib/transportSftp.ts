@@ -217,7 +217,9 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
         await sftp.mkdir(dir).then(
           () => void createdDirs.add(dir),
           async (error) => {
-            if (!(await sftp.lstat(dir))) throw error // lost a race with another mkdir: fine if it exists now
+            // lost a race with another mkdir: fine if it exists now. Else name this directory:
+            // the caller would blame the file it was about to write in it.
+            if (!(await sftp.lstat(dir))) throw new UserError(printable(`cannot create directory ${urlOf(dir)}: ${errorMessage(error)}`))
           },
         )
       })()
@@ -414,7 +416,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
       }
     },
     async mkdirp(dir) {
-      await mkdirp(at(dir)).catch((error) => Promise.reject(fail('cannot create directory', dir, error)))
+      await mkdirp(at(dir)).catch((error) => Promise.reject(error instanceof UserError ? error : fail('cannot create directory', dir, error)))
     },
     async removeEmptyDirectoriesMade(dir) {
       for (const made of madeDirectoriesAround(createdDirs, at(dir))) {
