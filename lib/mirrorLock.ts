@@ -54,7 +54,8 @@ function diedHere(holder: LockHolder | undefined): boolean {
 
 /**
  * Take the lock of `dir` on `hub` (created, with its parents, if missing). Resolves to the
- * function that releases it; Ctrl-C releases it too. Refused with one line naming the holder.
+ * function that releases it; Ctrl-C releases it too, and removes the directories made for it
+ * that are left empty. Refused with one line naming the holder.
  */
 export async function lockMirror(hub: Hub, dir: string, options: MirrorLockOptions): Promise<() => Promise<void>> {
   const path = dir === '' || dir === '.' ? MIRROR_LOCK : `${dir.replace(/\/+$/, '')}/${MIRROR_LOCK}`
@@ -66,7 +67,12 @@ export async function lockMirror(hub: Hub, dir: string, options: MirrorLockOptio
         // only our own: after a break_lock by somebody else, the lock is theirs
         if ((await hub.readText(path).catch(() => undefined)) === mine) await hub.remove(path)
       }
-      const forget = onInterrupt(release)
+      // Interrupted, a run also removes the directories it made for its lock and left empty,
+      // as a run that fails does (after the cleanups of its uploads: newest run first)
+      const forget = onInterrupt(async () => {
+        await release()
+        await hub.removeEmptyDirectoriesMade(dir)
+      })
       return async () => {
         forget()
         await release()
