@@ -197,9 +197,20 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     }
   }
 
+  /** Directories known to exist (made or found), so that each costs one round trip per run. */
   const madeDirs = new Map<string, Promise<void>>()
   /** The directories this connection created (not those it found): a failed run removes the empty ones. */
   const createdDirs = new Set<string>()
+  /**
+   * Forget that `dir` and the directories above it exist: the server just said one is gone (a
+   * failed run's cleanup removed, empty, a directory we had found). Error paths only.
+   */
+  const forgetDirectories = (dir: string) => {
+    for (let d = dir; ; d = posix.dirname(d)) {
+      madeDirs.delete(d)
+      if (d === posix.dirname(d)) return
+    }
+  }
   const mkdirp = (dir: string): Promise<void> => {
     if (dir === '.' || dir === '/' || dir === '') return Promise.resolve()
     let made = madeDirs.get(dir)
@@ -213,15 +224,23 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
           if (what) throw new UserError(notADirectoryMessage(dir, what))
           return
         }
-        await mkdirp(posix.dirname(dir))
-        await sftp.mkdir(dir).then(
-          () => void createdDirs.add(dir),
-          async (error) => {
-            // lost a race with another mkdir: fine if it exists now. Else name this directory:
-            // the caller would blame the file it was about to write in it.
-            if (!(await sftp.lstat(dir))) throw new UserError(printable(`cannot create directory ${urlOf(dir)}: ${errorMessage(error)}`))
-          },
-        )
+        const parent = posix.dirname(dir)
+        const make = async () => {
+          await mkdirp(parent)
+          await sftp.mkdir(dir).then(() => void createdDirs.add(dir))
+        }
+        // lost a race with another mkdir: fine if it exists now. Else name this directory:
+        // the caller would blame the file it was about to write in it.
+        const refused = async (error: unknown) => {
+          if (error instanceof UserError) throw error
+          if (!(await sftp.lstat(dir))) throw new UserError(printable(`cannot create directory ${urlOf(dir)}: ${errorMessage(error)}`))
+        }
+        await make().catch(async (error) => {
+          if (sftpCode(error) !== NO_SUCH_FILE || (await sftp.lstat(dir))) return refused(error)
+          // the parent, seen a moment ago, is gone (another run's cleanup): once more from the top
+          forgetDirectories(parent)
+          await make().catch(refused)
+        })
       })()
       madeDirs.set(dir, made)
       made.catch(() => madeDirs.delete(dir))
@@ -249,6 +268,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
         await write(temp)
       } catch (error) {
         if (sftpCode(error) !== NO_SUCH_FILE) throw error
+        forgetDirectories(posix.dirname(target)) // taken as there, it may have been removed since
         await mkdirp(posix.dirname(target))
         await write(temp)
       }
@@ -340,6 +360,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
       try {
         handle = await open().catch(async (error) => {
           if (sftpCode(error) !== NO_SUCH_FILE) throw error
+          forgetDirectories(posix.dirname(target)) // taken as there, it may have been removed since
           await mkdirp(posix.dirname(target))
           return open()
         })
