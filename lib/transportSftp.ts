@@ -456,8 +456,10 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
       // One `sha256sum` per 100 files on the server when it lets us run commands; else download.
       for (let i = 0; i < paths.length; i += 100) {
         const batch = paths.slice(i, i + 100).map(at)
-        if (remoteCommands) ui.command(['ssh', where, 'sha256sum', '--', ...batch])
-        const output = remoteCommands ? (await execRemote(client, `sha256sum -- ${batch.map(shellQuote).join(' ')}`).catch(() => undefined))?.stdout.toString() ?? '' : ''
+        const command = `sha256sum -- ${batch.map(shellQuote).join(' ')}`
+        // as OpenSSH's ssh would run it, one word for the server's shell: the line can be pasted
+        if (remoteCommands) ui.command(['ssh', ...(port === 22 ? [] : ['-p', String(port)]), `${user}@${host}`, command])
+        const output = remoteCommands ? (await execRemote(client, command).catch(() => undefined))?.stdout.toString() ?? '' : ''
         for (const line of output.split('\n')) {
           const match = /^([0-9a-f]{64}) [ *](.*)$/.exec(line)
           if (match) hashes.set(match[2]!, match[1]!)
@@ -490,8 +492,9 @@ function cannotConnect(host: string, port: number, error: Error & { code?: strin
   return new UserError(`cannot connect to ${knownHostsName(host, port)}: ${error.code === 'ECONNREFUSED' ? 'connection refused' : (error.code ?? error.message)}`)
 }
 
+/** A word for the server's shell, quoted only when it must be (so that the -v echo stays readable). */
 function shellQuote(word: string): string {
-  return `'${word.replace(/'/g, `'\\''`)}'`
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
 }
 
 interface RemoteResult {
