@@ -37,7 +37,42 @@ function lockThenSignal(url: string, dir: string, signal: 'SIGINT' | 'SIGTERM') 
   return runProgram(process.execPath, ['--input-type=module', '-e', script], { env: { SSH_AUTH_SOCK: '' }, kill: { signal: 'SIGKILL', afterMs: 20000 } })
 }
 
+/**
+ * A process whose lock is written on the hub, but interrupted before lockMirror has its answer:
+ * the hub's createNew is the real one, then waits 300 ms after sending SIGINT to its own
+ * process (a delay wrapped around the real hub, so that the signal lands in that window).
+ */
+function interruptedWhileLocking(url: string, dir: string) {
+  const script = `
+    const { installInterruptHandlers } = await import(${dist('interrupt.js')})
+    const { openHub } = await import(${dist('transport.js')})
+    const { lockMirror } = await import(${dist('mirrorLock.js')})
+    installInterruptHandlers()
+    const real = await openHub(${JSON.stringify(url)}, { identityFile: ${JSON.stringify(sshd.clientKey)}, knownHosts: ${JSON.stringify(sshd.knownHosts)} })
+    const hub = { ...real, async createNew(text, path) {
+      const created = await real.createNew(text, path)
+      process.stdout.write('lock written\\n')
+      process.kill(process.pid, 'SIGINT')
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      return created
+    } }
+    setInterval(() => {}, 1000)
+    await lockMirror(hub, ${JSON.stringify(dir)}, { task: 'test' })
+  `
+  return runProgram(process.execPath, ['--input-type=module', '-e', script], { env: { SSH_AUTH_SOCK: '' }, kill: { signal: 'SIGKILL', afterMs: 20000 } })
+}
+
 for (const scheme of ['sftp', 'file'] as const) {
+  t.test(`${scheme} hub: interrupted while the lock is being taken, nothing is left`, async (t) => {
+    const parent = scheme === 'sftp' ? join(sshd.root, `taking-${Date.now()}`) : tempDir(t, 'casa-lock-taking-')
+    mkdirSync(parent, { recursive: true })
+    const hubRoot = join(parent, 'new', 'hub')
+    const r = await interruptedWhileLocking(scheme === 'sftp' ? sftpUrl(sshd, hubRoot) : `file://${hubRoot}`, 'brainvisa/master_ubuntu-22.04')
+    t.match(r.stdout, /lock written/, r.stderr)
+    t.equal(r.code, 130, r.stderr)
+    t.same(readdirSync(parent), [], 'neither the lock nor the directories made for it are left')
+  })
+
   t.test(`${scheme} hub: interrupted while holding a fresh lock, nothing is left`, async (t) => {
     const parent = scheme === 'sftp' ? join(sshd.root, `fresh-${Date.now()}`) : tempDir(t, 'casa-lock-int-')
     mkdirSync(parent, { recursive: true })
