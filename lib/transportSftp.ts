@@ -475,8 +475,14 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
         try {
           result.push(createHash('sha256').update(await sftp.readFile(full)).digest('hex'))
         } catch (error) {
-          if (sftpCode(error) === NO_SUCH_FILE) result.push(undefined)
-          else throw fail('cannot read', path, error)
+          if (sftpCode(error) === NO_SUCH_FILE) {
+            result.push(undefined)
+            continue
+          }
+          // OpenSSH answers a bare "Failure" for a directory: say what stands there (error path only)
+          const found = await sftp.lstat(full).catch(() => undefined)
+          if (found && typeOf(found.mode ?? 0) === 'dir') throw new UserError(`${printable(urlOf(full))} is a directory where a file is expected: remove it first`)
+          throw fail('cannot read', path, error)
         }
       }
       return result
