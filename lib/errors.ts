@@ -7,7 +7,7 @@ export const exitCodes = {
   ok: 0,
   failure: 1, // the work failed (a build, an upload, a filter matching nothing)
   usage: 2, // the command line was wrong (unknown task or option, bad value)
-  interrupted: 130,
+  interrupted: 130, // Ctrl-C; SIGTERM exits 143 (interrupt.ts: 128 + the signal)
 } as const
 
 export class UserError extends Error {

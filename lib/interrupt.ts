@@ -1,5 +1,8 @@
 // Ctrl-C and SIGTERM: abort running work through one AbortSignal, run the cleanups that
-// tasks registered (remove temporary files, temporary containers), then exit 130.
+// tasks registered (remove temporary files, temporary containers), then exit 128 + the
+// signal's number (130 for Ctrl-C, 143 for SIGTERM), as a shell reports a process it ended.
+import { constants } from 'node:os'
+
 const controller = new AbortController()
 const cleanups = new Set<() => void | Promise<void>>()
 let installed = false
@@ -18,18 +21,29 @@ export function installInterruptHandlers(): void {
   installed = true
   let interrupts = 0
   const handle = async (signal: NodeJS.Signals) => {
-    if (++interrupts > 1) process.exit(130)
+    const code = 128 + (constants.signals[signal] ?? 2)
+    if (++interrupts > 1) process.exit(code)
     process.stderr.write(`\ninterrupted (${signal}), cleaning up...\n`)
     controller.abort(new Error(`interrupted by ${signal}`))
-    for (const cleanup of [...cleanups].reverse()) {
+    // Newest first, until none is left: work goes on while a cleanup waits on the network,
+    // and what it starts meanwhile (a lock whose creation was on the wire, an upload's
+    // temporary file) registers its cleanup then, after a list taken here would have been.
+    for (let cleanup = newest(); cleanup; cleanup = newest()) {
+      cleanups.delete(cleanup)
       try {
         await cleanup()
       } catch {
         // best effort: the next cleanup still runs
       }
     }
-    process.exit(130)
+    process.exit(code)
   }
   process.on('SIGINT', handle)
   process.on('SIGTERM', handle)
+}
+
+function newest(): (() => void | Promise<void>) | undefined {
+  let last
+  for (const cleanup of cleanups) last = cleanup
+  return last
 }

@@ -57,6 +57,11 @@ export interface MirrorOptions {
   /** Uploads at once (default 8). */
   concurrency?: number
   onProgress?: (bytesDone: number, bytesTotal: number, filesDone: number, filesTotal: number) => void
+  /**
+   * The run's interrupt (Ctrl-C, SIGTERM): once aborted, no upload nor deletion starts (those
+   * under way finish), and applyMirror rejects with its reason.
+   */
+  signal?: AbortSignal
 }
 
 /**
@@ -208,7 +213,11 @@ export async function applyMirror(plan: MirrorPlan, hub: Hub, options: MirrorOpt
     for (const n of inFlight.values()) done += n
     options.onProgress?.(done, total, finishedFiles, plan.uploads.length)
   }
+  // one flag read per file: the interrupt's cleanups take round trips, during which the run
+  // went on uploading, then deleting what the user may have stopped it to keep
+  const stopIfInterrupted = () => options.signal?.throwIfAborted()
   await mapLimited(plan.uploads, options.concurrency ?? 8, async (upload) => {
+    stopIfInterrupted()
     await hub.put(join(plan.localDir, upload.path), join2(plan.remoteDir, upload.path), {
       mtime: upload.mtime,
       onProgress: (done) => {
@@ -224,7 +233,14 @@ export async function applyMirror(plan: MirrorPlan, hub: Hub, options: MirrorOpt
   // Files at once (each a round trip to the server), then directories one by one, deepest
   // first: a directory goes once it is empty.
   const firstDirectory = plan.deletions.length - plan.directoryDeletions
-  await mapLimited(plan.deletions.slice(0, firstDirectory), options.concurrency ?? 8, (path) => hub.remove(join2(plan.remoteDir, path)))
-  for (const path of plan.deletions.slice(firstDirectory)) await hub.remove(join2(plan.remoteDir, path))
+  stopIfInterrupted()
+  await mapLimited(plan.deletions.slice(0, firstDirectory), options.concurrency ?? 8, async (path) => {
+    stopIfInterrupted()
+    await hub.remove(join2(plan.remoteDir, path))
+  })
+  for (const path of plan.deletions.slice(firstDirectory)) {
+    stopIfInterrupted()
+    await hub.remove(join2(plan.remoteDir, path))
+  }
   return { uploaded: plan.uploads.length, deleted: plan.deletions.length, bytes: total, unchanged: plan.unchanged }
 }

@@ -54,35 +54,51 @@ function diedHere(holder: LockHolder | undefined): boolean {
 
 /**
  * Take the lock of `dir` on `hub` (created, with its parents, if missing). Resolves to the
- * function that releases it; Ctrl-C releases it too. Refused with one line naming the holder.
+ * function that releases it; Ctrl-C releases it too, and removes the directories made for it
+ * that are left empty. Refused with one line naming the holder.
  */
 export async function lockMirror(hub: Hub, dir: string, options: MirrorLockOptions): Promise<() => Promise<void>> {
   const path = dir === '' || dir === '.' ? MIRROR_LOCK : `${dir.replace(/\/+$/, '')}/${MIRROR_LOCK}`
   const mine = `${JSON.stringify({ task: options.task, user: userInfo().username, host: hostname(), pid: process.pid, started: new Date().toISOString() })}\n`
-  // a second round only after removing a dead holder's lock, or when the holder let go meanwhile
-  for (let round = 0; round < 3; round++) {
-    if (await hub.createNew(mine, path)) {
-      const release = async () => {
-        // only our own: after a break_lock by somebody else, the lock is theirs
-        if ((await hub.readText(path).catch(() => undefined)) === mine) await hub.remove(path)
-      }
-      const forget = onInterrupt(release)
-      return async () => {
-        forget()
-        await release()
-      }
-    }
-    const text = await hub.readText(path)
-    if (text === undefined) continue
-    const holder = parseHolder(text)
-    if (options.breakLock || diedHere(holder)) {
-      ui.warn(printable(`${hub.url}/${path}: removing the lock of ${describe(holder)}${options.breakLock ? ' (break_lock)' : ', which has ended'}`))
-      await hub.remove(path)
-      continue
-    }
-    throw new UserError(
-      printable(`${hub.url}/${dir} is being published by another run (${describe(holder)}): wait for it to end, or if it was killed, run again with break_lock=1`),
-    )
+  const release = async () => {
+    // only our own: after a break_lock by somebody else, the lock is theirs
+    if ((await hub.readText(path).catch(() => undefined)) === mine) await hub.remove(path)
   }
-  throw new UserError(printable(`${hub.url}/${path}: could not take the lock (other runs keep taking it)`))
+  // Interrupted, a run releases the lock and removes the directories it made for it, left
+  // empty, as a run that fails does (after the cleanups of its uploads: newest run first).
+  // Registered before the lock is asked for: a signal that comes while the server has written
+  // it but not yet answered waits for that answer, then finds the lock ours and removes it.
+  let taking: Promise<boolean> = Promise.resolve(false)
+  const forget = onInterrupt(async () => {
+    await taking.catch(() => false)
+    await release()
+    await hub.removeEmptyDirectoriesMade(dir)
+  })
+  try {
+    // a second round only after removing a dead holder's lock, or when the holder let go meanwhile
+    for (let round = 0; round < 3; round++) {
+      taking = hub.createNew(mine, path)
+      if (await taking) {
+        return async () => {
+          forget()
+          await release()
+        }
+      }
+      const text = await hub.readText(path)
+      if (text === undefined) continue
+      const holder = parseHolder(text)
+      if (options.breakLock || diedHere(holder)) {
+        ui.warn(printable(`${hub.url}/${path}: removing the lock of ${describe(holder)}${options.breakLock ? ' (break_lock)' : ', which has ended'}`))
+        await hub.remove(path)
+        continue
+      }
+      throw new UserError(
+        printable(`${hub.url}/${dir} is being published by another run (${describe(holder)}): wait for it to end, or if it was killed, run again with break_lock=1`),
+      )
+    }
+    throw new UserError(printable(`${hub.url}/${path}: could not take the lock (other runs keep taking it)`))
+  } catch (error) {
+    forget() // not ours: the caller cleans up after a lock it could not take
+    throw error
+  }
 }

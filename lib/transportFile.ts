@@ -42,9 +42,24 @@ export async function openFileHub(url: string, root: string): Promise<Hub> {
   const createdDirs = new Set<string>()
   /** mkdir -p, remembering what it made: fs.mkdir answers the first directory it had to create. */
   async function makeDirectories(dir: string): Promise<void> {
-    const first = await mkdir(dir, { recursive: true })
+    const first = await mkdir(dir, { recursive: true }).catch(async (error) => Promise.reject(await whyNotMade(dir, error)))
     if (first === undefined) return
     for (let made = dir.replace(/(.)\/+$/, '$1'); made.length >= first.length; made = dirname(made)) createdDirs.add(made)
+  }
+  /**
+   * Node's recursive mkdir answers ENOENT when the file system refuses a directory (EROFS, EACCES
+   * as a user, EDQUOT): the first missing directory is made again alone to learn why, and named.
+   * Error path only; a file or a bad link on the way is left to fail() to name.
+   */
+  async function whyNotMade(dir: string, error: unknown): Promise<unknown> {
+    if (!isMissing(error) || notADirectoryOnTheWay(dir)) return error
+    let missing = dir
+    while (dirname(missing) !== missing && !lstatSync(dirname(missing), { throwIfNoEntry: false })) missing = dirname(missing)
+    const reason = await mkdir(missing).then(
+      () => void createdDirs.add(missing), // made this time (a race): ours to clean, the first error stands
+      (refused: unknown) => refused,
+    )
+    return reason ? new UserError(printable(`cannot create directory ${missing}: ${errorMessage(reason)}`)) : error
   }
   const fail = (what: string, path: string, error: unknown) => {
     const code = (error as NodeJS.ErrnoException)?.code
@@ -124,7 +139,7 @@ export async function openFileHub(url: string, root: string): Promise<Hub> {
         return true
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false
-        throw fail('cannot create', remotePath, error)
+        throw error instanceof UserError ? error : fail('cannot create', remotePath, error)
       }
     },
     async readText(remotePath) {
@@ -170,7 +185,7 @@ export async function openFileHub(url: string, root: string): Promise<Hub> {
       try {
         await makeDirectories(at(dir))
       } catch (error) {
-        throw fail('cannot create directory', dir, error)
+        throw error instanceof UserError ? error : fail('cannot create directory', dir, error)
       }
     },
     async removeEmptyDirectoriesMade(dir) {

@@ -197,9 +197,20 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     }
   }
 
+  /** Directories known to exist (made or found), so that each costs one round trip per run. */
   const madeDirs = new Map<string, Promise<void>>()
   /** The directories this connection created (not those it found): a failed run removes the empty ones. */
   const createdDirs = new Set<string>()
+  /**
+   * Forget that `dir` and the directories above it exist: the server just said one is gone (a
+   * failed run's cleanup removed, empty, a directory we had found). Error paths only.
+   */
+  const forgetDirectories = (dir: string) => {
+    for (let d = dir; ; d = posix.dirname(d)) {
+      madeDirs.delete(d)
+      if (d === posix.dirname(d)) return
+    }
+  }
   const mkdirp = (dir: string): Promise<void> => {
     if (dir === '.' || dir === '/' || dir === '') return Promise.resolve()
     let made = madeDirs.get(dir)
@@ -213,13 +224,23 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
           if (what) throw new UserError(notADirectoryMessage(dir, what))
           return
         }
-        await mkdirp(posix.dirname(dir))
-        await sftp.mkdir(dir).then(
-          () => void createdDirs.add(dir),
-          async (error) => {
-            if (!(await sftp.lstat(dir))) throw error // lost a race with another mkdir: fine if it exists now
-          },
-        )
+        const parent = posix.dirname(dir)
+        const make = async () => {
+          await mkdirp(parent)
+          await sftp.mkdir(dir).then(() => void createdDirs.add(dir))
+        }
+        // lost a race with another mkdir: fine if it exists now. Else name this directory:
+        // the caller would blame the file it was about to write in it.
+        const refused = async (error: unknown) => {
+          if (error instanceof UserError) throw error
+          if (!(await sftp.lstat(dir))) throw new UserError(printable(`cannot create directory ${urlOf(dir)}: ${errorMessage(error)}`))
+        }
+        await make().catch(async (error) => {
+          if (sftpCode(error) !== NO_SUCH_FILE || (await sftp.lstat(dir))) return refused(error)
+          // the parent, seen a moment ago, is gone (another run's cleanup): once more from the top
+          forgetDirectories(parent)
+          await make().catch(refused)
+        })
       })()
       madeDirs.set(dir, made)
       made.catch(() => madeDirs.delete(dir))
@@ -247,6 +268,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
         await write(temp)
       } catch (error) {
         if (sftpCode(error) !== NO_SUCH_FILE) throw error
+        forgetDirectories(posix.dirname(target)) // taken as there, it may have been removed since
         await mkdirp(posix.dirname(target))
         await write(temp)
       }
@@ -338,6 +360,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
       try {
         handle = await open().catch(async (error) => {
           if (sftpCode(error) !== NO_SUCH_FILE) throw error
+          forgetDirectories(posix.dirname(target)) // taken as there, it may have been removed since
           await mkdirp(posix.dirname(target))
           return open()
         })
@@ -414,7 +437,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
       }
     },
     async mkdirp(dir) {
-      await mkdirp(at(dir)).catch((error) => Promise.reject(fail('cannot create directory', dir, error)))
+      await mkdirp(at(dir)).catch((error) => Promise.reject(error instanceof UserError ? error : fail('cannot create directory', dir, error)))
     },
     async removeEmptyDirectoriesMade(dir) {
       for (const made of madeDirectoriesAround(createdDirs, at(dir))) {
@@ -433,8 +456,10 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
       // One `sha256sum` per 100 files on the server when it lets us run commands; else download.
       for (let i = 0; i < paths.length; i += 100) {
         const batch = paths.slice(i, i + 100).map(at)
-        if (remoteCommands) ui.command(['ssh', where, 'sha256sum', '--', ...batch])
-        const output = remoteCommands ? (await execRemote(client, `sha256sum -- ${batch.map(shellQuote).join(' ')}`).catch(() => undefined))?.stdout.toString() ?? '' : ''
+        const command = `sha256sum -- ${batch.map(shellQuote).join(' ')}`
+        // as OpenSSH's ssh would run it, one word for the server's shell: the line can be pasted
+        if (remoteCommands) ui.command(['ssh', ...(port === 22 ? [] : ['-p', String(port)]), `${user}@${host}`, command])
+        const output = remoteCommands ? (await execRemote(client, command).catch(() => undefined))?.stdout.toString() ?? '' : ''
         for (const line of output.split('\n')) {
           const match = /^([0-9a-f]{64}) [ *](.*)$/.exec(line)
           if (match) hashes.set(match[2]!, match[1]!)
@@ -450,8 +475,14 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
         try {
           result.push(createHash('sha256').update(await sftp.readFile(full)).digest('hex'))
         } catch (error) {
-          if (sftpCode(error) === NO_SUCH_FILE) result.push(undefined)
-          else throw fail('cannot read', path, error)
+          if (sftpCode(error) === NO_SUCH_FILE) {
+            result.push(undefined)
+            continue
+          }
+          // OpenSSH answers a bare "Failure" for a directory: say what stands there (error path only)
+          const found = await sftp.lstat(full).catch(() => undefined)
+          if (found && typeOf(found.mode ?? 0) === 'dir') throw new UserError(`${printable(urlOf(full))} is a directory where a file is expected: remove it first`)
+          throw fail('cannot read', path, error)
         }
       }
       return result
@@ -467,8 +498,9 @@ function cannotConnect(host: string, port: number, error: Error & { code?: strin
   return new UserError(`cannot connect to ${knownHostsName(host, port)}: ${error.code === 'ECONNREFUSED' ? 'connection refused' : (error.code ?? error.message)}`)
 }
 
+/** A word for the server's shell, quoted only when it must be (so that the -v echo stays readable). */
 function shellQuote(word: string): string {
-  return `'${word.replace(/'/g, `'\\''`)}'`
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
 }
 
 interface RemoteResult {

@@ -22,7 +22,7 @@ run is refused with who holds it (break_lock=1 removes the lock of a run that wa
       dry_run: { type: 'boolean', help: 'list what would be uploaded and deleted, change nothing' },
       break_lock: { type: 'boolean', help: 'remove the lock of another run on the same hub directory (one you know was killed)' },
     },
-    async run(options, { config }) {
+    async run(options, { config, signal }) {
       const [{ ui, printable }, { UserError }, { findBuildWorkflows }, { openHub, formatBytes }] = await Promise.all([
         import('casa-distro-admin/ui'),
         import('casa-distro-admin/errors'),
@@ -68,7 +68,7 @@ run is refused with who holds it (break_lock=1 removes the lock of a run that wa
             }
             await ui.step(
               `${shown} -> ${url}`,
-              (step) => applyMirror(plan, hub, { concurrency: config.uploads, onProgress: (b, t, f, n) => step.update(`${f}/${n} files, ${formatBytes(b)} of ${formatBytes(t)}`) }),
+              (step) => applyMirror(plan, hub, { concurrency: config.uploads, signal, onProgress: (b, t, f, n) => step.update(`${f}/${n} files, ${formatBytes(b)} of ${formatBytes(t)}`) }),
               (r) => `${shown}: ${r.uploaded} uploaded (${formatBytes(r.bytes)}), ${r.deleted} deleted, ${r.unchanged} unchanged`,
             )
           } catch (error) {

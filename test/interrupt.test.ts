@@ -20,3 +20,36 @@ t.test('second signal exits 130 while a cleanup never ends', async (t) => {
   t.match(r.stderr, /interrupted \(SIGINT\), cleaning up/)
   t.ok(Date.now() - started < 8000, 'did not wait for the stuck cleanup')
 })
+
+// Work goes on while the first cleanups run (a lock released over the network takes a round
+// trip): an upload that starts meanwhile registers its temporary file then, and a lock whose
+// creation was on the wire registers its release then. Those cleanups must run too.
+t.test('a cleanup registered while the others run is run before exiting', async (t) => {
+  const module = pathToFileURL(join(projectRoot, 'dist', 'lib', 'interrupt.js')).href
+  const script = `
+    const { installInterruptHandlers, onInterrupt } = await import(${JSON.stringify(module)})
+    installInterruptHandlers()
+    onInterrupt(() => new Promise((resolve) => setTimeout(resolve, 300)))
+    setInterval(() => {}, 1000)
+    process.kill(process.pid, 'SIGINT')
+    setTimeout(() => onInterrupt(() => process.stdout.write('late cleanup ran\\n')), 100)
+  `
+  const r = await runProgram(process.execPath, ['--input-type=module', '-e', script], { kill: { signal: 'SIGKILL', afterMs: 10000 } })
+  t.equal(r.code, 130, r.stderr)
+  t.match(r.stdout, /late cleanup ran/)
+})
+
+t.test('SIGTERM exits 143 (128 + 15), as a shell reports a process it ended', async (t) => {
+  const module = pathToFileURL(join(projectRoot, 'dist', 'lib', 'interrupt.js')).href
+  const script = `
+    const { installInterruptHandlers, onInterrupt } = await import(${JSON.stringify(module)})
+    installInterruptHandlers()
+    onInterrupt(() => process.stdout.write('cleanup ran\\n'))
+    setInterval(() => {}, 1000)
+    process.kill(process.pid, 'SIGTERM')
+  `
+  const r = await runProgram(process.execPath, ['--input-type=module', '-e', script], { kill: { signal: 'SIGKILL', afterMs: 10000 } })
+  t.equal(r.code, 143, r.stderr)
+  t.match(r.stdout, /cleanup ran/)
+  t.match(r.stderr, /interrupted \(SIGTERM\), cleaning up/)
+})

@@ -363,7 +363,7 @@ t.test('control characters in names are escaped in every message: no raw ESC, no
   clean(first, 'progress lines')
   const checked = await publish('checksum=1')
   t.equal(checked.code, 0, checked.stderr)
-  t.match(checked.stderr, /\$ ssh .* sha256sum -- .*new\\nline\\u001b\[31mred\.txt/, 'the -v line of the command run on the server names the file escaped')
+  t.match(checked.stderr, /\$ ssh -p \d+ \S+ \$'sha256sum -- .*new\\nline\\u001b\[31mred\.txt/, 'the -v line of the command run on the server names the file escaped')
   clean(checked, '-v lines')
   clean(await publish('--dry-run'), 'a dry run')
 
