@@ -4,7 +4,7 @@
 // of a SIF conversion (listing and inspecting images, creating, exporting and removing its
 // container) go to the engine's API instead where it is the local socket the CLI would use
 // (lib/dockerEngine.ts), with the same answers and messages.
-import type { ChildProcess } from 'node:child_process'
+import { spawn as spawnProcess, type ChildProcess } from 'node:child_process'
 import { Readable } from 'node:stream'
 import { EngineError, engineCall, engineStream, localEngineSocket } from './dockerEngine.js'
 import { UserError } from './errors.js'
@@ -75,10 +75,26 @@ export function docker(args: readonly string[], options: RunOptions = {}): Promi
       const result = { exitCode: code ?? (signal ? 128 : 1), stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() }
       // Even where a failure is expected (an absent image), an engine that does not answer is not.
       const unreachable = result.exitCode !== 0 ? engineUnreachable(result.stderr) : undefined
-      if (unreachable) reject(unreachable)
-      else if (result.exitCode !== 0 && !options.allowFailure) reject(new CommandError(['docker', ...args], result))
-      else resolve(result)
+      void (unreachable ? engineAnswers() : Promise.resolve(false)).then((answers) => {
+        if (unreachable && !answers) reject(unreachable)
+        else if (result.exitCode !== 0 && !options.allowFailure) reject(new CommandError(['docker', ...args], result))
+        else resolve(result)
+      })
     })
+  })
+}
+
+/**
+ * Whether the engine answers `docker version` after all. What a command printed can hold
+ * docker's own words without the engine being down: a build step that runs docker, or echoes
+ * its message, fails the build with that output on stderr (the legacy builder repeats the
+ * step's command there, newlines included). Asked only when the words were seen.
+ */
+function engineAnswers(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawnProcess('docker', ['version', '--format', '{{.Server.Version}}'], { env: dockerEnv(), stdio: 'ignore' })
+    child.on('error', () => resolve(false))
+    child.on('close', (code) => resolve(code === 0))
   })
 }
 
