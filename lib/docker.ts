@@ -8,6 +8,7 @@ import { spawn as spawnProcess, type ChildProcess } from 'node:child_process'
 import { Readable } from 'node:stream'
 import { EngineError, engineCall, engineStream, localEngineSocket } from './dockerEngine.js'
 import { UserError } from './errors.js'
+import { redact } from './redact.js'
 import { CommandError, lastLines, notInstalled, start, type RunOptions, type RunResult } from './exec.js'
 import { ui } from './ui.js'
 
@@ -33,9 +34,17 @@ export function engineUnreachable(said: string): UserError | undefined {
   const down = /Cannot connect to the Docker daemon at (\S+?)\.? Is the docker daemon running/.exec(said)
   const other = /^.*(?:trying to connect to the Docker daemon socket|^error during connect:).*$/m.exec(said)
   if (!down && !other) return undefined
-  const where = down?.[1] ?? engine.host ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'
+  const where = down?.[1] ?? engineAddress()
   const remedy = engine.host ? 'start dockerd (or change docker.host in the configuration)' : 'start dockerd (or set DOCKER_HOST)'
   return new UserError(`no Docker engine answers at ${where}: ${down ? remedy : other![0].trim()}`)
+}
+
+/**
+ * Where docker commands go, for messages: a password in the URL masked (docker refuses or
+ * ignores one, without repeating it; neither do we).
+ */
+function engineAddress(): string {
+  return redact(engine.host ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock')
 }
 
 function dockerEnv(): NodeJS.ProcessEnv {
@@ -183,7 +192,7 @@ export async function checkEngine(): Promise<void> {
   const result = await docker(['version', '--format', '{{.Server.Version}}'], { allowFailure: true })
   if (result.exitCode !== 0) {
     const said = result.stderr.trim().split('\n').pop() ?? ''
-    throw new UserError(`no Docker engine answers at ${engine.host ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'}: ${said}`)
+    throw new UserError(`no Docker engine answers at ${engineAddress()}: ${redact(said)}`)
   }
 }
 

@@ -50,3 +50,22 @@ t.test('config docker.host names nothing: the message says to change it', async 
   const run = await runCli(['-r', dir, 'create_singularity'], { env })
   oneLine(t, run, /^error: no Docker engine answers at unix:\/\/\/nonexistent\/docker\.sock: start dockerd \(or change docker\.host in the configuration\)$/)
 })
+
+t.test('a password in DOCKER_HOST or docker.host is never printed', async (t) => {
+  // Docker refuses ssh:// passwords and ignores tcp:// ones, without repeating them; the
+  // messages saying what went wrong with the engine must not repeat them either.
+  for (const where of ['ssh://bob:s3cret-pw@127.0.0.1:1', 'tcp://bob:s3cret-pw@127.0.0.1:1']) {
+    const fromEnv = repository(t)
+    const fromConfig = repository(t, `{ docker: { host: '${where}' } }`)
+    for (const args of tasks) {
+      for (const { dir, env } of [
+        { dir: fromEnv.dir, env: { ...fromEnv.env, DOCKER_HOST: where } },
+        { dir: fromConfig.dir, env: fromConfig.env },
+      ]) {
+        const run = await runCli(['-v', '-r', dir, ...args], { env })
+        t.equal(run.code, 1, `${args.join(' ')}: ${run.stderr}`)
+        t.notMatch(run.stdout + run.stderr, 's3cret-pw', `${where}, ${args.join(' ')}: the password is not printed`)
+      }
+    }
+  }
+})
