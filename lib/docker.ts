@@ -272,6 +272,12 @@ export function normalizeReference(reference: string): string {
   return ref
 }
 
+/** Whether `docker image inspect` failed only because some of the images are absent. */
+function onlyAbsentImages(stderr: string): boolean {
+  const lines = stderr.split('\n').filter((line) => line.trim() !== '')
+  return lines.length > 0 && lines.every((line) => /^(?:Error response from daemon: |Error: )?(?:no such (?:image|object)\b|invalid reference format)/i.test(line))
+}
+
 /**
  * `docker image inspect` of many references in one call: reference -> image, absent ones left
  * out. (One process instead of one per image keeps planning a large catalog fast.)
@@ -280,8 +286,12 @@ export async function inspectImages(references: readonly string[]): Promise<Map<
   const found = new Map<string, ImageInfo>()
   const unique = [...new Set(references)]
   if (unique.length === 0) return found
-  // Absent images are expected here; an engine that does not answer is not (docker() throws).
-  const result = await docker(['image', 'inspect', ...unique], { allowFailure: true })
+  // Absent images are expected here; an engine that does not answer is not (docker() throws),
+  // nor any other failure (a docker context that does not exist, a config docker cannot
+  // read): read as "absent", it would call built images "not built".
+  const argv = ['image', 'inspect', ...unique]
+  const result = await docker(argv, { allowFailure: true })
+  if (result.exitCode !== 0 && !onlyAbsentImages(result.stderr)) throw new CommandError(['docker', ...argv], result)
   let infos: ImageInfo[] = []
   try {
     infos = JSON.parse(result.stdout || '[]') as ImageInfo[]

@@ -69,3 +69,14 @@ t.test('a password in DOCKER_HOST or docker.host is never printed', async (t) =>
     }
   }
 })
+
+t.test('DOCKER_CONTEXT names no context: one line saying so, never a plan of images "not built"', async (t) => {
+  // The CLI cannot even start ("Failed to initialize"); an inspection that fails so must not
+  // read as images absent (publish_docker --dry-run then listed every tag as a push that fails).
+  const { dir, env } = repository(t)
+  for (const args of tasks) {
+    const run = await runCli(['-r', dir, ...args], { env: { ...env, DOCKER_CONTEXT: 'casa-no-such-context' } })
+    oneLine(t, run, /^error: .*context "casa-no-such-context": context not found/)
+    t.notMatch(run.stdout, /not built/, `${args.join(' ')}: no image said to be not built`)
+  }
+})
