@@ -12,7 +12,7 @@ import { pipeline } from 'node:stream/promises'
 import { spawn } from 'node:child_process'
 import { Agent, request, type Dispatcher } from 'undici'
 import { UserError, errorMessage } from './errors.js'
-import { ui } from './ui.js'
+import { printable, ui } from './ui.js'
 
 /**
  * How long a registry may keep silent (to accept the connection, to start its answer, between
@@ -26,9 +26,15 @@ export function registryTimeoutSeconds(env: NodeJS.ProcessEnv = process.env): nu
   const text = env.CASA_REGISTRY_TIMEOUT
   if (text === undefined || text === '') return 30
   const seconds = Number(text)
-  if (!Number.isFinite(seconds) || seconds <= 0) throw new UserError(`CASA_REGISTRY_TIMEOUT=${text}: expected a number of seconds above 0`)
+  // A day at most: past 2^31 ms Node's timers fire at once (and the commit wait is ten times it).
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 86_400) {
+    throw new UserError(printable(`CASA_REGISTRY_TIMEOUT=${text}: expected a number of seconds above 0, at most 86400 (a day)`))
+  }
   return seconds
 }
+
+/** Seconds as the whole, non-zero milliseconds undici's timeouts take. */
+const milliseconds = (seconds: number) => Math.min(2 ** 31 - 1, Math.max(1, Math.ceil(seconds * 1000)))
 
 /**
  * How long a registry may take to answer the PUT that completes a blob upload, once the whole
@@ -55,7 +61,7 @@ function watchedUpload(source: NodeJS.ReadableStream, seconds: number, stalled: 
       done(null, chunk)
     },
   })
-  const timer = setTimeout(() => watched.destroy(stalled()), seconds * 1000)
+  const timer = setTimeout(() => watched.destroy(stalled()), milliseconds(seconds))
   watched.once('end', () => clearTimeout(timer))
   watched.once('close', () => clearTimeout(timer))
   pipeline(source, watched).catch(() => undefined) // an error in either is the upload's, said by undici
@@ -67,7 +73,7 @@ const agents = new Map<number, Agent>()
 function agentFor(seconds: number): Agent {
   let agent = agents.get(seconds)
   if (!agent) {
-    const ms = seconds * 1000
+    const ms = milliseconds(seconds)
     agent = new Agent({ headersTimeout: ms, bodyTimeout: ms, connect: { timeout: ms } })
     agents.set(seconds, agent)
   }
@@ -261,7 +267,7 @@ export class RegistryClient {
         put = await this.send('PUT', location.toString(), {
           headers: { 'content-type': 'application/octet-stream', 'content-length': String(blob.size) },
           body: Buffer.isBuffer(content) ? content : watchedUpload(content, this.timeout, stalled),
-          headersTimeout: wait * 1000,
+          headersTimeout: milliseconds(wait),
         })
       } catch (error) {
         if ((error as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT') throw new UserError(`registry ${this.host} did not confirm the upload of ${blob.digest} within ${wait} s`)

@@ -130,7 +130,22 @@ t.test('an ORAS registry that never answers: one line after CASA_REGISTRY_TIMEOU
 
   const bad = await runCli(['-r', repo.dir, 'publish_singularity', image], { env: { ...repo.env, CASA_REGISTRY_TIMEOUT: 'soon' }, kill: { signal: 'SIGKILL', afterMs: 60_000 } })
   t.equal(bad.code, 1, bad.stderr)
-  t.same(bad.stderr.trim().split('\n').filter((l) => !/^\d\d:\d\d:\d\d /.test(l)), ['error: CASA_REGISTRY_TIMEOUT=soon: expected a number of seconds above 0'])
+  t.same(bad.stderr.trim().split('\n').filter((l) => !/^\d\d:\d\d:\d\d /.test(l)), ['error: CASA_REGISTRY_TIMEOUT=soon: expected a number of seconds above 0, at most 86400 (a day)'])
+})
+
+t.test('CASA_REGISTRY_TIMEOUT out of what timers take: a tiny one still times out in one line, a huge one is refused', async (t) => {
+  const host = await silentRegistry(t)
+  const repo = repository(`{ hubs: { singularity: { upload: 'oras://${host}/casa-test' } } }`)
+  const created = await runCli(['-r', repo.dir, 'create_singularity', image], { env: repo.env })
+  t.equal(created.code, 0, created.stderr)
+  const said = (stderr: string) => stderr.trim().split('\n').filter((l) => !/^\d\d:\d\d:\d\d /.test(l))
+  const tiny = await runCli(['-r', repo.dir, 'publish_singularity', image], { env: { ...repo.env, CASA_REGISTRY_TIMEOUT: '0.0001' }, kill: { signal: 'SIGKILL', afterMs: 60_000 } })
+  t.equal(tiny.code, 1, tiny.stderr)
+  t.same(said(tiny.stderr), [`error: registry ${host} did not answer within 0.0001 s`], 'a timeout, not "unreachable: headersTimeout must be a positive integer"')
+  // Past 2^31 ms Node's timers fire at once (TimeoutOverflowWarning): a day is the most.
+  const huge = await runCli(['-r', repo.dir, 'publish_singularity', image], { env: { ...repo.env, CASA_REGISTRY_TIMEOUT: '3000000' }, kill: { signal: 'SIGKILL', afterMs: 60_000 } })
+  t.equal(huge.code, 1, huge.stderr)
+  t.same(said(huge.stderr), ['error: CASA_REGISTRY_TIMEOUT=3000000: expected a number of seconds above 0, at most 86400 (a day)'])
 })
 
 /**
