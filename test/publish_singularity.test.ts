@@ -361,3 +361,23 @@ t.test('a truncated SIF (a cut copy, a full disk): create_singularity converts i
   t.equal(tiny.code, 1, tiny.stderr)
   t.match(tiny.stderr, `error: ${sif} is truncated (64 bytes, shorter than a SIF header): run create_singularity ${image}`)
 })
+
+t.test('a .sif overwritten by something that is no SIF (zeros, another file): not up to date, not published', async (t) => {
+  const hubDir = join(tempDir(t), 'hub')
+  mkdirSync(hubDir)
+  const repo = repository(`{ hubs: { singularity: { upload: 'file://${hubDir}' } } }`)
+  const created = await runCli(['-r', repo.dir, 'create_singularity', image], { env: repo.env })
+  t.equal(created.code, 0, created.stderr)
+  const sif = join(repo.dir, sifName)
+  // Whole-file sizes: a header of zeros records a data end of 0, which no size is short of.
+  for (const content of [Buffer.alloc(statSync(sif).size), Buffer.from(`<html>${'x'.repeat(200_000)}</html>`)]) {
+    writeFileSync(sif, content)
+    const published = await runCli(['-r', repo.dir, 'publish_singularity', image], { env: repo.env })
+    t.equal(published.code, 1, published.stderr)
+    t.match(published.stderr, `error: ${sif} is not a SIF file (no SIF header): run create_singularity ${image}`)
+    t.same(readdirSync(hubDir), [], 'nothing uploaded')
+    const plan = await runCli(['-r', repo.dir, 'create_singularity', '--dry-run', image], { env: repo.env })
+    t.equal(plan.code, 0, plan.stderr)
+    t.match(plan.stdout, new RegExp(`${sifName.replace(/\./g, '\\.')}\\s+convert`), 'not up to date')
+  }
+})
