@@ -44,7 +44,10 @@ export function engineUnreachable(said: string): UserError | undefined {
  * ignores one, without repeating it; neither do we).
  */
 function engineAddress(): string {
-  return redact(engine.host ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock')
+  const { DOCKER_HOST, DOCKER_CONTEXT } = process.env
+  // DOCKER_CONTEXT, when DOCKER_HOST is not set, is where the CLI takes the address from.
+  const context = !DOCKER_HOST && DOCKER_CONTEXT ? `docker context ${DOCKER_CONTEXT}` : undefined
+  return redact(engine.host ?? DOCKER_HOST ?? context ?? 'unix:///var/run/docker.sock')
 }
 
 function dockerEnv(): NodeJS.ProcessEnv {

@@ -78,5 +78,6 @@ t.test('DOCKER_CONTEXT names no context: one line saying so, never a plan of ima
     const run = await runCli(['-r', dir, ...args], { env: { ...env, DOCKER_CONTEXT: 'casa-no-such-context' } })
     oneLine(t, run, /^error: .*context "casa-no-such-context": context not found/)
     t.notMatch(run.stdout, /not built/, `${args.join(' ')}: no image said to be not built`)
+    t.notMatch(run.stderr, /docker\.sock/, `${args.join(' ')}: the default socket is not where docker looked`)
   }
 })
