@@ -32,11 +32,13 @@ export function useDockerEngine(options: DockerOptions): void {
  */
 export function engineUnreachable(said: string): UserError | undefined {
   const down = /Cannot connect to the Docker daemon at (\S+?)\.? Is the docker daemon running/.exec(said)
-  const other = /^.*(?:trying to connect to the Docker daemon socket|^error during connect:).*$/m.exec(said)
+  // "Failed to initialize:": the CLI could not even set up its client (a DOCKER_CONTEXT that
+  // does not exist, an ssh:// address holding a password).
+  const other = /^.*(?:trying to connect to the Docker daemon socket|^error during connect:|^Failed to initialize:).*$/m.exec(said)
   if (!down && !other) return undefined
   const where = down?.[1] ?? engineAddress()
   const remedy = engine.host ? 'start dockerd (or change docker.host in the configuration)' : 'start dockerd (or set DOCKER_HOST)'
-  return new UserError(`no Docker engine answers at ${where}: ${down ? remedy : other![0].trim()}`)
+  return new UserError(redact(`no Docker engine answers at ${where}: ${down ? remedy : other![0].trim()}`))
 }
 
 /**

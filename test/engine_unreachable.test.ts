@@ -76,7 +76,7 @@ t.test('DOCKER_CONTEXT names no context: one line saying so, never a plan of ima
   const { dir, env } = repository(t)
   for (const args of tasks) {
     const run = await runCli(['-r', dir, ...args], { env: { ...env, DOCKER_CONTEXT: 'casa-no-such-context' } })
-    oneLine(t, run, /^error: .*context "casa-no-such-context": context not found/)
+    oneLine(t, run, /^error: no Docker engine answers at docker context casa-no-such-context: Failed to initialize: .*context "casa-no-such-context": context not found/)
     t.notMatch(run.stdout, /not built/, `${args.join(' ')}: no image said to be not built`)
     t.notMatch(run.stderr, /docker\.sock/, `${args.join(' ')}: the default socket is not where docker looked`)
   }
