@@ -4,10 +4,11 @@
 // of a SIF conversion (listing and inspecting images, creating, exporting and removing its
 // container) go to the engine's API instead where it is the local socket the CLI would use
 // (lib/dockerEngine.ts), with the same answers and messages.
-import type { ChildProcess } from 'node:child_process'
+import { spawn as spawnProcess, type ChildProcess } from 'node:child_process'
 import { Readable } from 'node:stream'
 import { EngineError, engineCall, engineStream, localEngineSocket } from './dockerEngine.js'
 import { UserError } from './errors.js'
+import { redact } from './redact.js'
 import { CommandError, lastLines, notInstalled, start, type RunOptions, type RunResult } from './exec.js'
 import { ui } from './ui.js'
 
@@ -31,11 +32,24 @@ export function useDockerEngine(options: DockerOptions): void {
  */
 export function engineUnreachable(said: string): UserError | undefined {
   const down = /Cannot connect to the Docker daemon at (\S+?)\.? Is the docker daemon running/.exec(said)
-  const other = /^.*(?:trying to connect to the Docker daemon socket|^error during connect:).*$/m.exec(said)
+  // "Failed to initialize:": the CLI could not even set up its client (a DOCKER_CONTEXT that
+  // does not exist, an ssh:// address holding a password).
+  const other = /^.*(?:trying to connect to the Docker daemon socket|^error during connect:|^Failed to initialize:).*$/m.exec(said)
   if (!down && !other) return undefined
-  const where = down?.[1] ?? engine.host ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'
+  const where = down?.[1] ?? engineAddress()
   const remedy = engine.host ? 'start dockerd (or change docker.host in the configuration)' : 'start dockerd (or set DOCKER_HOST)'
-  return new UserError(`no Docker engine answers at ${where}: ${down ? remedy : other![0].trim()}`)
+  return new UserError(redact(`no Docker engine answers at ${where}: ${down ? remedy : other![0].trim()}`))
+}
+
+/**
+ * Where docker commands go, for messages: a password in the URL masked (docker refuses or
+ * ignores one, without repeating it; neither do we).
+ */
+function engineAddress(): string {
+  const { DOCKER_HOST, DOCKER_CONTEXT } = process.env
+  // DOCKER_CONTEXT, when DOCKER_HOST is not set, is where the CLI takes the address from.
+  const context = !DOCKER_HOST && DOCKER_CONTEXT ? `docker context ${DOCKER_CONTEXT}` : undefined
+  return redact(engine.host ?? DOCKER_HOST ?? context ?? 'unix:///var/run/docker.sock')
 }
 
 function dockerEnv(): NodeJS.ProcessEnv {
@@ -75,10 +89,26 @@ export function docker(args: readonly string[], options: RunOptions = {}): Promi
       const result = { exitCode: code ?? (signal ? 128 : 1), stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() }
       // Even where a failure is expected (an absent image), an engine that does not answer is not.
       const unreachable = result.exitCode !== 0 ? engineUnreachable(result.stderr) : undefined
-      if (unreachable) reject(unreachable)
-      else if (result.exitCode !== 0 && !options.allowFailure) reject(new CommandError(['docker', ...args], result))
-      else resolve(result)
+      void (unreachable ? engineAnswers() : Promise.resolve(false)).then((answers) => {
+        if (unreachable && !answers) reject(unreachable)
+        else if (result.exitCode !== 0 && !options.allowFailure) reject(new CommandError(['docker', ...args], result))
+        else resolve(result)
+      })
     })
+  })
+}
+
+/**
+ * Whether the engine answers `docker version` after all. What a command printed can hold
+ * docker's own words without the engine being down: a build step that runs docker, or echoes
+ * its message, fails the build with that output on stderr (the legacy builder repeats the
+ * step's command there, newlines included). Asked only when the words were seen.
+ */
+function engineAnswers(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawnProcess('docker', ['version', '--format', '{{.Server.Version}}'], { env: dockerEnv(), stdio: 'ignore' })
+    child.on('error', () => resolve(false))
+    child.on('close', (code) => resolve(code === 0))
   })
 }
 
@@ -167,7 +197,7 @@ export async function checkEngine(): Promise<void> {
   const result = await docker(['version', '--format', '{{.Server.Version}}'], { allowFailure: true })
   if (result.exitCode !== 0) {
     const said = result.stderr.trim().split('\n').pop() ?? ''
-    throw new UserError(`no Docker engine answers at ${engine.host ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'}: ${said}`)
+    throw new UserError(`no Docker engine answers at ${engineAddress()}: ${redact(said)}`)
   }
 }
 
@@ -247,6 +277,12 @@ export function normalizeReference(reference: string): string {
   return ref
 }
 
+/** Whether `docker image inspect` failed only because some of the images are absent. */
+function onlyAbsentImages(stderr: string): boolean {
+  const lines = stderr.split('\n').filter((line) => line.trim() !== '')
+  return lines.length > 0 && lines.every((line) => /^(?:Error response from daemon: |Error: )?(?:no such (?:image|object)\b|invalid reference format)/i.test(line))
+}
+
 /**
  * `docker image inspect` of many references in one call: reference -> image, absent ones left
  * out. (One process instead of one per image keeps planning a large catalog fast.)
@@ -255,8 +291,12 @@ export async function inspectImages(references: readonly string[]): Promise<Map<
   const found = new Map<string, ImageInfo>()
   const unique = [...new Set(references)]
   if (unique.length === 0) return found
-  // Absent images are expected here; an engine that does not answer is not (docker() throws).
-  const result = await docker(['image', 'inspect', ...unique], { allowFailure: true })
+  // Absent images are expected here; an engine that does not answer is not (docker() throws),
+  // nor any other failure (a docker context that does not exist, a config docker cannot
+  // read): read as "absent", it would call built images "not built".
+  const argv = ['image', 'inspect', ...unique]
+  const result = await docker(argv, { allowFailure: true })
+  if (result.exitCode !== 0 && !onlyAbsentImages(result.stderr)) throw new CommandError(['docker', ...argv], result)
   let infos: ImageInfo[] = []
   try {
     infos = JSON.parse(result.stdout || '[]') as ImageInfo[]

@@ -7,24 +7,65 @@ import { createReadStream } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
+import { Transform, type Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { spawn } from 'node:child_process'
 import { Agent, request, type Dispatcher } from 'undici'
 import { UserError, errorMessage } from './errors.js'
-import { ui } from './ui.js'
+import { printable, ui } from './ui.js'
 
 /**
  * How long a registry may keep silent (to accept the connection, to start its answer, between
  * two pieces of it): CASA_REGISTRY_TIMEOUT seconds, 30 by default. undici's own defaults
  * (300 s for headers and for the body) leave a registry that took the connection and hung
  * holding a publish for ten minutes per request, which looks like forever. Uploads are not
- * limited in total: the wait for headers runs only while our body is not flowing.
+ * limited in total: the wait for headers runs only while our body is not flowing, and the wait
+ * for the answer to a blob upload is longer (commitWaitSeconds).
  */
 export function registryTimeoutSeconds(env: NodeJS.ProcessEnv = process.env): number {
   const text = env.CASA_REGISTRY_TIMEOUT
   if (text === undefined || text === '') return 30
   const seconds = Number(text)
-  if (!Number.isFinite(seconds) || seconds <= 0) throw new UserError(`CASA_REGISTRY_TIMEOUT=${text}: expected a number of seconds above 0`)
+  // A day at most: past 2^31 ms Node's timers fire at once (and the commit wait is ten times it).
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 86_400) {
+    throw new UserError(printable(`CASA_REGISTRY_TIMEOUT=${text}: expected a number of seconds above 0, at most 86400 (a day)`))
+  }
   return seconds
+}
+
+/** Seconds as the whole, non-zero milliseconds undici's timeouts take. */
+const milliseconds = (seconds: number) => Math.min(2 ** 31 - 1, Math.max(1, Math.ceil(seconds * 1000)))
+
+/**
+ * How long a registry may take to answer the PUT that completes a blob upload, once the whole
+ * blob was sent: ten times the timeout, plus a second per 10 MB. Registries check the digest
+ * and move the blob into place before answering, and some storage drivers (S3) copy it then,
+ * which takes minutes for GBs: the short limit would cut valid pushes of large SIF files.
+ */
+export function commitWaitSeconds(timeout: number, size: number): number {
+  return 10 * timeout + Math.round(size / 10_000_000)
+}
+
+/**
+ * `source` as it is read for an upload, failing with `stalled` when nothing of it was taken
+ * for `seconds` before its end: the commit wait of the PUT carrying it must not also be how
+ * long an upload may stand still. Reads follow the socket (undici waits for 'drain').
+ */
+function watchedUpload(source: NodeJS.ReadableStream, seconds: number, stalled: () => Error): Readable {
+  // A chunk passes only when the one before it was taken (no 'data' listener here: it would
+  // start the flow on its own, before undici listens, and lose what it saw).
+  const watched = new Transform({
+    highWaterMark: 1 << 20,
+    transform(chunk, _encoding, done) {
+      timer.refresh()
+      done(null, chunk)
+    },
+  })
+  const timer = setTimeout(() => watched.destroy(stalled()), milliseconds(seconds))
+  watched.once('end', () => clearTimeout(timer))
+  watched.once('close', () => clearTimeout(timer))
+  pipeline(source, watched).catch(() => undefined) // an error in either is the upload's, said by undici
+  return watched
 }
 
 // One connection pool per timeout (in practice one per run), shared by every client.
@@ -32,7 +73,7 @@ const agents = new Map<number, Agent>()
 function agentFor(seconds: number): Agent {
   let agent = agents.get(seconds)
   if (!agent) {
-    const ms = seconds * 1000
+    const ms = milliseconds(seconds)
     agent = new Agent({ headersTimeout: ms, bodyTimeout: ms, connect: { timeout: ms } })
     agents.set(seconds, agent)
   }
@@ -149,14 +190,18 @@ export class RegistryClient {
     }
   }
 
-  private async send(method: string, path: string, options: { headers?: Record<string, string>; body?: Buffer | string | NodeJS.ReadableStream; retryAuth?: boolean } = {}): Promise<Dispatcher.ResponseData> {
+  private async send(
+    method: string,
+    path: string,
+    options: { headers?: Record<string, string>; body?: Buffer | string | NodeJS.ReadableStream; retryAuth?: boolean; headersTimeout?: number } = {},
+  ): Promise<Dispatcher.ResponseData> {
     const url = path.startsWith('http') ? path : `${this.base}${path}`
     const headers = { ...options.headers, ...(this.authorization ? { authorization: this.authorization } : {}) }
     let response: Dispatcher.ResponseData
     try {
-      response = await request(url, { method: method as 'GET', headers, body: options.body as Buffer, dispatcher: this.dispatcher })
+      response = await request(url, { method: method as 'GET', headers, body: options.body as Buffer, dispatcher: this.dispatcher, headersTimeout: options.headersTimeout })
     } catch (error) {
-      if (isTimeout(error)) throw error // said by answered()
+      if (isTimeout(error) || error instanceof UserError) throw error // said by answered(), or by an upload's watch
       throw new UserError(`registry ${this.host} unreachable: ${errorMessage(error)}`)
     }
     if (response.statusCode === 401 && options.retryAuth !== false && !(options.body && typeof options.body === 'object' && 'pipe' in options.body)) {
@@ -214,10 +259,20 @@ export class RegistryClient {
       await start.body.dump()
       const location = new URL(String(start.headers.location), this.base)
       location.searchParams.set('digest', blob.digest)
-      const put = await this.send('PUT', location.toString(), {
-        headers: { 'content-type': 'application/octet-stream', 'content-length': String(blob.size) },
-        body: blob.open(),
-      })
+      const content = blob.open()
+      const wait = commitWaitSeconds(this.timeout, blob.size)
+      const stalled = () => new UserError(`registry ${this.host} stopped taking the upload of ${blob.digest} for ${this.timeout} s`)
+      let put: Dispatcher.ResponseData
+      try {
+        put = await this.send('PUT', location.toString(), {
+          headers: { 'content-type': 'application/octet-stream', 'content-length': String(blob.size) },
+          body: Buffer.isBuffer(content) ? content : watchedUpload(content, this.timeout, stalled),
+          headersTimeout: milliseconds(wait),
+        })
+      } catch (error) {
+        if ((error as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT') throw new UserError(`registry ${this.host} did not confirm the upload of ${blob.digest} within ${wait} s`)
+        throw error
+      }
       await this.ensure(put, `uploading ${blob.digest}`, [201])
       await put.body.dump()
       if (String(put.headers['docker-content-digest'] ?? blob.digest) !== blob.digest) throw new UserError(`registry ${this.host} stored ${blob.digest} under another digest`)

@@ -16,6 +16,7 @@ import { basename, dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { createContainer, exportContainer, removeContainer, type ImageInfo } from './docker.js'
 import { UserError, errorMessage } from './errors.js'
+import { printable } from './ui.js'
 import { lastLines, run } from './exec.js'
 import { onInterrupt } from './interrupt.js'
 import { RootfsStream } from './rootfs.js'
@@ -150,6 +151,11 @@ export async function writeTextAtomic(path: string, text: string): Promise<void>
 }
 
 export async function convertImage(request: ConvertRequest): Promise<ConvertResult> {
+  // Said before any work: the final rename would fail on it only after the whole conversion.
+  const existing = await stat(request.output).catch(() => undefined)
+  if (existing && !existing.isFile()) {
+    throw new UserError(printable(`${request.output} is ${existing.isDirectory() ? 'a directory' : 'not a regular file'}, not a SIF file: remove it or move it away`))
+  }
   const outDir = dirname(request.output)
   const tmpDir = request.tmpDir ?? temporaryDirectory()
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`

@@ -127,7 +127,7 @@ export async function readSif(path: string): Promise<SifFile> {
 }
 
 /**
- * Why a SIF file we wrote is not whole, or undefined when it is: its header records where its
+ * Why a SIF file we wrote is not whole (or no SIF at all), or undefined when it is: its header records where its
  * data ends (dataOffset + dataSize is the file's size, lib/sifWriter.ts), so a copy cut short
  * or a disk that filled up shows without reading the file. The .md5 and .dockerid beside it
  * would otherwise keep saying "up to date" about a file that is not there any more.
@@ -139,6 +139,9 @@ export async function sifTruncation(path: string): Promise<string | undefined> {
     const header = Buffer.alloc(HEADER_SIZE)
     const { bytesRead } = await handle.read(header, 0, HEADER_SIZE, 0)
     if (bytesRead < HEADER_SIZE) return `truncated (${size} bytes, shorter than a SIF header)`
+    // Without it the numbers below are anything: zeros record a data end of 0, and another
+    // file (an HTML error page saved under that name) some huge size.
+    if (cstring(header, 32, 10) !== SIF_MAGIC) return 'not a SIF file (no SIF header)'
     const recorded = int64(header, 112) + int64(header, 120)
     return size < recorded ? `truncated (${size} bytes, its SIF header says ${recorded})` : undefined
   } finally {

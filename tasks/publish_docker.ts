@@ -30,6 +30,8 @@ pushed or fail (not built: exit 1, as the real run would).`,
         const plan = await planPushes(images, config.hubs.docker)
         const rows = plan.map((p) => [p.local, p.remote, p.visibility, p.detail ? `${p.action}: ${p.detail}` : p.action])
         ui.result(options.json ? JSON.stringify(plan, null, 2) : ui.table(['image', 'pushed as', 'visibility', 'would'], rows))
+        // Said on stderr too, as the real run says it: an exit 1 is never silent (--json, CI logs).
+        for (const p of plan) if (p.detail) ui.error(p.detail)
         return plan.some((p) => p.action === 'fail') ? 1 : 0
       }
       await checkEngine()

@@ -147,6 +147,26 @@ t.test('a failing build skips its dependents, the others still build, exit 1', a
   t.equal(imageId(`${ns}/broken:1`), undefined)
 })
 
+t.test("a build step that prints docker's own 'cannot connect' words is a failed build, not a missing engine", async (t) => {
+  // Shell form (the legacy builder repeats the command in its error) and exec form with
+  // newlines (the words then start a line of stderr, as the CLI's own message would).
+  const said = 'Cannot connect to the Docker daemon at tcp://db.example:2375. Is the docker daemon running?'
+  definition('enginetalk/bb', {
+    'casa_distro_docker.yaml': 'image_sources:\n  - name: enginetalk\n    tags: ["1"]\n',
+    Dockerfile: `FROM ${base}\nRUN echo "${said}" && exit 3\n`,
+  })
+  definition('enginetalk2/bb', {
+    'casa_distro_docker.yaml': 'image_sources:\n  - name: enginetalk2\n    tags: ["1"]\n',
+    Dockerfile: `FROM ${base}\nRUN ["sh", "-c", "echo x\\n${said}\\nerror during connect: no\\nexit 3"]\n`,
+  })
+  for (const name of ['enginetalk', 'enginetalk2']) {
+    const result = await cli('create_docker', `${ns}/${name}:*`)
+    t.equal(result.code, 1, result.stderr)
+    t.match(result.stdout, new RegExp(`${ns}/${name}:1\\s+failed .*docker build failed: `), `${name}: said as a failed build`)
+    t.notMatch(result.stdout + result.stderr, /no Docker engine answers/, `${name}: not as a missing engine`)
+  }
+})
+
 t.test('an image depending on two others is rebuilt when the one it only COPYs from changes', async (t) => {
   definition('combo/bb', {
     'casa_distro_docker.yaml': 'dependencies: [../../dev, ../../other/bb]\nimage_sources:\n  - name: combo\n    tags: ["1"]\n',

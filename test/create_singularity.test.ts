@@ -408,3 +408,20 @@ t.test('a removed .sif whose .md5 and .dockerid remain is converted again', asyn
   t.notMatch(again.stderr + again.stdout, /up to date/)
   t.ok(existsSync(sif), 'the .sif is back')
 })
+
+t.test('a directory where the .sif goes: one line naming it, before the export, nothing left', async (t) => {
+  const tag = `${ns}/small:${run}dir`
+  sh('docker', ['tag', base, tag])
+  t.teardown(() => void spawnSync('docker', ['image', 'rm', tag]))
+  const repo = repository()
+  const sif = join(repo.dir, `${tag.replace(/[/:]/g, '_')}.sif`)
+  mkdirSync(sif)
+  const before = readdirSync(repo.dir).sort()
+  const made = await runCli(['-r', repo.dir, 'create_singularity', tag], { env: repo.env })
+  t.equal(made.code, 1, made.stderr)
+  t.match(made.stderr, `error: ${sif} is a directory, not a SIF file: remove it or move it away\n`)
+  t.notMatch(made.stderr, /internal error|\n\s+at /, 'no stack trace')
+  t.notMatch(made.stderr, /writing the SIF file/, 'stopped before the conversion')
+  t.same(readdirSync(repo.dir).sort(), before, 'nothing left beside it')
+  t.same(readdirSync(sif), [], 'the directory untouched')
+})

@@ -50,3 +50,34 @@ t.test('config docker.host names nothing: the message says to change it', async 
   const run = await runCli(['-r', dir, 'create_singularity'], { env })
   oneLine(t, run, /^error: no Docker engine answers at unix:\/\/\/nonexistent\/docker\.sock: start dockerd \(or change docker\.host in the configuration\)$/)
 })
+
+t.test('a password in DOCKER_HOST or docker.host is never printed', async (t) => {
+  // Docker refuses ssh:// passwords and ignores tcp:// ones, without repeating them; the
+  // messages saying what went wrong with the engine must not repeat them either.
+  for (const where of ['ssh://bob:s3cret-pw@127.0.0.1:1', 'tcp://bob:s3cret-pw@127.0.0.1:1']) {
+    const fromEnv = repository(t)
+    const fromConfig = repository(t, `{ docker: { host: '${where}' } }`)
+    for (const args of tasks) {
+      for (const { dir, env } of [
+        { dir: fromEnv.dir, env: { ...fromEnv.env, DOCKER_HOST: where } },
+        { dir: fromConfig.dir, env: fromConfig.env },
+      ]) {
+        const run = await runCli(['-v', '-r', dir, ...args], { env })
+        t.equal(run.code, 1, `${args.join(' ')}: ${run.stderr}`)
+        t.notMatch(run.stdout + run.stderr, 's3cret-pw', `${where}, ${args.join(' ')}: the password is not printed`)
+      }
+    }
+  }
+})
+
+t.test('DOCKER_CONTEXT names no context: one line saying so, never a plan of images "not built"', async (t) => {
+  // The CLI cannot even start ("Failed to initialize"); an inspection that fails so must not
+  // read as images absent (publish_docker --dry-run then listed every tag as a push that fails).
+  const { dir, env } = repository(t)
+  for (const args of tasks) {
+    const run = await runCli(['-r', dir, ...args], { env: { ...env, DOCKER_CONTEXT: 'casa-no-such-context' } })
+    oneLine(t, run, /^error: no Docker engine answers at docker context casa-no-such-context: Failed to initialize: .*context "casa-no-such-context": context not found/)
+    t.notMatch(run.stdout, /not built/, `${args.join(' ')}: no image said to be not built`)
+    t.notMatch(run.stderr, /docker\.sock/, `${args.join(' ')}: the default socket is not where docker looked`)
+  }
+})

@@ -181,11 +181,13 @@ t.test('--dry-run shows what the real run would do with an image never built: it
   t.equal(real.code, 1, 'the real run fails on it')
   t.match(real.stderr, `error: ${ns}/nobuild:v1 is not built (run create_docker image_names='${ns}/nobuild:v1')`)
   t.equal(dry.code, 1, `so does the dry run: ${dry.stderr}`)
+  t.match(dry.stderr, `error: ${ns}/nobuild:v1 is not built (run create_docker image_names='${ns}/nobuild:v1')`, 'and says why on stderr, as the real run: exit 1 is never silent')
   t.match(dry.stdout, new RegExp(`${ns}/pub:v1\\s+${publicRegistry.host}/demo/pub:v1\\s+public\\s+push\\n`), 'a built image: pushed')
   t.match(dry.stdout, new RegExp(`${ns}/nobuild:v1\\s+${publicRegistry.host}/demo/nobuild:v1\\s+public\\s+fail: ${ns}/nobuild:v1 is not built \\(run create_docker image_names='${ns}/nobuild:v1'\\)`), 'an unbuilt one: would fail, and why')
   t.equal(await registryDigest(publicRegistry.host, 'demo/nobuild', 'v1'), undefined, 'nothing pushed')
 
   const json = await cli('publish_docker', '--dry-run', '--json', `${ns}/nobuild:*`)
   t.equal(json.code, 1)
+  t.match(json.stderr, `error: ${ns}/nobuild:v1 is not built`, 'with --json too')
   t.same(JSON.parse(json.stdout), [{ local: `${ns}/nobuild:v1`, remote: `${publicRegistry.host}/demo/nobuild:v1`, visibility: 'public', action: 'fail', detail: `${ns}/nobuild:v1 is not built (run create_docker image_names='${ns}/nobuild:v1')` }])
 })

@@ -6,8 +6,11 @@ import t, { type Test } from 'tap'
 import { createHash } from 'node:crypto'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { createServer as createHttpServer, request as httpRequest } from 'node:http'
 import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { basename, join } from 'node:path'
+import { Readable } from 'node:stream'
+import { RegistryClient } from '../lib/registry.js'
 import { publishToServer, type ServerHub } from '../lib/sifPublish.js'
 import type { SingularityItem } from '../lib/singularityPlan.js'
 import { runCli } from './helpers/cli.js'
@@ -127,7 +130,119 @@ t.test('an ORAS registry that never answers: one line after CASA_REGISTRY_TIMEOU
 
   const bad = await runCli(['-r', repo.dir, 'publish_singularity', image], { env: { ...repo.env, CASA_REGISTRY_TIMEOUT: 'soon' }, kill: { signal: 'SIGKILL', afterMs: 60_000 } })
   t.equal(bad.code, 1, bad.stderr)
-  t.same(bad.stderr.trim().split('\n').filter((l) => !/^\d\d:\d\d:\d\d /.test(l)), ['error: CASA_REGISTRY_TIMEOUT=soon: expected a number of seconds above 0'])
+  t.same(bad.stderr.trim().split('\n').filter((l) => !/^\d\d:\d\d:\d\d /.test(l)), ['error: CASA_REGISTRY_TIMEOUT=soon: expected a number of seconds above 0, at most 86400 (a day)'])
+})
+
+t.test('CASA_REGISTRY_TIMEOUT out of what timers take: a tiny one still times out in one line, a huge one is refused', async (t) => {
+  const host = await silentRegistry(t)
+  const repo = repository(`{ hubs: { singularity: { upload: 'oras://${host}/casa-test' } } }`)
+  const created = await runCli(['-r', repo.dir, 'create_singularity', image], { env: repo.env })
+  t.equal(created.code, 0, created.stderr)
+  const said = (stderr: string) => stderr.trim().split('\n').filter((l) => !/^\d\d:\d\d:\d\d /.test(l))
+  const tiny = await runCli(['-r', repo.dir, 'publish_singularity', image], { env: { ...repo.env, CASA_REGISTRY_TIMEOUT: '0.0001' }, kill: { signal: 'SIGKILL', afterMs: 60_000 } })
+  t.equal(tiny.code, 1, tiny.stderr)
+  t.same(said(tiny.stderr), [`error: registry ${host} did not answer within 0.0001 s`], 'a timeout, not "unreachable: headersTimeout must be a positive integer"')
+  // Past 2^31 ms Node's timers fire at once (TimeoutOverflowWarning): a day is the most.
+  const huge = await runCli(['-r', repo.dir, 'publish_singularity', image], { env: { ...repo.env, CASA_REGISTRY_TIMEOUT: '3000000' }, kill: { signal: 'SIGKILL', afterMs: 60_000 } })
+  t.equal(huge.code, 1, huge.stderr)
+  t.same(said(huge.stderr), ['error: CASA_REGISTRY_TIMEOUT=3000000: expected a number of seconds above 0, at most 86400 (a day)'])
+})
+
+/**
+ * A proxy in front of a real registry that holds back its answer to the PUT completing each
+ * blob upload (the one with ?digest=) by `delayMs`, or for ever: what a registry whose storage
+ * driver copies the blob before answering (S3: minutes for GBs) looks like.
+ */
+async function slowCommitProxy(t: Test, target: string, delayMs: number): Promise<{ host: string; held: string[] }> {
+  const held: string[] = []
+  const pending = new Set<NodeJS.Timeout>()
+  const server = createHttpServer((req, res) => {
+    const body: Buffer[] = []
+    req.on('data', (c: Buffer) => body.push(c))
+    req.on('end', () => {
+      const forward = httpRequest(`http://${target}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+        const commit = req.method === 'PUT' && /[?&]digest=/.test(req.url ?? '')
+        if (commit) held.push(req.url!)
+        if (commit && delayMs === Infinity) return answer.resume()
+        const timer = setTimeout(() => {
+          pending.delete(timer)
+          res.writeHead(answer.statusCode!, answer.headers)
+          answer.pipe(res)
+        }, commit ? delayMs : 0)
+        pending.add(timer)
+      })
+      forward.on('error', () => res.destroy())
+      forward.end(Buffer.concat(body))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    for (const timer of pending) clearTimeout(timer)
+    server.closeAllConnections()
+    server.close()
+  })
+  return { host: `127.0.0.1:${(server.address() as AddressInfo).port}`, held }
+}
+
+t.test('a registry slow to confirm a blob it received: the push waits for it, past CASA_REGISTRY_TIMEOUT', async (t) => {
+  const registry = await startRegistry()
+  t.teardown(registry.stop)
+  const proxy = await slowCommitProxy(t, registry.host, 3000)
+  const repo = repository(`{ hubs: { singularity: { upload: 'oras://${proxy.host}/casa-test' } } }`)
+  const created = await runCli(['-r', repo.dir, 'create_singularity', image], { env: repo.env })
+  t.equal(created.code, 0, created.stderr)
+  const pushed = await runCli(['-r', repo.dir, 'publish_singularity', image], { env: { ...repo.env, CASA_REGISTRY_TIMEOUT: '1' }, kill: { signal: 'SIGKILL', afterMs: 60_000 } })
+  t.equal(pushed.code, 0, pushed.stderr)
+  t.match(pushed.stderr, /pushed to oras:\/\//)
+  t.equal(proxy.held.length, 2, 'both blob uploads (config and SIF) were answered 3 s late')
+  const digest = `sha256:${createHash('sha256').update(readFileSync(join(repo.dir, sifName))).digest('hex')}`
+  const manifest = await fetch(`http://${registry.host}/v2/casa-test/small/manifests/${tag}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })
+  t.equal(manifest.status, 200, 'the tag is in the registry')
+  t.equal((await manifest.json()).layers[0].digest, digest, 'holding the SIF file')
+})
+
+t.test('a registry that never confirms a blob it received: one line, after a longer but bounded wait', async (t) => {
+  const registry = await startRegistry()
+  t.teardown(registry.stop)
+  const proxy = await slowCommitProxy(t, registry.host, Infinity)
+  const repo = repository(`{ hubs: { singularity: { upload: 'oras://${proxy.host}/casa-test' } } }`)
+  const created = await runCli(['-r', repo.dir, 'create_singularity', image], { env: repo.env })
+  t.equal(created.code, 0, created.stderr)
+  const started = Date.now()
+  const pushed = await runCli(['-r', repo.dir, 'publish_singularity', image], { env: { ...repo.env, CASA_REGISTRY_TIMEOUT: '1' }, kill: { signal: 'SIGKILL', afterMs: 60_000 } })
+  t.ok(Date.now() - started < 40_000, 'over well before the test kills it')
+  t.equal(pushed.code, 1, pushed.stderr)
+  const said = pushed.stderr.trim().split('\n').filter((l) => !/^\d\d:\d\d:\d\d /.test(l))
+  t.match(said, [/^error: registry 127\.0\.0\.1:\d+ did not confirm the upload of sha256:[0-9a-f]{64} within \d+ s$/], 'one line (progress lines aside)')
+  t.equal(said.length, 1)
+  t.notMatch(pushed.stderr, /\n\s+at |internal error/, 'no stack trace')
+})
+
+t.test('a registry that stops reading an upload half way: one line after CASA_REGISTRY_TIMEOUT seconds, not the commit wait', async (t) => {
+  // The client directly: a SIF file large enough to fill the loopback socket buffers would
+  // take the busybox image many times over. The server is real HTTP; it stops reading the PUT.
+  const server = createHttpServer((req, res) => {
+    if (req.method === 'HEAD') return res.writeHead(404).end()
+    if (req.method === 'POST') return res.writeHead(202, { location: '/v2/casa-test/big/blobs/uploads/1' }).end()
+    req.pause() // and never answers
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    server.closeAllConnections()
+    server.close()
+  })
+  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`
+  process.env.CASA_REGISTRY_TIMEOUT = '1'
+  t.teardown(() => void delete process.env.CASA_REGISTRY_TIMEOUT)
+  const client = new RegistryClient(host, 'casa-test/big')
+  const size = 256 << 20
+  const chunk = Buffer.alloc(1 << 20)
+  const started = Date.now()
+  await t.rejects(
+    client.pushBlob({ digest: `sha256:${'0'.repeat(64)}`, size, open: () => Readable.from((function* () { for (let sent = 0; sent < size; sent += chunk.length) yield chunk })()) }),
+    { name: 'UserError', message: `registry ${host} stopped taking the upload of sha256:${'0'.repeat(64)} for 1 s` },
+  )
+  t.ok(Date.now() - started < 8_000, 'within seconds, not the commit wait of 10 s and more')
 })
 
 /** A server hub recording the puts in order and storing them in `dir` (as lib/transport would). */
@@ -245,4 +360,24 @@ t.test('a truncated SIF (a cut copy, a full disk): create_singularity converts i
   const tiny = await runCli(['-r', repo.dir, 'publish_singularity', image], { env: repo.env })
   t.equal(tiny.code, 1, tiny.stderr)
   t.match(tiny.stderr, `error: ${sif} is truncated (64 bytes, shorter than a SIF header): run create_singularity ${image}`)
+})
+
+t.test('a .sif overwritten by something that is no SIF (zeros, another file): not up to date, not published', async (t) => {
+  const hubDir = join(tempDir(t), 'hub')
+  mkdirSync(hubDir)
+  const repo = repository(`{ hubs: { singularity: { upload: 'file://${hubDir}' } } }`)
+  const created = await runCli(['-r', repo.dir, 'create_singularity', image], { env: repo.env })
+  t.equal(created.code, 0, created.stderr)
+  const sif = join(repo.dir, sifName)
+  // Whole-file sizes: a header of zeros records a data end of 0, which no size is short of.
+  for (const content of [Buffer.alloc(statSync(sif).size), Buffer.from(`<html>${'x'.repeat(200_000)}</html>`)]) {
+    writeFileSync(sif, content)
+    const published = await runCli(['-r', repo.dir, 'publish_singularity', image], { env: repo.env })
+    t.equal(published.code, 1, published.stderr)
+    t.match(published.stderr, `error: ${sif} is not a SIF file (no SIF header): run create_singularity ${image}`)
+    t.same(readdirSync(hubDir), [], 'nothing uploaded')
+    const plan = await runCli(['-r', repo.dir, 'create_singularity', '--dry-run', image], { env: repo.env })
+    t.equal(plan.code, 0, plan.stderr)
+    t.match(plan.stdout, new RegExp(`${sifName.replace(/\./g, '\\.')}\\s+convert`), 'not up to date')
+  }
 })
