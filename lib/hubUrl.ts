@@ -1,6 +1,7 @@
 // Hub URLs: where publishing tasks upload. `sftp://user@host[:port]/path` (an absolute path on
-// the server; `/~/path` is relative to the login directory, as the original's lftp used it) and
-// `file:///path` (a local or mounted directory). Parsed once, validated with one-line errors.
+// the server; `/~/path` is relative to the login directory, as the original's lftp used it; no
+// path at all is refused) and `file:///path` (a local or mounted directory). Parsed once,
+// validated with one-line errors.
 import { fileURLToPath } from 'node:url'
 import { UserError } from './errors.js'
 import { expandHome } from './paths.js'
@@ -30,6 +31,9 @@ export function parseHubUrl(url: string): HubLocation {
   if (parsed.protocol === 'sftp:') {
     if (!parsed.hostname) throw new UserError(`invalid hub URL "${shown}": no host`)
     if (parsed.password) throw new UserError(`hub URL sftp://${parsed.username}@${parsed.host}/...: passwords in URLs are not supported; use a key (ssh-agent or ssh.identityFile)`)
+    // No path at all is ambiguous: lftp and OpenSSH's sftp start in the login directory, the
+    // sftp URI draft reads it as the root. A run would write in one or the other: not guessed.
+    if (parsed.pathname === '') throw new UserError(`invalid hub URL "${shown}": no path: write ${shown}/~/ for the login directory, or an absolute path`)
     const user = decodeURIComponent(parsed.username) || process.env.USER || 'root'
     const path = decodeURIComponent(parsed.pathname)
     // `/~/x` and `/~` are relative to the login directory, where sftp starts.

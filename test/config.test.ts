@@ -109,6 +109,9 @@ t.test('a wrong type or an unknown key is one line naming the file and the key p
   const badUrls: [string, RegExp][] = [
     ['file://srv/www', /hubs\.casaDistro\.upload: invalid hub URL "file:\/\/srv\/www": a file URL takes an absolute path after three slashes/],
     ['sftp:///srv/www', /hubs\.casaDistro\.upload: invalid hub URL "sftp:\/\/\/srv\/www": no host/],
+    // no path at all: lftp and OpenSSH's sftp would start in the login directory, the sftp URI
+    // draft at the root; neither is guessed
+    ['sftp://me@host:2222', /hubs\.casaDistro\.upload: invalid hub URL "sftp:\/\/me@host:2222": no path: write sftp:\/\/me@host:2222\/~\/ for the login directory, or an absolute path/],
     ['sftp://me:hunter2@host/www', /hubs\.casaDistro\.upload: hub URL sftp:\/\/me@host\/\.\.\.: passwords in URLs are not supported/],
     ['sftp://me:hunter2@[::1/www', /hubs\.casaDistro\.upload: invalid hub URL "sftp:\/\/me:\*\*\*@\[::1\/www"/],
     ['ftp://me:hunter2@host/www', /hubs\.casaDistro\.upload: expected a URL starting with sftp:\/\/ or file:\/\/, got "ftp:\/\/me:\*\*\*@host\/www"/],
