@@ -8,6 +8,8 @@
 // a helper of the user's as they did when they were in the URL. Other schemes (ssh://, file://,
 // scp-like) go to git unchanged: git's credential helpers are for its http transport only.
 
+import { isHttp, userinfoOf } from './redact.js'
+
 export interface GitCredentials {
   username: string
   password: string
@@ -28,9 +30,6 @@ export const credentialHelper = `!f() { test "$1" = get || return 0; printf 'use
 /** `git -c` options that make git ask the helper above, and only it, for credentials. */
 export const credentialOptions: readonly string[] = ['-c', 'credential.helper=', '-c', `credential.helper=${credentialHelper}`]
 
-// As in lib/redact.ts: the userinfo ends at the last @ before the first / ? or #.
-const httpUserinfo = /^(https?:\/\/)([^\s/?#@"<>]*(?:@[^\s/?#@"<>]*)*)@/i
-
 /**
  * %XX decoded as git decodes a URL's user name and password: a % not followed by two hex
  * digits is kept as written, and the escapes around it are still decoded (decoding the whole
@@ -49,16 +48,16 @@ function percentDecoded(text: string): string {
 
 /** Split an http(s) URL into the URL git is given and the credentials it gets from its environment. */
 export function gitRemote(url: string): GitRemote {
-  const match = httpUserinfo.exec(url)
-  if (!match) return { url }
-  const [, scheme, userinfo] = match as unknown as [string, string, string]
+  const found = userinfoOf(url)
+  if (!found || !isHttp(found.scheme)) return { url }
+  const { scheme, userinfo, rest } = found
   const colon = userinfo.indexOf(':')
   const credentials = {
     username: percentDecoded(colon < 0 ? userinfo : userinfo.slice(0, colon)),
     // A token given as the user name (`https://TOKEN@host`) goes with an empty password, as forges take it.
     password: colon < 0 ? '' : percentDecoded(userinfo.slice(colon + 1)),
   }
-  return { url: scheme + url.slice(match[0].length), credentials }
+  return { url: `${scheme}://${rest}`, credentials }
 }
 
 /** The git options and environment variables that hand `remote`'s credentials to one git process. */

@@ -14,9 +14,20 @@
 // A userinfo ends at white space, " < or > (no URL holds them: the config refuses them there,
 // see configSchema.gitUrlProblem), never at ', which a URL allows in a password: git quotes
 // URLs between ' and ', but its closing ' comes after the host, past the @.
-const urlUserinfo = /\b([a-z][a-z0-9+.-]*):\/\/([^\s/?#@"<>]*(?:@[^\s/?#@"<>]*)*)@/gi
+const userinfoAt = String.raw`([a-z][a-z0-9+.-]*):\/\/([^\s/?#@"<>]*(?:@[^\s/?#@"<>]*)*)@`
+const urlUserinfo = new RegExp(String.raw`\b` + userinfoAt, 'gi')
+const leadingUserinfo = new RegExp(`^${userinfoAt}`, 'i')
 
-const isHttp = (scheme: string) => /^https?$/i.test(scheme)
+export const isHttp = (scheme: string): boolean => /^https?$/i.test(scheme)
+
+/**
+ * The userinfo of a URL written `scheme://userinfo@...`, found by the same rule as redact()'s
+ * (so what is masked and what is taken out of a URL cannot drift apart); `rest` follows the @.
+ */
+export function userinfoOf(url: string): { scheme: string; userinfo: string; rest: string } | undefined {
+  const match = leadingUserinfo.exec(url)
+  return match ? { scheme: match[1]!, userinfo: match[2]!, rest: url.slice(match[0].length) } : undefined
+}
 
 /** Mask the credentials of every URL in `text` (see the module comment for the rule) and `--password=...` words. */
 export function redact(text: string): string {
