@@ -87,12 +87,14 @@ class Ui {
     this.line(`${paint('green', '✔')} ${message}`)
   }
 
+  // Warnings and errors are one line each, whatever names they quote: a control character
+  // from a file name (a newline, an escape sequence) is escaped here, once for every caller.
   warn(message: string): void {
-    this.line(paint('yellow', `warning: ${message}`))
+    this.line(paint('yellow', `warning: ${printable(message)}`))
   }
 
   error(message: string): void {
-    this.line(paint('red', `error: ${message}`))
+    this.line(paint('red', `error: ${printable(message)}`))
   }
 
   /** Verbose-only detail. */
