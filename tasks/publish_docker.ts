@@ -12,8 +12,9 @@ tags each of its tags as <registry>/<namespace>/<name>:<tag> of the hub its visi
 selects (config hubs.docker.public or hubs.docker.private) and pushes it. Credentials are
 those of your own "docker login <registry>" (credential store or helper); a refused push
 says which registry to log in to. After each push the registry's manifest digest is
-compared with the local repo digest. --dry-run lists every tag, where it would go and whether it would be
-pushed or fail (not built: exit 1, as the real run would).`,
+compared with the local repo digest (a registry silent for 30 s stops that check in one
+line: CASA_REGISTRY_TIMEOUT=<seconds> to change it). --dry-run lists every tag, where it
+would go and whether it would be pushed or fail (not built: exit 1, as the real run would).`,
     options: {
       image_names: { type: 'string', default: '*', positional: 'list', help: 'comma-separated wildcard filters on <namespace>/<name>:<tag>' },
       jobs: { type: 'number', help: 'pushes run at once (default: config jobs)' },
