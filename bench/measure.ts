@@ -11,8 +11,8 @@ export interface BenchLine {
   unit: 'ms' | 'MB' | 'bytes'
   /** ours / baseline; lower is better. */
   ratio: number
-  /** The ratio the goal allows (at most). */
-  goal: number
+  /** The ratio the goal allows (at most); none for a line that only informs (a floor, a bound). */
+  goal?: number
   /** Extra figures worth printing (absolute times, sizes). */
   note?: string
 }
@@ -37,7 +37,7 @@ export async function compare(
   name: string,
   ours: () => number | Promise<number>,
   baseline: () => number | Promise<number>,
-  options: { runs: number; goal: number; unit?: BenchLine['unit']; note?: string },
+  options: { runs: number; goal?: number; unit?: BenchLine['unit']; note?: string },
 ): Promise<BenchLine> {
   const a: number[] = []
   const b: number[] = []

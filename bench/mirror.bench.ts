@@ -3,6 +3,8 @@
 //   - full upload of a tree of 5,000 files of mixed sizes (CASA_BENCH_MIRROR_FILES to change): goal <= 1.0
 //   - after changing 1% of the files (and deleting a few): goal <= 0.5
 //   - a run with nothing changed transfers 0 bytes (ours, read from its report)
+// and, for information, the floor of any Node mirror: a program that only loads ssh2, connects
+// and opens SFTP (sshFloor.ts), against the same lftp 1% update.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -10,7 +12,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
 import { startSshd } from '../test/helpers/services.js'
-import { compare, type BenchLine } from './measure.js'
+import { compare, median, timeCommand, type BenchLine } from './measure.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const bin = join(root, 'bin', 'casa_distro_admin.js')
@@ -98,6 +100,23 @@ export default async function (): Promise<BenchLine[]> {
       ),
     )
     const oursUpdate = /(\d+) uploaded \(([^)]+)\), (\d+) deleted/.exec(lastReport)
+
+    // The floor: what a 1% update costs a Node program before it lists, walks or uploads
+    // anything. The 0.5 goal cannot be met below it. lftp gets a fresh 1% each time.
+    const floor = () => timeCommand([process.execPath, join(root, 'dist', 'bench', 'sshFloor.js'), '127.0.0.1', String(sshd.port), sshd.user, sshd.clientKey, sshd.knownHosts], { env })
+    const nodeAlone = median(Array.from({ length: 5 }, () => timeCommand([process.execPath, '-e', '0'], { env })))
+    lines.push(
+      await compare(
+        'floor: node + ssh2 connecting and opening SFTP only (no listing, walk or upload) vs lftp 1% changed',
+        floor,
+        () => {
+          changeOnePercent()
+          return lftp()
+        },
+        { runs: 5, note: `node -e 0 alone takes ${nodeAlone.toFixed(0)} ms here` },
+      ),
+    )
+    ours() // catch up with the changes lftp just mirrored
 
     // nothing changed: our report must say 0 bytes
     ours()
