@@ -1,6 +1,7 @@
 // The shape of casa.config.ts, as a schema that both validates a loaded config and gives
 // its TypeScript type. Add keys here (and their defaults in ../casa.config.ts) as tasks need them.
 import { UserError } from './errors.js'
+import { credentialProblem } from './gitCredentials.js'
 import { refNameProblem } from './gitRefName.js'
 import { parseHubUrl } from './hubUrl.js'
 import { redact } from './redact.js'
@@ -122,7 +123,8 @@ export function gitUrlProblem(url: string): string | undefined {
   if (userinfo && /[\s"<>\u0000-\u001f\u007f]/.test(userinfo[2]!)) {
     return `the user name or password of ${JSON.stringify(printable(`${userinfo[1]}***@${url.slice(userinfo[0].length)}`))} holds a space, a control character, " < or > as it is: percent-encode it (a space is %20, " is %22)`
   }
-  return undefined
+  // Percent-encoded, a control character passes the check above but not git's (lib/gitCredentials).
+  return credentialProblem(url)
 }
 
 /** A component whose three roles are on three branches: a release on one branch for two roles would delete it. */

@@ -6,6 +6,7 @@
 // (lib/dockerEngine.ts), with the same answers and messages.
 import { spawn as spawnProcess, type ChildProcess } from 'node:child_process'
 import { Readable } from 'node:stream'
+import { dockerContext } from './dockerContext.js'
 import { EngineError, engineCall, engineStream, localEngineSocket } from './dockerEngine.js'
 import { UserError } from './errors.js'
 import { redact } from './redact.js'
@@ -46,9 +47,11 @@ export function engineUnreachable(said: string): UserError | undefined {
  * ignores one, without repeating it; neither do we).
  */
 function engineAddress(): string {
-  const { DOCKER_HOST, DOCKER_CONTEXT } = process.env
-  // DOCKER_CONTEXT, when DOCKER_HOST is not set, is where the CLI takes the address from.
-  const context = !DOCKER_HOST && DOCKER_CONTEXT ? `docker context ${DOCKER_CONTEXT}` : undefined
+  const { DOCKER_HOST } = process.env
+  // A context (DOCKER_CONTEXT or `docker context use`) is where the CLI takes the address from
+  // when DOCKER_HOST is not set: the default socket is not where it looked.
+  const named = engine.host ? undefined : dockerContext()
+  const context = named ? `docker context ${named}` : undefined
   return redact(engine.host ?? DOCKER_HOST ?? context ?? 'unix:///var/run/docker.sock')
 }
 

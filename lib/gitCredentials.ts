@@ -8,7 +8,9 @@
 // a helper of the user's as they did when they were in the URL. Other schemes (ssh://, file://,
 // scp-like) go to git unchanged: git's credential helpers are for its http transport only.
 
+import { UserError } from './errors.js'
 import { isHttp, userinfoOf } from './redact.js'
+import { printable } from './ui.js'
 
 export interface GitCredentials {
   username: string
@@ -46,8 +48,8 @@ function percentDecoded(text: string): string {
   })
 }
 
-/** Split an http(s) URL into the URL git is given and the credentials it gets from its environment. */
-export function gitRemote(url: string): GitRemote {
+/** The URL git is given and the decoded credentials, before any check. */
+function split(url: string): GitRemote {
   const found = userinfoOf(url)
   if (!found || !isHttp(found.scheme)) return { url }
   const { scheme, userinfo, rest } = found
@@ -58,6 +60,32 @@ export function gitRemote(url: string): GitRemote {
     password: colon < 0 ? '' : percentDecoded(userinfo.slice(colon + 1)),
   }
   return { url: `${scheme}://${rest}`, credentials }
+}
+
+/**
+ * Why the credentials of `url`, once percent-decoded, cannot be handed to git, or undefined.
+ * git's credential protocol is line based (a line break ends the password and starts another
+ * attribute; git refuses a carriage return), no environment variable can hold a NUL (Node's
+ * error then quotes the value), and no user name or password holds other control characters.
+ * The message masks the whole userinfo: the URL's own text would show the secret.
+ */
+export function credentialProblem(url: string): string | undefined {
+  const { url: bare, credentials } = split(url)
+  // eslint-disable-next-line no-control-regex
+  if (!credentials || !/[\u0000-\u001f\u007f]/.test(credentials.username + credentials.password)) return undefined
+  const masked = bare.replace(/^([a-z][a-z0-9+.-]*:\/\/)/i, '$1***@')
+  return `the user name or password of ${JSON.stringify(printable(masked))} holds a control character once percent-decoded (%00 to %1F, %7F): git cannot be given it`
+}
+
+/**
+ * Split an http(s) URL into the URL git is given and the credentials it gets from its
+ * environment. Credentials that git cannot be given are refused here too (the config and the
+ * plan are checked with credentialProblem when read): nothing reaches git with them.
+ */
+export function gitRemote(url: string): GitRemote {
+  const problem = credentialProblem(url)
+  if (problem) throw new UserError(problem)
+  return split(url)
 }
 
 /** The git options and environment variables that hand `remote`'s credentials to one git process. */

@@ -11,7 +11,8 @@ import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { spawn } from 'node:child_process'
 import { Agent, request, type Dispatcher } from 'undici'
-import { UserError, errorMessage } from './errors.js'
+import { UserError, cannotRead, errorMessage } from './errors.js'
+import { checkedFileSource } from './fileUpload.js'
 import { printable, ui } from './ui.js'
 
 /**
@@ -361,7 +362,9 @@ export interface OrasPushResult {
 export async function pushSifArtifact(options: { file: string; host: string; repository: string; tag: string; title: string }): Promise<OrasPushResult> {
   const client = new RegistryClient(options.host, options.repository, await dockerCredentials(options.host))
   const reference = `${options.host}/${options.repository}:${options.tag}`
-  const layer = await fileSha256(options.file)
+  const layer = await fileSha256(options.file).catch((error: unknown) => {
+    throw cannotRead(options.file, error)
+  })
   const existing = await client.getManifest(options.tag)
   if (existing?.layers?.length === 1 && existing.layers[0]!.digest === layer.digest && existing.layers[0]!.mediaType === sifMediaTypes.layer) {
     return { reference, digest: layer.digest, skipped: true }
@@ -370,7 +373,7 @@ export async function pushSifArtifact(options: { file: string; host: string; rep
   const config = { mediaType: sifMediaTypes.config, digest: `sha256:${createHash('sha256').update(configBytes).digest('hex')}`, size: configBytes.length }
   await client.pushBlob({ ...config, open: () => configBytes })
   ui.debug(`uploading ${options.file} (${layer.size} bytes) to ${reference}`)
-  await client.pushBlob({ ...layer, open: () => createReadStream(options.file, { highWaterMark: 1 << 20 }) })
+  await client.pushBlob({ ...layer, open: () => checkedFileSource(options.file, layer) })
   const manifest: Manifest = {
     schemaVersion: 2,
     mediaType: manifestType,

@@ -32,6 +32,9 @@ t.test('the API is used only where the CLI would use the same local socket', asy
   writeFileSync(join(withContext, 'config.json'), JSON.stringify({ currentContext: 'remote' }))
   t.equal(localEngineSocket(undefined, { DOCKER_CONFIG: withContext }), undefined, '`docker context use` in the CLI configuration: the CLI')
   t.equal(localEngineSocket('tcp://127.0.0.1:2375', { DOCKER_HOST: `unix://${socket}` }), undefined, 'config docker.host wins over DOCKER_HOST')
+  // The CLI takes DOCKER_CONTEXT over the context in use, "default" included.
+  t.equal(localEngineSocket(undefined, { DOCKER_CONTEXT: 'default', DOCKER_CONFIG: withContext }), socket, 'DOCKER_CONTEXT=default wins over `docker context use`')
+  t.equal(localEngineSocket(undefined, { DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: withContext }), socket, 'DOCKER_HOST wins over `docker context use`')
 })
 
 /** Run `work` with the docker calls going through the CLI (a context on the same socket). */

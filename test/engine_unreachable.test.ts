@@ -5,7 +5,8 @@
 import t, { type Test } from 'tap'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { runCli } from './helpers/cli.js'
+import { runCli, runProgram } from './helpers/cli.js'
+import { freePort } from './helpers/net.js'
 import { tempDir } from './helpers/tmp.js'
 
 function repository(t: Test, config = '{}'): { dir: string; env: Record<string, string> } {
@@ -80,4 +81,33 @@ t.test('DOCKER_CONTEXT names no context: one line saying so, never a plan of ima
     t.notMatch(run.stdout, /not built/, `${args.join(' ')}: no image said to be not built`)
     t.notMatch(run.stderr, /docker\.sock/, `${args.join(' ')}: the default socket is not where docker looked`)
   }
+})
+
+t.test('a context chosen with `docker context use`: the message names it, not the default socket', async (t) => {
+  // `docker context use` stores the choice as currentContext in $DOCKER_CONFIG/config.json,
+  // where the CLI takes the address from when neither DOCKER_HOST nor DOCKER_CONTEXT is set.
+  const { dir, env } = repository(t)
+  const dockerConfig = join(dir, '.docker')
+  const cli = (...args: string[]) => runProgram('docker', args, { env: { DOCKER_CONFIG: dockerConfig, DOCKER_HOST: undefined, DOCKER_CONTEXT: undefined } })
+  // Nothing listens on these ports: ssh cannot connect ("error during connect"), nor can tcp.
+  for (const [name, scheme] of [['casa-used-ssh', 'ssh'], ['casa-used-tcp', 'tcp'], ['casa-other', 'ssh']] as const) {
+    const created = await cli('context', 'create', name, '--docker', `host=${scheme}://127.0.0.1:${await freePort()}`)
+    t.equal(created.code, 0, created.stderr)
+  }
+  const contextEnv = { ...env, DOCKER_CONFIG: dockerConfig, DOCKER_HOST: undefined, DOCKER_CONTEXT: undefined }
+  for (const name of ['casa-used-ssh', 'casa-used-tcp']) {
+    t.equal((await cli('context', 'use', name)).code, 0)
+    for (const args of tasks) {
+      const run = await runCli(['-r', dir, ...args], { env: contextEnv })
+      oneLine(t, run, new RegExp(`^error: no Docker engine answers at (docker context ${name}|tcp://127\\.0\\.0\\.1:\\d+): `))
+      t.notMatch(run.stderr, /docker\.sock/, `${name}, ${args.join(' ')}: the default socket is not where docker looked`)
+    }
+  }
+  t.equal((await cli('context', 'use', 'casa-used-ssh')).code, 0)
+  // DOCKER_CONTEXT wins over the context in use, and DOCKER_HOST over both.
+  const run = await runCli(['-r', dir, 'list_images'], { env: { ...contextEnv, DOCKER_CONTEXT: 'casa-other' } })
+  oneLine(t, run, /^error: no Docker engine answers at docker context casa-other: /)
+  const socket = `unix://${dir}/nonexistent.sock`
+  const viaHost = await runCli(['-r', dir, 'list_images'], { env: { ...contextEnv, DOCKER_HOST: socket } })
+  oneLine(t, viaHost, new RegExp(`^error: no Docker engine answers at ${socket}: `))
 })

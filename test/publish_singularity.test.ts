@@ -5,7 +5,7 @@
 import t, { type Test } from 'tap'
 import { createHash } from 'node:crypto'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { createServer as createHttpServer, request as httpRequest } from 'node:http'
 import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { basename, join } from 'node:path'
@@ -379,5 +379,67 @@ t.test('a .sif overwritten by something that is no SIF (zeros, another file): no
     const plan = await runCli(['-r', repo.dir, 'create_singularity', '--dry-run', image], { env: repo.env })
     t.equal(plan.code, 0, plan.stderr)
     t.match(plan.stdout, new RegExp(`${sifName.replace(/\./g, '\\.')}\\s+convert`), 'not up to date')
+  }
+})
+
+/**
+ * A proxy in front of a real registry that runs `change` when the registry is first asked
+ * whether it has the blob `digest`: after the digest of the SIF file was taken, before the
+ * upload opens the file again to send it.
+ */
+async function changeOnBlobCheck(t: Test, target: string, digest: string, change: () => void): Promise<string> {
+  const server = createHttpServer((req, res) => {
+    if (req.method === 'HEAD' && req.url?.endsWith(`/blobs/${digest}`)) change()
+    const forward = httpRequest(`http://${target}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode!, answer.headers)
+      answer.pipe(res)
+    })
+    forward.on('error', () => res.destroy())
+    req.pipe(forward)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    server.closeAllConnections()
+    server.close()
+  })
+  return `127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+t.test('the SIF file cannot be read during its ORAS upload: one line naming the file, no tag pushed', async (t) => {
+  const registry = await startRegistry()
+  t.teardown(registry.stop)
+  const repo = repository('{}')
+  const created = await runCli(['-r', repo.dir, 'create_singularity', image], { env: repo.env })
+  t.equal(created.code, 0, created.stderr)
+  const sif = join(repo.dir, sifName)
+  const saved = readFileSync(sif)
+  const digest = `sha256:${createHash('sha256').update(saved).digest('hex')}`
+  const changes: [string, RegExp, () => void][] = [
+    ['replaced by a shorter file', /it changed during the upload \(4096 bytes instead of \d+\)$/, () => (writeFileSync(`${sif}.new`, saved.subarray(0, 4096)), renameSync(`${sif}.new`, sif))],
+    ['overwritten with as many other bytes', /it changed during the upload \(other bytes than those whose digest was taken\)$/, () => writeFileSync(sif, Buffer.alloc(saved.length, 1))],
+    ['replaced by a directory', /EISDIR/, () => (rmSync(sif), mkdirSync(sif))],
+    ['removed', /ENOENT/, () => rmSync(sif)],
+  ]
+  for (const [i, [what, reason, change]] of changes.entries()) {
+    rmSync(sif, { recursive: true, force: true })
+    writeFileSync(sif, saved)
+    let changed = false
+    const proxy = await changeOnBlobCheck(t, registry.host, digest, () => {
+      if (!changed) change()
+      changed = true
+    })
+    writeFileSync(join(repo.dir, 'casa.config.ts'), `export default { hubs: { singularity: { upload: 'oras://${proxy}/case${i}' } } }\n`)
+    const pushed = await runCli(['-r', repo.dir, 'publish_singularity', image], { env: repo.env })
+    t.ok(changed, `${what}: the file was changed during the push`)
+    t.equal(pushed.code, 1, pushed.stderr)
+    const said = pushed.stderr.trim().split('\n').filter((l) => !/^\d\d:\d\d:\d\d /.test(l))
+    t.equal(said.length, 1, `${what}: one line: ${pushed.stderr}`)
+    t.match(said[0], new RegExp(`^error: cannot read ${sif.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `), `${what}: names the file, not the registry`)
+    t.match(said[0], reason, what)
+    t.notMatch(pushed.stderr, /unreachable|\n\s+at |internal error/)
+    const manifest = await fetch(`http://${registry.host}/v2/case${i}/small/manifests/${tag}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })
+    t.equal(manifest.status, 404, `${what}: no tag pushed`)
+    const blob = await fetch(`http://${registry.host}/v2/case${i}/small/blobs/${digest}`, { method: 'HEAD' })
+    t.equal(blob.status, 404, `${what}: no SIF blob stored`)
   }
 })

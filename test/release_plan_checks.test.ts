@@ -119,6 +119,9 @@ t.test('config: branch names git refuses and two roles on one branch are refused
     ['a password with a space', { url: 'https://user:SECRET pw@forge.org/delta.git' }, /releasePlan\.components\[0\]\.url: component p\/delta: the user name or password of "https:\/\/\*\*\*@forge\.org\/delta\.git" holds a space, a control character, " < or > as it is: percent-encode it \(a space is %20, " is %22\)$/m],
     ['a token with a quote', { url: 'http://SECRET"tok@forge.org/delta.git' }, /component p\/delta: the user name or password of "http:\/\/\*\*\*@forge\.org\/delta\.git" holds/],
     ['a password with a newline', { url: 'https://u:SECRET\npw@forge.org/delta.git' }, /component p\/delta: the user name or password of "https:\/\/\*\*\*@forge\.org\/delta\.git" holds/],
+    // percent-encoded, the same control characters would reach git's line-based credential protocol (or a NUL an environment variable)
+    ['a password with a percent-encoded newline', { url: 'https://u:SECRET%0Apw@forge.org/delta.git' }, /component p\/delta: the user name or password of "https:\/\/\*\*\*@forge\.org\/delta\.git" holds a control character once percent-decoded/],
+    ['a user name with a percent-encoded NUL', { url: 'https://SECRET%00u:pw@forge.org/delta.git' }, /component p\/delta: the user name or password of "https:\/\/\*\*\*@forge\.org\/delta\.git" holds a control character once percent-decoded/],
   ]
   for (const [what, extra, message] of cases) {
     const s = setup(t, extra)

@@ -299,4 +299,42 @@ t.test('credentials are percent-decoded as git decodes them: a stray % kept, the
   t.same(gitRemote('https://u%40x:100%25%40b@h/x.git'), { url: 'https://h/x.git', credentials: { username: 'u@x', password: '100%@b' } })
   t.same(gitRemote('https://u:50%off%40home@h/x.git').credentials, { username: 'u', password: '50%off@home' }, 'a % not followed by two hex digits stays, as git keeps it')
   t.same(gitRemote('https://tok%zz@h/x.git').credentials, { username: 'tok%zz', password: '' })
+  // Whoever calls it (a plan built in code is not read through the checks), nothing goes to git with them.
+  for (const url of ['https://u:SECRET%0Ax@h/x.git', 'https://u:SECRET%0D@h/x.git', 'http://SECRET%00@h/x.git', 'https://SECRET%7F:x@h/x.git']) {
+    t.throws(() => gitRemote(url), { message: /^the user name or password of "https?:\/\/\*\*\*@h\/x\.git" holds a control character/ }, url)
+    t.notMatch((() => { try { gitRemote(url) } catch (error) { return (error as Error).message } return '' })(), /SECRET/, `${url}: not shown`)
+  }
+})
+
+t.test('apply: a credential holding a percent-encoded control character is refused in one line, before any git command, unshown', async (t) => {
+  // git's credential protocol is line based (a line break would end the password and start
+  // another attribute), and no environment variable can hold a NUL: such a credential must
+  // never reach git, and what is said about it must not show it.
+  const root = tempDir(t, 'casa-release-cred-control-')
+  const remote = new TestRemote(root, 'gamma')
+  remote.commit('master', { 'package.json': packageJsonVersion('1.0.0') })
+  const server = await serveGitHttp(join(root, 'remotes'), 'user', 'SECRETPW9')
+  t.teardown(() => server.close())
+  const s = setup(t, [{ project: 'p', name: 'gamma', url: server.url('gamma', 'user:SECRETPW9') }])
+  const created = await s.cli(['create_release_plan'])
+  t.equal(created.code, 0, created.stderr)
+  t.same(s.plan().p.gamma.error_messages, [], 'the plan was made with the right password')
+  t.ok(s.plan().p.gamma.todo.latest_release.length, 'the plan has actions to apply')
+  const before = remote.refs()
+  const config = readFileSync(join(s.dir, 'casa.config.ts'), 'utf8')
+  for (const userinfo of ['user:SECRET%0APW9', 'user:SECRET%0DPW9', 'user:SECRET%00PW9', 'us%0Aer:SECRETPW9', 'user%1B:SECRETPW9']) {
+    // The config edited after the plan was made: apply takes its URL (the plan's has no credentials).
+    writeFileSync(join(s.dir, 'casa.config.ts'), config.replace('user:SECRETPW9', userinfo))
+    const applied = await watchCommandLines((env) => runCli(['-r', s.dir, 'apply_release_plan', 'ignore_warning=1'], { env: { HOME: join(s.dir, '.home'), CASA_CONFIG: join(s.dir, 'casa.config.ts'), ...env } }))
+    const { code, stdout, stderr } = applied.result
+    t.equal(code, 1, `${userinfo}: refused: ${stderr}`)
+    const said = stderr.trim().split('\n').filter((l) => !/^\d\d:\d\d:\d\d /.test(l))
+    t.equal(said.length, 1, `${userinfo}: one line: ${stderr}`)
+    t.match(said[0], /^error: .*p\/gamma: the user name or password of "http:\/\/\*\*\*@127\.0\.0\.1:\d+\/gamma\.git" holds a control character/, userinfo)
+    t.notMatch(stdout + stderr, /SECRET|us%0Aer|user%1B/, `${userinfo}: the credential is not shown`)
+    t.notMatch(stderr, /\n\s+at |internal error/, `${userinfo}: no stack trace`)
+    t.same(applied.lines.filter((l) => /^git /.test(l)), [], `${userinfo}: no git command was run`)
+    t.same(remote.refs(), before, `${userinfo}: nothing pushed`)
+    t.notOk(existsSync(join(s.dir, 'release_plan_journal.jsonl')), `${userinfo}: no journal entry`)
+  }
 })
