@@ -7,6 +7,7 @@ import { readFile, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { UserError, cannotRead } from './errors.js'
 import { packageFileName } from './casaDistroPackage.js'
+import { onInterrupt } from './interrupt.js'
 import { isTemporaryName, type Hub } from './transport.js'
 import { printable } from './ui.js'
 
@@ -45,14 +46,39 @@ export async function planCasaDistroPublish(repository: string, version: string,
   return { file: local.file, name, sha256: local.sha256, upload: remote !== local.sha256, switchPointer: remote !== local.sha256 || !pointsThere }
 }
 
+/**
+ * Upload, then switch the pointer. A run that fails or is interrupted leaves no empty directory
+ * it made itself (the hub directory, its missing parents); one that was there, or that holds
+ * anything (the zip uploaded before the pointer switch failed), stays.
+ */
 export async function publishCasaDistro(plan: CasaDistroPublishPlan, hub: Hub, onProgress?: (done: number, total: number) => void): Promise<'symlink' | 'copy' | 'unchanged'> {
-  if (plan.upload) {
-    const { mtimeMs } = await stat(plan.file)
-    await hub.put(plan.file, plan.name, { onProgress, mtime: Math.floor(mtimeMs / 1000) })
+  // Made apart from the upload, so that an interrupt that comes while the server makes them
+  // waits for its answer and then knows them: otherwise they would be recorded after the
+  // cleanup ran, and stay.
+  let making: Promise<void> = Promise.resolve()
+  // Registered before the upload's own cleanup, so it runs after it (newest first): the
+  // directory is empty once the temporary file is gone.
+  const forget = onInterrupt(async () => {
+    await making.catch(() => undefined)
+    await hub.removeEmptyDirectoriesMade('')
+  })
+  try {
+    if (plan.upload) {
+      const { mtimeMs } = await stat(plan.file)
+      making = hub.mkdirp('')
+      await making
+      await hub.put(plan.file, plan.name, { onProgress, mtime: Math.floor(mtimeMs / 1000) })
+    }
+    const how = plan.switchPointer ? await hub.link(plan.name, pointerName) : 'unchanged'
+    await removeStaleTemporaries(hub)
+    return how
+  } catch (error) {
+    // the error is what matters: a cleanup that fails too (connection lost) stays silent
+    await hub.removeEmptyDirectoriesMade('').catch(() => undefined)
+    throw error
+  } finally {
+    forget()
   }
-  const how = plan.switchPointer ? await hub.link(plan.name, pointerName) : 'unchanged'
-  await removeStaleTemporaries(hub)
-  return how
 }
 
 /** Temporary files older than this are taken for leftovers of a killed run or a dropped connection. */

@@ -358,6 +358,11 @@ export class SftpSession {
     this.channel.end()
   }
 
+  /** The session is gone (closed by the server, the connection lost): every request fails now. */
+  get failed(): boolean {
+    return this.failure !== undefined
+  }
+
   // ---- the wire ----
 
   private handle(reply: Reply | undefined): Buffer {

@@ -65,6 +65,11 @@ export interface Hub {
   removeEmptyDirectoriesMade(dir: string): Promise<void>
   /** sha256 hex of remote files (undefined for absent ones), for checksum comparisons. */
   sha256(paths: readonly string[]): Promise<(string | undefined)[]>
+  /**
+   * True once the hub can no longer be used (its connection lost or closed by the server):
+   * every later request would fail the same way, so a run of several items stops there.
+   */
+  lost(): boolean
   close(): Promise<void>
 }
 

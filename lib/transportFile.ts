@@ -208,6 +208,8 @@ export async function openFileHub(url: string, root: string): Promise<Hub> {
         }),
       )
     },
+    // a local directory has no connection to lose: each failure is that of one request
+    lost: () => false,
     async close() {},
   }
 }

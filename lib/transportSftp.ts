@@ -487,6 +487,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
       }
       return result
     },
+    lost: () => sftp.failed,
     async close() {
       sftp.end()
       client.end()

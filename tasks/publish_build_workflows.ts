@@ -13,7 +13,11 @@ under hubs.buildWorkflows.upload (sftp:// or file://): files whose size or modif
 differ (or sha256 with checksum=1) are uploaded, each under a temporary name renamed into
 place, then remote files that no longer exist locally are deleted. One run at a time mirrors
 a directory: while it changes it, a run holds the file .casa-mirror.lock there, and another
-run is refused with who holds it (break_lock=1 removes the lock of a run that was killed).`,
+run is refused with who holds it (break_lock=1 removes the lock of a run that was killed).
+A workflow that fails (its lock held, a local file unreadable, a remote path in the way) is
+reported and the others are still mirrored; the last line names the failed ones (exit 1). A
+failure of the hub itself (connection lost, authentication, host key) or Ctrl-C stops at
+once, naming the workflows not tried.`,
     options: {
       distro: { type: 'string', default: '*', help: 'wildcard filter on the distro directory' },
       branch: { type: 'string', default: '*', help: 'wildcard filter on the branch' },
@@ -39,12 +43,18 @@ run is refused with who holds it (break_lock=1 removes the lock of a run that wa
       // walked while the handshake leaves this process waiting.
       const opening = openHub(url, config.ssh)
       opening.catch(() => undefined) // awaited below
-      const [{ localTree, planMirror, applyMirror }, { lockMirror }] = await Promise.all([import('casa-distro-admin/mirror'), import('casa-distro-admin/mirrorLock')])
+      const [{ localTree, planMirror, applyMirror }, { lockMirror }, { publishInTurn, hubNotOpened }] = await Promise.all([
+        import('casa-distro-admin/mirror'),
+        import('casa-distro-admin/mirrorLock'),
+        import('casa-distro-admin/publishInTurn'),
+      ])
       const walks = workflows.map((workflow) => localTree(workflow.dir))
       for (const walk of walks) walk.catch(() => undefined) // awaited by planMirror
-      const hub = await opening
+      const inTurn = { name: (w: (typeof workflows)[number]) => printable(w.path), noun: 'build workflows' }
+      const hub = await opening.catch((error: unknown) => Promise.reject(hubNotOpened(workflows, inTurn, error)))
       try {
-        for (const [i, workflow] of workflows.entries()) {
+        await publishInTurn(workflows, { ...inTurn, hub, signal }, async (workflow) => {
+          const i = workflows.indexOf(workflow)
           // as every message shows it: a directory name may hold an escape sequence
           const shown = printable(workflow.path)
           // The lock goes out with the listing (one round trip for both); a dry run takes none.
@@ -64,7 +74,7 @@ run is refused with who holds it (break_lock=1 removes the lock of a run that wa
                 ...plan.deletions.map((d) => ['delete', printable(`${workflow.path}/${d}`), '']),
               ]
               ui.result(rows.length ? ui.table(['action', 'path', 'detail'], rows) : `${shown}: up to date`)
-              continue
+              return
             }
             await ui.step(
               `${shown} -> ${url}`,
@@ -80,7 +90,7 @@ run is refused with who holds it (break_lock=1 removes the lock of a run that wa
             // lock, those made for uploads that did not happen); the error is what matters.
             if (failed) await hub.removeEmptyDirectoriesMade(workflow.path).catch(() => undefined)
           }
-        }
+        })
       } finally {
         await hub.close()
       }

@@ -11,7 +11,8 @@ export default defineTask(
 hubs.casaDistro.upload (sftp:// or file://) under a temporary name renamed into place, then
 makes casa-distro.zip point to it: a symlink created under a temporary name and renamed over
 the old one, or a copy renamed into place where the server does not allow links. A re-run
-with the same version changes nothing.`,
+with the same version changes nothing. A run that fails or is interrupted removes the
+directories it made on the hub that are left empty.`,
     options: {
       package_version: { type: 'string', help: 'version of the zip (default: this casa-distro-admin version)' },
       dry_run: { type: 'boolean', help: 'print what would be uploaded and switched, change nothing' },

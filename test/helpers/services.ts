@@ -2,7 +2,7 @@
 // ("distribution"), OpenSSH's sshd, and a static HTTP server. Each start* returns a handle
 // whose stop() the test registers with t.teardown. Nothing here is a mock.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync, copyFileSync } from 'node:fs'
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, copyFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join, normalize } from 'node:path'
@@ -127,6 +127,8 @@ export interface Sshd {
   hostKeyPublic: string
   /** A directory on the server side for the test to use (the server sees the same files). */
   root: string
+  /** Kill the processes serving the open connections (the server keeps listening): a connection lost mid-run. */
+  dropConnections(): void
   stop(): Promise<void>
 }
 
@@ -140,6 +142,30 @@ export interface SshdOptions extends ServiceOptions {
    * to play servers without OpenSSH's extensions or that forbid links.
    */
   sftpDenied?: string[]
+}
+
+/** The processes below `pid`, from /proc (the parent pid is the fourth field of /proc/<pid>/stat). */
+function descendants(pid: number): number[] {
+  const parents = new Map<number, number[]>()
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    let stat
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8')
+    } catch {
+      continue // ended meanwhile
+    }
+    // the command name, in parentheses, may hold spaces: the fields after its last `)`
+    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+    parents.set(parent, [...(parents.get(parent) ?? []), Number(name)])
+  }
+  const found: number[] = []
+  for (let todo = [pid]; todo.length > 0; ) {
+    const children = parents.get(todo.pop()!) ?? []
+    found.push(...children)
+    todo.push(...children)
+  }
+  return found
 }
 
 export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
@@ -192,6 +218,16 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
     knownHosts,
     hostKeyPublic,
     root,
+    dropConnections: () => {
+      // every process below the listener, by pid: each connection is served by a child and its own children
+      for (const pid of descendants(child.pid!)) {
+        try {
+          process.kill(pid, 'SIGKILL')
+        } catch {
+          // ended meanwhile
+        }
+      }
+    },
     stop: async () => {
       await stopProcess(child)
       if (removeOnStop) rmSync(dir, { recursive: true, force: true })
