@@ -141,7 +141,12 @@ t.test('apply over authenticated HTTP: pushes use the config credentials, a reje
  * process in a tight loop (git's own children, like git-remote-http, included), and a `git`
  * first on PATH records its arguments before running the real one.
  */
-async function watchCommandLines<T>(work: (env: Record<string, string>) => Promise<T>): Promise<{ result: T; lines: string[] }> {
+/**
+ * What `work` runs, seen two ways: `lines`, every command line of the machine sampled from
+ * /proc while it runs (other tests' processes included: right for "no secret anywhere"), and
+ * `gitCalls`, the git commands of this run only (a git first on its PATH records its argv).
+ */
+async function watchCommandLines<T>(work: (env: Record<string, string>) => Promise<T>): Promise<{ result: T; lines: string[]; gitCalls: string[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'casa-cmdlines-'))
   const log = join(dir, 'git-argv.log')
   mkdirSync(join(dir, 'bin'))
@@ -165,8 +170,9 @@ async function watchCommandLines<T>(work: (env: Record<string, string>) => Promi
   try {
     const result = await work({ PATH: `${join(dir, 'bin')}:${process.env.PATH}` })
     Atomics.store(stop, 0, 1)
-    const lines = [...(await sampled), ...(existsSync(log) ? readFileSync(log, 'utf8').split('\n') : [])]
-    return { result, lines }
+    const gitCalls = existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : []
+    const lines = [...(await sampled), ...gitCalls]
+    return { result, lines, gitCalls }
   } finally {
     Atomics.store(stop, 0, 1)
     await sampler.terminate()
@@ -333,7 +339,8 @@ t.test('apply: a credential holding a percent-encoded control character is refus
     t.match(said[0], /^error: .*p\/gamma: the user name or password of "http:\/\/\*\*\*@127\.0\.0\.1:\d+\/gamma\.git" holds a control character/, userinfo)
     t.notMatch(stdout + stderr, /SECRET|us%0Aer|user%1B/, `${userinfo}: the credential is not shown`)
     t.notMatch(stderr, /\n\s+at |internal error/, `${userinfo}: no stack trace`)
-    t.same(applied.lines.filter((l) => /^git /.test(l)), [], `${userinfo}: no git command was run`)
+    // this run's own git calls: with tests run in parallel, /proc shows other tests' git too
+    t.same(applied.gitCalls, [], `${userinfo}: no git command was run`)
     t.same(remote.refs(), before, `${userinfo}: nothing pushed`)
     t.notOk(existsSync(join(s.dir, 'release_plan_journal.jsonl')), `${userinfo}: no journal entry`)
   }
