@@ -103,18 +103,19 @@ export default async function (): Promise<BenchLine[]> {
 
     // The floor: what a 1% update costs a Node program before it lists, walks or uploads
     // anything. The 0.5 goal cannot be met below it. lftp gets a fresh 1% each time.
-    const floor = () => timeCommand([process.execPath, join(root, 'dist', 'bench', 'sshFloor.js'), '127.0.0.1', String(sshd.port), sshd.user, sshd.clientKey, sshd.knownHosts], { env })
+    const floor = (...walk: string[]) => () =>
+      timeCommand([process.execPath, join(root, 'dist', 'bench', 'sshFloor.js'), '127.0.0.1', String(sshd.port), sshd.user, sshd.clientKey, sshd.knownHosts, ...walk], { env })
+    const lftpOnePercent = () => {
+      changeOnePercent()
+      return lftp()
+    }
     const nodeAlone = median(Array.from({ length: 5 }, () => timeCommand([process.execPath, '-e', '0'], { env })))
     lines.push(
-      await compare(
-        'floor: node + ssh2 connecting and opening SFTP only (no listing, walk or upload) vs lftp 1% changed',
-        floor,
-        () => {
-          changeOnePercent()
-          return lftp()
-        },
-        { runs: 5, note: `node -e 0 alone takes ${nodeAlone.toFixed(0)} ms here` },
-      ),
+      await compare('floor: node + ssh2 connecting and opening SFTP only (no listing, walk or upload) vs lftp 1% changed', floor(), lftpOnePercent, {
+        runs: 5,
+        note: `node -e 0 alone takes ${nodeAlone.toFixed(0)} ms here`,
+      }),
+      await compare(`floor with the stat walk of the ${count} local files vs lftp 1% changed`, floor(workflow), lftpOnePercent, { runs: 5 }),
     )
     ours() // catch up with the changes lftp just mirrored
 
