@@ -74,6 +74,10 @@ export async function lockMirror(hub: Hub, dir: string, options: MirrorLockOptio
     if ((await hub.readText(path)) === mine) await hub.remove(path)
   }
   const leftBehind = (error: unknown) => `${errorMessage(error)}: the lock is left behind`
+  // Once: the run's own release and Ctrl-C's may come together (the signal lands while the
+  // run releases it); the interrupt then waits for that release instead of exiting under it.
+  let releasing: Promise<void> | undefined
+  const releaseOnce = () => (releasing ??= release())
   // Interrupted, a run releases the lock and removes the directories it made for it, left
   // empty, as a run that fails does (after the cleanups of its uploads: newest run first).
   // Registered before the lock is asked for: a signal that comes while the server has written
@@ -81,7 +85,10 @@ export async function lockMirror(hub: Hub, dir: string, options: MirrorLockOptio
   let taking: Promise<boolean> = Promise.resolve(false)
   const forget = onInterrupt(async () => {
     await taking.catch(() => false)
-    await release().catch((error) => ui.warn(leftBehind(error)))
+    const started = releasing !== undefined // then the run's unlock says how it ended
+    await releaseOnce().catch((error) => {
+      if (!started) ui.warn(leftBehind(error))
+    })
     await hub.removeEmptyDirectoriesMade(dir)
   })
   try {
@@ -90,12 +97,13 @@ export async function lockMirror(hub: Hub, dir: string, options: MirrorLockOptio
       taking = hub.createNew(mine, path)
       if (await taking) {
         return async ({ afterFailure = false } = {}) => {
-          forget()
           try {
-            await release()
+            await releaseOnce()
           } catch (error) {
             if (!afterFailure) throw new UserError(leftBehind(error))
             ui.warn(leftBehind(error))
+          } finally {
+            forget() // only now: until the lock is gone, Ctrl-C must wait for it
           }
         }
       }
