@@ -5,11 +5,11 @@
 import { createHash } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
-import { UserError, cannotRead } from './errors.js'
+import { UserError, cannotRead, errorMessage } from './errors.js'
 import { packageFileName } from './casaDistroPackage.js'
 import { onInterrupt } from './interrupt.js'
 import { isTemporaryName, type Hub } from './transport.js'
-import { printable } from './ui.js'
+import { printable, ui } from './ui.js'
 
 export const pointerName = 'casa-distro.zip'
 
@@ -70,7 +70,9 @@ export async function publishCasaDistro(plan: CasaDistroPublishPlan, hub: Hub, o
       await hub.put(plan.file, plan.name, { onProgress, mtime: Math.floor(mtimeMs / 1000) })
     }
     const how = plan.switchPointer ? await hub.link(plan.name, pointerName) : 'unchanged'
-    await removeStaleTemporaries(hub)
+    // Published: leftovers of other runs that cannot be looked for are no failure of this one
+    // (which would fail every re-run the same way).
+    await removeStaleTemporaries(hub).catch((error: unknown) => ui.warn(`${errorMessage(error)}: leftovers of earlier runs not looked for`))
     return how
   } catch (error) {
     // the error is what matters: a cleanup that fails too (connection lost) stays silent
@@ -86,16 +88,23 @@ export const STALE_TEMPORARY_SECONDS = 3600
 
 /**
  * Remove the temporary files of the names this task writes (`.casa-distro[-<version>].zip.casa-tmp-*`)
- * that were last written over an hour ago. The pid in a temporary name is another machine's
- * for all we know, so whether its run is alive cannot be told; a live upload writes its file
- * all along, so an hour without a write means it is gone.
+ * that were last written over an hour ago; one that cannot be removed is a warning. The pid
+ * in a temporary name is another machine's for all we know, so whether its run is alive
+ * cannot be told; a live upload writes its file all along, so an hour without a write means
+ * it is gone.
  */
 export async function removeStaleTemporaries(hub: Hub, now = Date.now()): Promise<string[]> {
   const removed: string[] = []
   for (const entry of await hub.list('')) {
     if (entry.type !== 'file' || !isTemporaryName(entry.path) || !/^\.casa-distro(-[^/]*)?\.zip\.casa-tmp-/.test(entry.path)) continue
     if (entry.mtime > now / 1000 - STALE_TEMPORARY_SECONDS) continue
-    await hub.remove(entry.path)
+    try {
+      await hub.remove(entry.path)
+    } catch (error) {
+      // the package is published: a leftover that stays is told, and the others still removed
+      ui.warn(`${errorMessage(error)}: a leftover of an earlier run, left behind`)
+      continue
+    }
     removed.push(entry.path)
   }
   return removed

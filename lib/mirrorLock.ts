@@ -4,7 +4,7 @@
 // in the mirrored directory (the one primitive both sftp and a shared file system give
 // atomically), naming its holder so that a refused run can say who holds it.
 import { hostname, userInfo } from 'node:os'
-import { UserError } from './errors.js'
+import { UserError, errorMessage } from './errors.js'
 import { onInterrupt } from './interrupt.js'
 import type { Hub } from './transport.js'
 import { printable, ui } from './ui.js'
@@ -53,17 +53,31 @@ function diedHere(holder: LockHolder | undefined): boolean {
 }
 
 /**
+ * Releases the lock. After a failure of the run (`afterFailure`), a lock that cannot be
+ * released is a warning: the failure is what the user must read. Otherwise it rejects, as the
+ * lock left behind keeps other runs out.
+ */
+export type Unlock = (options?: { afterFailure?: boolean }) => Promise<void>
+
+/**
  * Take the lock of `dir` on `hub` (created, with its parents, if missing). Resolves to the
  * function that releases it; Ctrl-C releases it too, and removes the directories made for it
  * that are left empty. Refused with one line naming the holder.
  */
-export async function lockMirror(hub: Hub, dir: string, options: MirrorLockOptions): Promise<() => Promise<void>> {
+export async function lockMirror(hub: Hub, dir: string, options: MirrorLockOptions): Promise<Unlock> {
   const path = dir === '' || dir === '.' ? MIRROR_LOCK : `${dir.replace(/\/+$/, '')}/${MIRROR_LOCK}`
   const mine = `${JSON.stringify({ task: options.task, user: userInfo().username, host: hostname(), pid: process.pid, started: new Date().toISOString() })}\n`
+  // A read that fails is not taken for "not ours": the lock may well be there still, and
+  // whoever released it must hear that it is left behind.
   const release = async () => {
     // only our own: after a break_lock by somebody else, the lock is theirs
-    if ((await hub.readText(path).catch(() => undefined)) === mine) await hub.remove(path)
+    if ((await hub.readText(path)) === mine) await hub.remove(path)
   }
+  const leftBehind = (error: unknown) => `${errorMessage(error)}: the lock is left behind`
+  // Once: the run's own release and Ctrl-C's may come together (the signal lands while the
+  // run releases it); the interrupt then waits for that release instead of exiting under it.
+  let releasing: Promise<void> | undefined
+  const releaseOnce = () => (releasing ??= release())
   // Interrupted, a run releases the lock and removes the directories it made for it, left
   // empty, as a run that fails does (after the cleanups of its uploads: newest run first).
   // Registered before the lock is asked for: a signal that comes while the server has written
@@ -71,7 +85,10 @@ export async function lockMirror(hub: Hub, dir: string, options: MirrorLockOptio
   let taking: Promise<boolean> = Promise.resolve(false)
   const forget = onInterrupt(async () => {
     await taking.catch(() => false)
-    await release()
+    const started = releasing !== undefined // then the run's unlock says how it ended
+    await releaseOnce().catch((error) => {
+      if (!started) ui.warn(leftBehind(error))
+    })
     await hub.removeEmptyDirectoriesMade(dir)
   })
   try {
@@ -79,9 +96,15 @@ export async function lockMirror(hub: Hub, dir: string, options: MirrorLockOptio
     for (let round = 0; round < 3; round++) {
       taking = hub.createNew(mine, path)
       if (await taking) {
-        return async () => {
-          forget()
-          await release()
+        return async ({ afterFailure = false } = {}) => {
+          try {
+            await releaseOnce()
+          } catch (error) {
+            if (!afterFailure) throw new UserError(leftBehind(error))
+            ui.warn(leftBehind(error))
+          } finally {
+            forget() // only now: until the lock is gone, Ctrl-C must wait for it
+          }
         }
       }
       const text = await hub.readText(path)

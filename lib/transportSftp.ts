@@ -404,7 +404,8 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
         try {
           entries = await sftp.readdir(path)
         } catch (error) {
-          if (sftpCode(error) !== NO_SUCH_FILE) throw fail('cannot list', prefix || dir, error)
+          // a subdirectory by its place under the hub root: `prefix` is relative to `dir`
+          if (sftpCode(error) !== NO_SUCH_FILE) throw fail('cannot list', prefix ? posix.join(dir, prefix.slice(0, -1)) : dir, error)
           // an absent directory lists as empty, but a file or a bad link on its way is an error
           // a dry run must show too (the server says "No such file" for both)
           const blocker = prefix === '' ? await blockerAbove(path) : undefined

@@ -85,7 +85,8 @@ once, naming the workflows not tried.`,
             failed = true
             throw error
           } finally {
-            await unlock?.()
+            // after a failure, a lock that stays is a warning: the failure is the error shown
+            await unlock?.({ afterFailure: failed })
             // A failed run leaves no empty directory of its own behind (the one made for its
             // lock, those made for uploads that did not happen); the error is what matters.
             if (failed) await hub.removeEmptyDirectoriesMade(workflow.path).catch(() => undefined)

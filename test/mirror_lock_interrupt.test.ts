@@ -1,6 +1,6 @@
-// Ctrl-C or SIGTERM while a mirror holds its lock, before anything was uploaded: the lock is
-// released and the directories made for it (the hub path and its missing parents) are
-// removed, as a run that fails removes them. Played by a node process that takes the lock
+// Ctrl-C or SIGTERM while a mirror holds its lock, before anything was uploaded, or while it
+// releases it: the lock is released and the directories made for it (the hub path and its
+// missing parents) are removed, as a run that fails removes them. Played by a node process that takes the lock
 // through the compiled modules, then signals itself: the moment is then exact, which a
 // publish_build_workflows killed from outside cannot make it (its lock and its first upload
 // are a few milliseconds apart). Real sshd and a real directory for the hubs.
@@ -62,7 +62,42 @@ function interruptedWhileLocking(url: string, dir: string) {
   return runProgram(process.execPath, ['--input-type=module', '-e', script], { env: { SSH_AUTH_SOCK: '' }, kill: { signal: 'SIGKILL', afterMs: 20000 } })
 }
 
+/**
+ * A process interrupted while it releases its lock (its run ended as the signal came): the
+ * hub's readText, which the release reads the lock back with, sends SIGINT to its own process
+ * and waits 300 ms before the real read, so that the signal lands in that window.
+ */
+function interruptedWhileReleasing(url: string, dir: string) {
+  const script = `
+    const { installInterruptHandlers } = await import(${dist('interrupt.js')})
+    const { openHub } = await import(${dist('transport.js')})
+    const { lockMirror } = await import(${dist('mirrorLock.js')})
+    installInterruptHandlers()
+    const real = await openHub(${JSON.stringify(url)}, { identityFile: ${JSON.stringify(sshd.clientKey)}, knownHosts: ${JSON.stringify(sshd.knownHosts)} })
+    const hub = { ...real, async readText(path) {
+      process.stdout.write('releasing\\n')
+      process.kill(process.pid, 'SIGINT')
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      return real.readText(path)
+    } }
+    setInterval(() => {}, 1000)
+    const unlock = await lockMirror(hub, ${JSON.stringify(dir)}, { task: 'test' })
+    await unlock()
+  `
+  return runProgram(process.execPath, ['--input-type=module', '-e', script], { env: { SSH_AUTH_SOCK: '' }, kill: { signal: 'SIGKILL', afterMs: 20000 } })
+}
+
 for (const scheme of ['sftp', 'file'] as const) {
+  t.test(`${scheme} hub: interrupted while the lock is being released, nothing is left`, async (t) => {
+    const parent = scheme === 'sftp' ? join(sshd.root, `releasing-${Date.now()}`) : tempDir(t, 'casa-lock-releasing-')
+    mkdirSync(parent, { recursive: true })
+    const hubRoot = join(parent, 'new', 'hub')
+    const r = await interruptedWhileReleasing(scheme === 'sftp' ? sftpUrl(sshd, hubRoot) : `file://${hubRoot}`, 'brainvisa/master_ubuntu-22.04')
+    t.match(r.stdout, /releasing/, r.stderr)
+    t.equal(r.code, 130, r.stderr)
+    t.same(readdirSync(parent), [], 'the exit waited for the release: neither the lock nor the directories made for it are left')
+  })
+
   t.test(`${scheme} hub: interrupted while the lock is being taken, nothing is left`, async (t) => {
     const parent = scheme === 'sftp' ? join(sshd.root, `taking-${Date.now()}`) : tempDir(t, 'casa-lock-taking-')
     mkdirSync(parent, { recursive: true })

@@ -102,6 +102,7 @@ t.test('the connection lost during one workflow: the run stops at once and names
   t.equal(lines.length, 2, stderr)
   t.match(lines[0], /^error: .*(closed|lost|failed)/, 'the failure of the hub, in its line')
   t.equal(lines[1], 'error: 1 of 4 build workflows failed: b/big_s; 2 not tried (the hub failed): c/third_s, d/fourth_s')
+  t.match(stderr, /\nwarning: cannot \w+ sftp:\/\/\S+\/lost\/b\/big_s\/\.casa-mirror\.lock: .*: the lock is left behind\n/, 'the lock that could not be released is named')
   t.equal(readFileSync(join(remoteRoot, 'a/first_s/conf/casa_distro.json'), 'utf8'), '{}', 'the workflow before is mirrored')
   t.notOk(existsSync(join(remoteRoot, 'c')), 'the ones after were not tried')
 })
