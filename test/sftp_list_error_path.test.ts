@@ -24,7 +24,9 @@ t.test('a subdirectory whose listing fails is named under the listed directory',
   t.teardown(() => hub.close())
 
   const listing = hub.list('brainvisa/master_s', { recursive: true })
-  await new Promise((resolve) => setTimeout(resolve, 150)) // the top listed, `many` under way
+  // the top listed (a few ms), `many` under way: its 60,000 entries take over a second to list,
+  // so this wait leaves room for a loaded machine on both sides
+  await new Promise((resolve) => setTimeout(resolve, 400))
   sshd.dropConnections()
   const error = await listing.then(
     () => undefined,
