@@ -282,7 +282,9 @@ export function normalizeReference(reference: string): string {
 
 /** Whether `docker image inspect` failed only because some of the images are absent. */
 function onlyAbsentImages(stderr: string): boolean {
-  const lines = stderr.split('\n').filter((line) => line.trim() !== '')
+  // docker's own WARNING lines are no failure: a config.json it cannot read (malformed, a
+  // directory) is warned about, then the defaults apply and the inspection is done as usual.
+  const lines = stderr.split('\n').filter((line) => line.trim() !== '' && !/^WARNING: /.test(line))
   return lines.length > 0 && lines.every((line) => /^(?:Error response from daemon: |Error: )?(?:no such (?:image|object)\b|invalid reference format)/i.test(line))
 }
 
