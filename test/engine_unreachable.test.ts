@@ -111,3 +111,20 @@ t.test('a context chosen with `docker context use`: the message names it, not th
   const viaHost = await runCli(['-r', dir, 'list_images'], { env: { ...contextEnv, DOCKER_HOST: socket } })
   oneLine(t, viaHost, new RegExp(`^error: no Docker engine answers at ${socket}: `))
 })
+
+t.test('DOCKER_CONFIG set to an empty string: ~/.docker, as for the CLI', async (t) => {
+  // docker reads ~/.docker/config.json when DOCKER_CONFIG is empty (not ./config.json).
+  const { dir, env } = repository(t)
+  const home = env.HOME!
+  const cli = (...args: string[]) => runProgram('docker', args, { env: { HOME: home, DOCKER_CONFIG: undefined, DOCKER_HOST: undefined, DOCKER_CONTEXT: undefined } })
+  const nothing = `unix://${dir}/nothing.sock`
+  t.equal((await cli('context', 'create', 'casa-home', '--docker', `host=${nothing}`)).code, 0)
+  t.equal((await cli('context', 'use', 'casa-home')).code, 0)
+  // The context in use in ~/.docker: the CLI goes there, so the engine API on the default
+  // socket must not be used instead (create_singularity lists images through it).
+  for (const args of tasks) {
+    const run = await runCli(['-r', dir, ...args], { env: { ...env, DOCKER_CONFIG: '', DOCKER_HOST: undefined, DOCKER_CONTEXT: undefined } })
+    oneLine(t, run, new RegExp(`^error: no Docker engine answers at (docker context casa-home|${nothing}): `))
+    t.notMatch(run.stderr, /docker\.sock/, `${args.join(' ')}: the default socket is not where docker looked`)
+  }
+})
