@@ -117,7 +117,8 @@ function credentialHelper(helper: string, server: string): Promise<Credentials |
 
 /** The user's docker login for `host`, if any. */
 export async function dockerCredentials(host: string, env: NodeJS.ProcessEnv = process.env): Promise<Credentials | undefined> {
-  const file = join(env.DOCKER_CONFIG ?? join(env.HOME ?? homedir(), '.docker'), 'config.json')
+  // Empty variables are unset, as for the CLI: an empty DOCKER_CONFIG is not the current directory.
+  const file = join(env.DOCKER_CONFIG || join(env.HOME || homedir(), '.docker'), 'config.json')
   let config: DockerConfigFile
   try {
     config = JSON.parse(await readFile(file, 'utf8')) as DockerConfigFile
