@@ -22,7 +22,9 @@ let engine: DockerOptions = {}
 
 /** Point every later docker command at this engine (from the config, once per run). */
 export function useDockerEngine(options: DockerOptions): void {
-  engine = options
+  // An empty docker.host is unset, as the CLI takes an empty DOCKER_HOST: DOCKER_HOST and the
+  // contexts then apply, to the CLI's calls and to the choice of the engine API alike.
+  engine = { ...options, host: options.host || undefined }
 }
 
 /**
@@ -52,7 +54,7 @@ function engineAddress(): string {
   // when DOCKER_HOST is not set: the default socket is not where it looked.
   const named = engine.host ? undefined : dockerContext()
   const context = named ? `docker context ${named}` : undefined
-  return redact(engine.host ?? DOCKER_HOST ?? context ?? 'unix:///var/run/docker.sock')
+  return redact(engine.host ?? (DOCKER_HOST || undefined) ?? context ?? 'unix:///var/run/docker.sock')
 }
 
 function dockerEnv(): NodeJS.ProcessEnv {
@@ -282,7 +284,9 @@ export function normalizeReference(reference: string): string {
 
 /** Whether `docker image inspect` failed only because some of the images are absent. */
 function onlyAbsentImages(stderr: string): boolean {
-  const lines = stderr.split('\n').filter((line) => line.trim() !== '')
+  // docker's own WARNING lines are no failure: a config.json it cannot read (malformed, a
+  // directory) is warned about, then the defaults apply and the inspection is done as usual.
+  const lines = stderr.split('\n').filter((line) => line.trim() !== '' && !/^WARNING: /.test(line))
   return lines.length > 0 && lines.every((line) => /^(?:Error response from daemon: |Error: )?(?:no such (?:image|object)\b|invalid reference format)/i.test(line))
 }
 

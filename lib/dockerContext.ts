@@ -16,7 +16,8 @@ export function dockerContext(env: NodeJS.ProcessEnv = process.env): string | un
 
 function currentContext(env: NodeJS.ProcessEnv): string | undefined {
   try {
-    const config = JSON.parse(readFileSync(join(env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json'), 'utf8')) as { currentContext?: unknown }
+    // An empty DOCKER_CONFIG is unset for the CLI (~/.docker), not the current directory.
+    const config = JSON.parse(readFileSync(join(env.DOCKER_CONFIG || join(homedir(), '.docker'), 'config.json'), 'utf8')) as { currentContext?: unknown }
     return typeof config.currentContext === 'string' ? config.currentContext : undefined
   } catch {
     // no CLI configuration (or an unreadable one: the CLI would say so): the default context

@@ -88,6 +88,14 @@ export function gitRemote(url: string): GitRemote {
   return split(url)
 }
 
+/**
+ * Whether `url` holds credentials gitRemote() would take out, without judging them: a URL
+ * stored by an older version (a mirror's config) is only to be rewritten, whatever they are.
+ */
+export function hasCredentials(url: string): boolean {
+  return split(url).credentials !== undefined
+}
+
 /** The git options and environment variables that hand `remote`'s credentials to one git process. */
 export function credentialArgs(remote: GitRemote): { options: readonly string[]; env: Record<string, string> } {
   if (!remote.credentials) return { options: [], env: {} }

@@ -4,7 +4,7 @@
 // one lib/gitSession (each echoed with -v), on a shell of the caller's pool when it has one.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, renameSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { gitRemote } from './gitCredentials.js'
+import { hasCredentials } from './gitCredentials.js'
 import { GitSession } from './gitSession.js'
 import type { GitShellPool } from './gitShell.js'
 
@@ -122,8 +122,9 @@ export async function openMirror(dir: string, url: string, options: { signal?: A
   const session = await GitSession.open(dir, { url, temporary }, { ...options, env: options.pool ? undefined : gitEnv() })
   try {
     if (existsSync(join(dir, 'HEAD'))) {
-      // A cache written before credentials were kept out of it still has them in its config.
-      if (gitRemote(storedRemoteUrl(dir) ?? '').credentials) await session.setUrl()
+      // A cache written before credentials were kept out of it still has them in its config:
+      // rewritten, not judged (gitRemote would refuse ones the configuration now refuses).
+      if (hasCredentials(storedRemoteUrl(dir) ?? '')) await session.setUrl()
       // A mirror untouched since its clone still has every ref in packed-refs: no git process to read them.
       const packed = readPackedRefs(dir)
       const [remote, local] = await Promise.all([session.lsRemote(), packed ? '' : session.refs()])

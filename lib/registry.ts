@@ -4,7 +4,7 @@
 // manifest push. Plain http only for loopback registries.
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { readFile, stat } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { Transform, type Readable } from 'node:stream'
@@ -12,7 +12,7 @@ import { pipeline } from 'node:stream/promises'
 import { spawn } from 'node:child_process'
 import { Agent, request, type Dispatcher } from 'undici'
 import { UserError, cannotRead, errorMessage } from './errors.js'
-import { checkedFileSource } from './fileUpload.js'
+import { checkedFileSource, fileIdentity } from './fileUpload.js'
 import { printable, ui } from './ui.js'
 
 /**
@@ -117,7 +117,8 @@ function credentialHelper(helper: string, server: string): Promise<Credentials |
 
 /** The user's docker login for `host`, if any. */
 export async function dockerCredentials(host: string, env: NodeJS.ProcessEnv = process.env): Promise<Credentials | undefined> {
-  const file = join(env.DOCKER_CONFIG ?? join(env.HOME ?? homedir(), '.docker'), 'config.json')
+  // Empty variables are unset, as for the CLI: an empty DOCKER_CONFIG is not the current directory.
+  const file = join(env.DOCKER_CONFIG || join(env.HOME || homedir(), '.docker'), 'config.json')
   let config: DockerConfigFile
   try {
     config = JSON.parse(await readFile(file, 'utf8')) as DockerConfigFile
@@ -334,11 +335,12 @@ export const sifMediaTypes = {
   config: 'application/vnd.sylabs.sif.config.v1+json',
 } as const
 
-/** sha256 of a file, streamed. */
-export async function fileSha256(path: string): Promise<{ digest: string; size: number }> {
+/** sha256 of a file, streamed, with its identity taken before it is read (lib/fileUpload.ts). */
+export async function fileSha256(path: string): Promise<{ digest: string; size: number; identity: string }> {
+  const { size, identity } = await fileIdentity(path)
   const hash = createHash('sha256')
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer)
-  return { digest: `sha256:${hash.digest('hex')}`, size: (await stat(path)).size }
+  return { digest: `sha256:${hash.digest('hex')}`, size, identity }
 }
 
 /** `oras://host:port/namespace` -> host and namespace. */

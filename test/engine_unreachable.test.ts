@@ -111,3 +111,37 @@ t.test('a context chosen with `docker context use`: the message names it, not th
   const viaHost = await runCli(['-r', dir, 'list_images'], { env: { ...contextEnv, DOCKER_HOST: socket } })
   oneLine(t, viaHost, new RegExp(`^error: no Docker engine answers at ${socket}: `))
 })
+
+t.test('DOCKER_CONFIG set to an empty string: ~/.docker, as for the CLI', async (t) => {
+  // docker reads ~/.docker/config.json when DOCKER_CONFIG is empty (not ./config.json).
+  const { dir, env } = repository(t)
+  const home = env.HOME!
+  const cli = (...args: string[]) => runProgram('docker', args, { env: { HOME: home, DOCKER_CONFIG: undefined, DOCKER_HOST: undefined, DOCKER_CONTEXT: undefined } })
+  const nothing = `unix://${dir}/nothing.sock`
+  t.equal((await cli('context', 'create', 'casa-home', '--docker', `host=${nothing}`)).code, 0)
+  t.equal((await cli('context', 'use', 'casa-home')).code, 0)
+  // The context in use in ~/.docker: the CLI goes there, so the engine API on the default
+  // socket must not be used instead (create_singularity lists images through it).
+  for (const args of tasks) {
+    const run = await runCli(['-r', dir, ...args], { env: { ...env, DOCKER_CONFIG: '', DOCKER_HOST: undefined, DOCKER_CONTEXT: undefined } })
+    oneLine(t, run, new RegExp(`^error: no Docker engine answers at (docker context casa-home|${nothing}): `))
+    t.notMatch(run.stderr, /docker\.sock/, `${args.join(' ')}: the default socket is not where docker looked`)
+  }
+})
+
+t.test('DOCKER_HOST or docker.host set to an empty string is unset, as for the CLI', async (t) => {
+  // The message names the context docker used, never an empty address ("answers at : ").
+  const { dir, env } = repository(t)
+  for (const args of tasks) {
+    const run = await runCli(['-r', dir, ...args], { env: { ...env, DOCKER_HOST: '', DOCKER_CONTEXT: 'casa-no-such-context' } })
+    oneLine(t, run, /^error: no Docker engine answers at docker context casa-no-such-context: Failed to initialize: /)
+  }
+  // An empty docker.host leaves DOCKER_HOST to the CLI (lib/docker.ts dockerEnv): the engine
+  // API on the default socket must not be used instead, nor the message name it.
+  const emptyHost = repository(t, `{ docker: { host: '' } }`)
+  const where = `unix://${emptyHost.dir}/nonexistent.sock`
+  for (const args of tasks) {
+    const run = await runCli(['-r', emptyHost.dir, ...args], { env: { ...emptyHost.env, DOCKER_HOST: where } })
+    oneLine(t, run, new RegExp(`^error: no Docker engine answers at ${where}: start dockerd \\(or set DOCKER_HOST\\)$`))
+  }
+})
