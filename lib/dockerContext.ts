@@ -14,10 +14,17 @@ export function dockerContext(env: NodeJS.ProcessEnv = process.env): string | un
   return named && named !== 'default' ? named : undefined
 }
 
+/**
+ * The docker CLI's config.json: in $DOCKER_CONFIG, else ~/.docker. Empty variables are unset,
+ * as for the CLI: an empty DOCKER_CONFIG is not the current directory.
+ */
+export function dockerConfigFile(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.DOCKER_CONFIG || join(env.HOME || homedir(), '.docker'), 'config.json')
+}
+
 function currentContext(env: NodeJS.ProcessEnv): string | undefined {
   try {
-    // An empty DOCKER_CONFIG is unset for the CLI (~/.docker), not the current directory.
-    const config = JSON.parse(readFileSync(join(env.DOCKER_CONFIG || join(homedir(), '.docker'), 'config.json'), 'utf8')) as { currentContext?: unknown }
+    const config = JSON.parse(readFileSync(dockerConfigFile(env), 'utf8')) as { currentContext?: unknown }
     return typeof config.currentContext === 'string' ? config.currentContext : undefined
   } catch {
     // no CLI configuration (or an unreadable one: the CLI would say so): the default context

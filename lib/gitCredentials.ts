@@ -70,7 +70,10 @@ function split(url: string): GitRemote {
  * The message masks the whole userinfo: the URL's own text would show the secret.
  */
 export function credentialProblem(url: string): string | undefined {
-  const { url: bare, credentials } = split(url)
+  return problemOf(split(url))
+}
+
+function problemOf({ url: bare, credentials }: GitRemote): string | undefined {
   // eslint-disable-next-line no-control-regex
   if (!credentials || !/[\u0000-\u001f\u007f]/.test(credentials.username + credentials.password)) return undefined
   const masked = bare.replace(/^([a-z][a-z0-9+.-]*:\/\/)/i, '$1***@')
@@ -83,9 +86,10 @@ export function credentialProblem(url: string): string | undefined {
  * plan are checked with credentialProblem when read): nothing reaches git with them.
  */
 export function gitRemote(url: string): GitRemote {
-  const problem = credentialProblem(url)
+  const remote = split(url)
+  const problem = problemOf(remote)
   if (problem) throw new UserError(problem)
-  return split(url)
+  return remote
 }
 
 /**

@@ -5,13 +5,12 @@
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { homedir } from 'node:os'
-import { join } from 'node:path'
 import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { spawn } from 'node:child_process'
 import { Agent, request, type Dispatcher } from 'undici'
 import { UserError, cannotRead, errorMessage } from './errors.js'
+import { dockerConfigFile } from './dockerContext.js'
 import { checkedFileSource, fileIdentity } from './fileUpload.js'
 import { printable, ui } from './ui.js'
 
@@ -117,8 +116,7 @@ function credentialHelper(helper: string, server: string): Promise<Credentials |
 
 /** The user's docker login for `host`, if any. */
 export async function dockerCredentials(host: string, env: NodeJS.ProcessEnv = process.env): Promise<Credentials | undefined> {
-  // Empty variables are unset, as for the CLI: an empty DOCKER_CONFIG is not the current directory.
-  const file = join(env.DOCKER_CONFIG || join(env.HOME || homedir(), '.docker'), 'config.json')
+  const file = dockerConfigFile(env)
   let config: DockerConfigFile
   try {
     config = JSON.parse(await readFile(file, 'utf8')) as DockerConfigFile
