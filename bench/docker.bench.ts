@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
-import { loadCatalog } from '../lib/imageCatalog.js'
-import { gatherFacts, planBuild, definitionOrder } from '../lib/buildPlan.js'
+import { loadCatalog } from '../lib/images/imageCatalog.js'
+import { gatherFacts, planBuild, definitionOrder } from '../lib/images/buildPlan.js'
 import { compare, median, timeCommand, type BenchLine } from './measure.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))

@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
 import { parse } from 'yaml'
-import { mirrorCacheDir } from '../lib/gitMirror.js'
+import { mirrorCacheDir } from '../lib/git/gitMirror.js'
 import { compare, timeCommand, type BenchLine } from './measure.js'
 import { makeComponents, type BenchComponent } from './releaseFixtures.js'
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --import tsx
 // show_config: print the configuration as the tasks see it (defaults merged with the
 // user's casa.config.ts), and which file it came from.
-import { defineTask } from 'casa-distro-admin/task'
+import { defineTask } from 'casa-distro-admin/cli/task'
 
 export default defineTask(
   {
@@ -13,8 +13,8 @@ configuration. Use it to check a casa.config.ts before running other tasks.`,
       json: { type: 'boolean', help: 'print JSON instead of YAML' },
     },
     async run(options, { config }) {
-      // Component and hub URLs may carry credentials: printed masked (the rule of lib/redact.ts).
-      const { ui, redact } = await import('casa-distro-admin/ui')
+      // Component and hub URLs may carry credentials: printed masked (the rule of lib/util/redact.ts).
+      const { ui, redact } = await import('casa-distro-admin/util/ui')
       if (options.json) {
         ui.result(redact(JSON.stringify(config, null, 2)))
         return

@@ -2,7 +2,7 @@
 import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { readCacheFile, writeCacheFile } from '../lib/cacheFile.js'
+import { readCacheFile, writeCacheFile } from '../lib/util/cacheFile.js'
 import { tempDir } from './helpers/tmp.js'
 
 t.test('a cache "directory" that is a file: not written, nothing thrown', async (t) => {

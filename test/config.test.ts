@@ -1,9 +1,9 @@
 import t, { type Test } from 'tap'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { loadConfig, mergeConfig } from '../lib/config.js'
-import { UserError } from '../lib/errors.js'
-import { packageRoot } from '../lib/paths.js'
+import { loadConfig, mergeConfig } from '../lib/config/config.js'
+import { UserError } from '../lib/util/errors.js'
+import { packageRoot } from '../lib/util/paths.js'
 import { tempDir } from './helpers/tmp.js'
 
 // Every test gets a private HOME and no inherited CASA_* variables.

@@ -4,7 +4,7 @@
 import t from 'tap'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { pushSifArtifact } from '../lib/registry.js'
+import { pushSifArtifact } from '../lib/registry/registry.js'
 import { startRegistry } from './helpers/services.js'
 import { tempDir } from './helpers/tmp.js'
 

@@ -1,5 +1,5 @@
 // The container calls of a SIF conversion go to the engine's API on its local socket, and
-// through the docker CLI in any other setup (lib/dockerEngine.ts, lib/docker.ts). With the
+// through the docker CLI in any other setup (lib/docker/dockerEngine.ts, lib/docker/docker.ts). With the
 // real engine: when each way is chosen, and both ways give the same answers and the same
 // errors (a docker context pointing at the same socket makes the CLI way testable here).
 import t from 'tap'
@@ -8,8 +8,8 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { createContainer, exportContainer, inspectImage, listLocalImages, removeContainer } from '../lib/docker.js'
-import { localEngineSocket } from '../lib/dockerEngine.js'
+import { createContainer, exportContainer, inspectImage, listLocalImages, removeContainer } from '../lib/docker/docker.js'
+import { localEngineSocket } from '../lib/docker/dockerEngine.js'
 import { ensureBusyboxImage } from './helpers/services.js'
 import { tempDir } from './helpers/tmp.js'
 

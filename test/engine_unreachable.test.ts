@@ -136,7 +136,7 @@ t.test('DOCKER_HOST or docker.host set to an empty string is unset, as for the C
     const run = await runCli(['-r', dir, ...args], { env: { ...env, DOCKER_HOST: '', DOCKER_CONTEXT: 'casa-no-such-context' } })
     oneLine(t, run, /^error: no Docker engine answers at docker context casa-no-such-context: Failed to initialize: /)
   }
-  // An empty docker.host leaves DOCKER_HOST to the CLI (lib/docker.ts dockerEnv): the engine
+  // An empty docker.host leaves DOCKER_HOST to the CLI (lib/docker/docker.ts dockerEnv): the engine
   // API on the default socket must not be used instead, nor the message name it.
   const emptyHost = repository(t, `{ docker: { host: '' } }`)
   const where = `unix://${emptyHost.dir}/nonexistent.sock`

@@ -1,4 +1,4 @@
-// The shells that run release-plan git commands (lib/gitShell.ts), with real git and sh: one
+// The shells that run release-plan git commands (lib/git/gitShell.ts), with real git and sh: one
 // shell serves component after component, including `git cat-file --batch` stopped in the
 // middle of the shell's life; a failed command fails its step only; a cat-file that fails,
 // or one stopped with questions unanswered, breaks its shell, and the pool starts another.
@@ -7,9 +7,9 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { infoPyVersion, TestRemote } from './helpers/git.js'
 import { tempDir } from './helpers/tmp.js'
-import { gitEnv, openMirror } from '../lib/gitMirror.js'
-import { GitSession } from '../lib/gitSession.js'
-import { GitShellPool } from '../lib/gitShell.js'
+import { gitEnv, openMirror } from '../lib/git/gitMirror.js'
+import { GitSession } from '../lib/git/gitSession.js'
+import { GitShellPool } from '../lib/git/gitShell.js'
 
 t.test('one shell serves components one after another, objects read between other steps', async (t) => {
   const root = tempDir(t, 'casa-shell-')

@@ -4,11 +4,11 @@
 import t, { type Test } from 'tap'
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { loadCatalog, type CatalogOptions } from '../lib/imageCatalog.js'
-import { definitionOrder, planBuild, gatherFacts, matchImages } from '../lib/buildPlan.js'
-import { baseImages, contextDigest, contextFiles } from '../lib/buildContext.js'
-import { applyTemplate } from '../lib/imageTemplate.js'
-import { packageRoot } from '../lib/paths.js'
+import { loadCatalog, type CatalogOptions } from '../lib/images/imageCatalog.js'
+import { definitionOrder, planBuild, gatherFacts, matchImages } from '../lib/images/buildPlan.js'
+import { baseImages, contextDigest, contextFiles } from '../lib/images/buildContext.js'
+import { applyTemplate } from '../lib/images/imageTemplate.js'
+import { packageRoot } from '../lib/util/paths.js'
 import { tempDir } from './helpers/tmp.js'
 
 type Files = Record<string, string>

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { imageFilter } from '../lib/imageFilter.js'
+import { imageFilter } from '../lib/images/imageFilter.js'
 
 t.test('wildcards match the whole name, comma-separated alternatives', async (t) => {
   const f = imageFilter('cati/casa-dev:*,cati/*:ubuntu-1?.04')

@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url'
 import { projectRoot, runProgram } from './helpers/cli.js'
 
 t.test('second signal exits 130 while a cleanup never ends', async (t) => {
-  const module = pathToFileURL(join(projectRoot, 'dist', 'lib', 'interrupt.js')).href
+  const module = pathToFileURL(join(projectRoot, 'dist', 'lib', 'util', 'interrupt.js')).href
   const script = `
     const { installInterruptHandlers, onInterrupt } = await import(${JSON.stringify(module)})
     installInterruptHandlers()
@@ -25,7 +25,7 @@ t.test('second signal exits 130 while a cleanup never ends', async (t) => {
 // trip): an upload that starts meanwhile registers its temporary file then, and a lock whose
 // creation was on the wire registers its release then. Those cleanups must run too.
 t.test('a cleanup registered while the others run is run before exiting', async (t) => {
-  const module = pathToFileURL(join(projectRoot, 'dist', 'lib', 'interrupt.js')).href
+  const module = pathToFileURL(join(projectRoot, 'dist', 'lib', 'util', 'interrupt.js')).href
   const script = `
     const { installInterruptHandlers, onInterrupt } = await import(${JSON.stringify(module)})
     installInterruptHandlers()
@@ -40,7 +40,7 @@ t.test('a cleanup registered while the others run is run before exiting', async 
 })
 
 t.test('SIGTERM exits 143 (128 + 15), as a shell reports a process it ended', async (t) => {
-  const module = pathToFileURL(join(projectRoot, 'dist', 'lib', 'interrupt.js')).href
+  const module = pathToFileURL(join(projectRoot, 'dist', 'lib', 'util', 'interrupt.js')).href
   const script = `
     const { installInterruptHandlers, onInterrupt } = await import(${JSON.stringify(module)})
     installInterruptHandlers()

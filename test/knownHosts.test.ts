@@ -4,7 +4,7 @@ import t from 'tap'
 import { createHmac, randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { checkHostKey, fingerprint, knownHostsName, knownKeys } from '../lib/knownHosts.js'
+import { checkHostKey, fingerprint, knownHostsName, knownKeys } from '../lib/hubs/knownHosts.js'
 import { tempDir } from './helpers/tmp.js'
 
 const blob = (n: number) => {

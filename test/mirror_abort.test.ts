@@ -5,8 +5,8 @@
 import t from 'tap'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { applyMirror, planMirror } from '../lib/mirror.js'
-import { openHub } from '../lib/transport.js'
+import { applyMirror, planMirror } from '../lib/hubs/mirror.js'
+import { openHub } from '../lib/hubs/transport.js'
 import { tempDir } from './helpers/tmp.js'
 
 t.test('an aborted mirror starts no more uploads and deletes nothing', async (t) => {

@@ -24,9 +24,9 @@ const dist = (name: string) => JSON.stringify(pathToFileURL(join(projectRoot, 'd
 /** A process that opens `url`, locks `dir` on it, then sends itself `signal`. */
 function lockThenSignal(url: string, dir: string, signal: 'SIGINT' | 'SIGTERM') {
   const script = `
-    const { installInterruptHandlers } = await import(${dist('interrupt.js')})
-    const { openHub } = await import(${dist('transport.js')})
-    const { lockMirror } = await import(${dist('mirrorLock.js')})
+    const { installInterruptHandlers } = await import(${dist('util/interrupt.js')})
+    const { openHub } = await import(${dist('hubs/transport.js')})
+    const { lockMirror } = await import(${dist('hubs/mirrorLock.js')})
     installInterruptHandlers()
     const hub = await openHub(${JSON.stringify(url)}, { identityFile: ${JSON.stringify(sshd.clientKey)}, knownHosts: ${JSON.stringify(sshd.knownHosts)} })
     await lockMirror(hub, ${JSON.stringify(dir)}, { task: 'test' })
@@ -44,9 +44,9 @@ function lockThenSignal(url: string, dir: string, signal: 'SIGINT' | 'SIGTERM') 
  */
 function interruptedWhileLocking(url: string, dir: string) {
   const script = `
-    const { installInterruptHandlers } = await import(${dist('interrupt.js')})
-    const { openHub } = await import(${dist('transport.js')})
-    const { lockMirror } = await import(${dist('mirrorLock.js')})
+    const { installInterruptHandlers } = await import(${dist('util/interrupt.js')})
+    const { openHub } = await import(${dist('hubs/transport.js')})
+    const { lockMirror } = await import(${dist('hubs/mirrorLock.js')})
     installInterruptHandlers()
     const real = await openHub(${JSON.stringify(url)}, { identityFile: ${JSON.stringify(sshd.clientKey)}, knownHosts: ${JSON.stringify(sshd.knownHosts)} })
     const hub = { ...real, async createNew(text, path) {
@@ -69,9 +69,9 @@ function interruptedWhileLocking(url: string, dir: string) {
  */
 function interruptedWhileReleasing(url: string, dir: string) {
   const script = `
-    const { installInterruptHandlers } = await import(${dist('interrupt.js')})
-    const { openHub } = await import(${dist('transport.js')})
-    const { lockMirror } = await import(${dist('mirrorLock.js')})
+    const { installInterruptHandlers } = await import(${dist('util/interrupt.js')})
+    const { openHub } = await import(${dist('hubs/transport.js')})
+    const { lockMirror } = await import(${dist('hubs/mirrorLock.js')})
     installInterruptHandlers()
     const real = await openHub(${JSON.stringify(url)}, { identityFile: ${JSON.stringify(sshd.clientKey)}, knownHosts: ${JSON.stringify(sshd.knownHosts)} })
     const hub = { ...real, async readText(path) {

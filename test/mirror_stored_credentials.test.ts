@@ -1,5 +1,5 @@
 // A mirror cached by a version that kept the URL's credentials in its config has them
-// rewritten away on its next update (lib/gitMirror.ts). Credentials git could not be given
+// rewritten away on its next update (lib/git/gitMirror.ts). Credentials git could not be given
 // (a percent-encoded control character) are refused in the configuration and plans; the old
 // URL left in such a cache must not stop the update of a component whose URL is now fine,
 // with a message about a URL the user no longer has anywhere.
@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { updateMirror, storedRemoteUrl } from '../lib/gitMirror.js'
+import { updateMirror, storedRemoteUrl } from '../lib/git/gitMirror.js'
 import { tempDir } from './helpers/tmp.js'
 
 const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { stdio: ['ignore', 'pipe', 'pipe'] }).toString()

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { parseWords } from '../lib/options.js'
-import { UsageError } from '../lib/errors.js'
+import { parseWords } from '../lib/cli/options.js'
+import { UsageError } from '../lib/util/errors.js'
 
 const specs = {
   image_names: { type: 'string', default: '*', help: 'filter' },

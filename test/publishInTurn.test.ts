@@ -2,8 +2,8 @@
 // handler ends the process): the item under way fails with the interrupt's reason, no later
 // item is started, and one line names them. A real file:// hub (which never loses a connection).
 import t from 'tap'
-import { openHub } from '../lib/transport.js'
-import { publishInTurn } from '../lib/publishInTurn.js'
+import { openHub } from '../lib/hubs/transport.js'
+import { publishInTurn } from '../lib/hubs/publishInTurn.js'
 import { tempDir } from './helpers/tmp.js'
 
 /** What `work` writes on stderr, the writes still made. */

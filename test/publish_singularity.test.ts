@@ -10,9 +10,9 @@ import { createServer as createHttpServer, request as httpRequest } from 'node:h
 import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { basename, join } from 'node:path'
 import { Readable } from 'node:stream'
-import { RegistryClient } from '../lib/registry.js'
-import { publishToServer, type ServerHub } from '../lib/sifPublish.js'
-import type { SingularityItem } from '../lib/singularityPlan.js'
+import { RegistryClient } from '../lib/registry/registry.js'
+import { publishToServer, type ServerHub } from '../lib/singularity/sifPublish.js'
+import type { SingularityItem } from '../lib/singularity/singularityPlan.js'
 import { runCli } from './helpers/cli.js'
 import { ensureBusyboxImage, startHttpServer, startRegistry, startSshd } from './helpers/services.js'
 import { tempDir } from './helpers/tmp.js'
@@ -245,7 +245,7 @@ t.test('a registry that stops reading an upload half way: one line after CASA_RE
   t.ok(Date.now() - started < 8_000, 'within seconds, not the commit wait of 10 s and more')
 })
 
-/** A server hub recording the puts in order and storing them in `dir` (as lib/transport would). */
+/** A server hub recording the puts in order and storing them in `dir` (as lib/hubs/transport would). */
 function recordingHub(dir: string): ServerHub & { puts: string[] } {
   const puts: string[] = []
   return {

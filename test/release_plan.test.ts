@@ -10,7 +10,7 @@ import { parse } from 'yaml'
 import { runCli } from './helpers/cli.js'
 import { cmakeVersion, infoPyVersion, packageJsonVersion, pyprojectVersion, TestRemote } from './helpers/git.js'
 import { tempDir } from './helpers/tmp.js'
-import { readVersion, writeVersion, formatVersion, chooseVersionFile } from '../lib/componentVersion.js'
+import { readVersion, writeVersion, formatVersion, chooseVersionFile } from '../lib/release/componentVersion.js'
 
 interface Setup {
   dir: string

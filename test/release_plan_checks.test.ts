@@ -279,7 +279,7 @@ t.test('apply: a version commit pushed but not journaled (a crash then) is taken
 })
 
 t.test("ref names: git's check-ref-format rules", async (t) => {
-  const { refNameProblem } = await import('../lib/gitRefName.js')
+  const { refNameProblem } = await import('../lib/git/gitRefName.js')
   for (const name of ['master', 'release_candidate', 'rc/1.0', 'v1.0.0', 'a-b_c.d', 'x@y']) t.equal(refNameProblem(name), undefined, name)
   for (const name of ['', 'bad name', 'a..b', 'a/', '/a', 'a//b', '.a', 'a/.b', 'a.lock', 'a/b.lock/c', 'a.', 'a~1', 'a^', 'a:b', 'a?', 'a*', 'a[', 'a\\b', 'a@{1}', '@', 'HEAD', '-a', 'a\tb', 'a\x7fb']) t.type(refNameProblem(name), 'string', JSON.stringify(name))
 })

@@ -16,9 +16,9 @@ import { git, packageJsonVersion, TestRemote } from './helpers/git.js'
 import { serveGitHttp } from './helpers/gitHttp.js'
 import { freePort } from './helpers/net.js'
 import { tempDir } from './helpers/tmp.js'
-import { redact, withoutCredentials } from '../lib/redact.js'
-import { remoteUrl } from '../lib/releaseApply.js'
-import { branchLink } from '../lib/releasePlanHtml.js'
+import { redact, withoutCredentials } from '../lib/util/redact.js'
+import { remoteUrl } from '../lib/release/releaseApply.js'
+import { branchLink } from '../lib/release/releasePlanHtml.js'
 
 const secret = /SECRET/
 
@@ -301,7 +301,7 @@ t.test('a remote asking for a password the URL does not give: no askpass program
 })
 
 t.test('credentials are percent-decoded as git decodes them: a stray % kept, the escapes around it decoded', async (t) => {
-  const { gitRemote } = await import('../lib/gitCredentials.js')
+  const { gitRemote } = await import('../lib/git/gitCredentials.js')
   t.same(gitRemote('https://u%40x:100%25%40b@h/x.git'), { url: 'https://h/x.git', credentials: { username: 'u@x', password: '100%@b' } })
   t.same(gitRemote('https://u:50%off%40home@h/x.git').credentials, { username: 'u', password: '50%off@home' }, 'a % not followed by two hex digits stays, as git keeps it')
   t.same(gitRemote('https://tok%zz@h/x.git').credentials, { username: 'tok%zz', password: '' })

@@ -10,9 +10,9 @@ import { parse } from 'yaml'
 import { runCli } from './helpers/cli.js'
 import { cmakeVersion, git, infoPyVersion, TestRemote } from './helpers/git.js'
 import { tempDir } from './helpers/tmp.js'
-import { GitSession } from '../lib/gitSession.js'
-import { listFiles } from '../lib/gitObjects.js'
-import { readPackedRefs } from '../lib/gitMirror.js'
+import { GitSession } from '../lib/git/gitSession.js'
+import { listFiles } from '../lib/git/gitObjects.js'
+import { readPackedRefs } from '../lib/git/gitMirror.js'
 
 /** The git commands a -v run echoed for `name`'s mirror or URL. */
 const commandsFor = (stderr: string, name: string) =>

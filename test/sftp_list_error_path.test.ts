@@ -4,7 +4,7 @@
 import t from 'tap'
 import { closeSync, mkdirSync, openSync } from 'node:fs'
 import { join } from 'node:path'
-import { openHub } from '../lib/transport.js'
+import { openHub } from '../lib/hubs/transport.js'
 import { startSshd, type Sshd } from './helpers/services.js'
 import { sftpUrl } from './helpers/sftp.js'
 

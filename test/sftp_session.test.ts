@@ -1,4 +1,4 @@
-// lib/sftpSession, our own SFTP client, through the sftp hub against OpenSSH sshd on loopback:
+// lib/hubs/sftpSession, our own SFTP client, through the sftp hub against OpenSSH sshd on loopback:
 // the sizes where its requests are split (32 KiB chunks, 256 KiB blocks, 16-read windows),
 // trees with more directories than it keeps open at once, and errors that must leave the
 // session usable. What lands on the server is read with OpenSSH's sftp and sha256sum.
@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net'
 import { join } from 'node:path'
-import { openHub } from '../lib/transport.js'
+import { openHub } from '../lib/hubs/transport.js'
 import { startSshd, type Sshd } from './helpers/services.js'
 import { sftpBatch, sftpGet, sftpUrl } from './helpers/sftp.js'
 import { tempDir } from './helpers/tmp.js'

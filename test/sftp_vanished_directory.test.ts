@@ -7,7 +7,7 @@
 import t from 'tap'
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { openHub } from '../lib/transport.js'
+import { openHub } from '../lib/hubs/transport.js'
 import { startSshd, type Sshd } from './helpers/services.js'
 import { sftpUrl } from './helpers/sftp.js'
 import { tempDir } from './helpers/tmp.js'

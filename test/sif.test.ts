@@ -1,4 +1,4 @@
-// lib/sifWriter, lib/sifReader and lib/rootfs on their own: a SIF assembled from a squashfs
+// lib/sif/sifWriter, lib/sif/sifReader and lib/singularity/rootfs on their own: a SIF assembled from a squashfs
 // made by tar2sqfs is read by siftool and by our reader; the rootfs stream keeps GNU and PAX
 // archives' entries byte for byte and replaces only what it generates.
 import t from 'tap'
@@ -7,11 +7,11 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
-import { RootfsStream } from '../lib/rootfs.js'
-import { sifFileName, temporaryDirectory } from '../lib/sifConvert.js'
-import { dockerEnvScript, runscript } from '../lib/rootfsLayout.js'
-import { primaryPartition, readObject, readSif } from '../lib/sifReader.js'
-import { dataTypes, planSif } from '../lib/sifWriter.js'
+import { RootfsStream } from '../lib/singularity/rootfs.js'
+import { sifFileName, temporaryDirectory } from '../lib/singularity/sifConvert.js'
+import { dockerEnvScript, runscript } from '../lib/singularity/rootfsLayout.js'
+import { primaryPartition, readObject, readSif } from '../lib/sif/sifReader.js'
+import { dataTypes, planSif } from '../lib/sif/sifWriter.js'
 import { tempDir } from './helpers/tmp.js'
 
 const config = { reference: 'ns/img:1', env: ['PATH=/bin', 'FOO=it\'s'], entrypoint: [], cmd: ['/bin/sh'], labels: { a: 'b' } }

@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runCli } from './helpers/cli.js'
 import { tempDir } from './helpers/tmp.js'
-import { dataTypes, planSif } from '../lib/sifWriter.js'
+import { dataTypes, planSif } from '../lib/sif/sifWriter.js'
 
 const dir = tempDir(t, 'casa-sif-inspect-')
 const env = { HOME: dir }

@@ -1,11 +1,11 @@
-// lib/transport against OpenSSH sshd on loopback (key authentication, host keys checked) and
+// lib/hubs/transport against OpenSSH sshd on loopback (key authentication, host keys checked) and
 // against a file:// directory; what lands on the server is read back with OpenSSH's sftp.
 import t, { type Test } from 'tap'
 import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, writeFileSync } from 'node:fs'
 import { createServer, type AddressInfo, type Server } from 'node:net'
 import { join } from 'node:path'
-import { openHub, type Hub } from '../lib/transport.js'
+import { openHub, type Hub } from '../lib/hubs/transport.js'
 import { runCli } from './helpers/cli.js'
 import { startSshd, type Sshd } from './helpers/services.js'
 import { sftpBatch, sftpGet, sftpUrl, sshConfig, workflowRepository } from './helpers/sftp.js'

@@ -1,4 +1,4 @@
-// Terminal behaviour of lib/ui.ts: colour only for a stream that is a terminal, NO_COLOR for
+// Terminal behaviour of lib/util/ui.ts: colour only for a stream that is a terminal, NO_COLOR for
 // the spinner too, and no spinner on a terminal without width. The terminal cases run the
 // compiled module (and the CLI) under util-linux `script`, a real pseudo-terminal.
 import t, { type Test } from 'tap'
@@ -39,7 +39,7 @@ function stepScript(t: Test, resizeMidStep: boolean): string {
   const file = join(tempDir(t), 'step.mjs')
   writeFileSync(
     file,
-    `import { ui } from ${JSON.stringify(join(projectRoot, 'dist', 'lib', 'ui.js'))}
+    `import { ui } from ${JSON.stringify(join(projectRoot, 'dist', 'lib', 'util', 'ui.js'))}
 import { execSync } from 'node:child_process'
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 await ui.step('working', async (step) => {
@@ -102,7 +102,7 @@ t.test('help redirected to a file with stderr on a terminal: no escape codes in 
 })
 
 t.test('ui.table paints for stdout, not for stderr', async (t) => {
-  const { ui } = await import('../lib/ui.js')
+  const { ui } = await import('../lib/util/ui.js')
   const saved = { out: process.stdout.isTTY, err: process.stderr.isTTY, noColor: process.env.NO_COLOR, term: process.env.TERM }
   t.teardown(() => {
     process.stdout.isTTY = saved.out

@@ -1,7 +1,7 @@
 // Running the real `casa_distro_admin` command (compiled) as a user would.
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { packageRoot } from '../../lib/paths.js'
+import { packageRoot } from '../../lib/util/paths.js'
 
 /** This checkout, whether the helpers run from sources (tests) or from dist/ (the demo). */
 export const projectRoot = packageRoot

@@ -1,0 +1,121 @@
+// The configuration, loaded and validated once per run: builtin defaults (../casa.config.ts)
+// with the user's casa.config.ts deep-merged over them, then every path made absolute.
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { UserError } from '../util/errors.js'
+import { loadConfigModule } from './configFile.js'
+import { configSchema, type CasaConfig, type ConfigEnv, type UserConfig } from './configSchema.js'
+import { expandHome, home, packageRoot } from '../util/paths.js'
+import { SchemaError } from './schema.js'
+
+export type { CasaConfig, ConfigEnv, UserConfig } from './configSchema.js'
+
+export type ConfigExport = UserConfig | ((env: ConfigEnv) => UserConfig | Promise<UserConfig>)
+
+/** Identity function giving editor completion and type checking in casa.config.ts. */
+export function defineConfig<T extends ConfigExport>(config: T): T {
+  return config
+}
+
+/** The configuration a task sees: validated, with the repository and search path absolute. */
+export interface ResolvedConfig extends CasaConfig {
+  repository: string
+  /** The user's config file, if one was found. */
+  configFile?: string
+}
+
+export interface LoadOptions {
+  /** --config */
+  configFile?: string
+  /** --repository */
+  repository?: string
+}
+
+/** Objects merge key by key; arrays and scalars from `over` replace those of `base`. */
+export function mergeConfig<T>(base: T, over: unknown): T {
+  if (!isPlainObject(base) || !isPlainObject(over)) return (over === undefined ? base : over) as T
+  const out: Record<string, unknown> = { ...base }
+  for (const [key, value] of Object.entries(over)) {
+    if (value !== undefined) out[key] = mergeConfig(out[key], value)
+  }
+  return out as T
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/** The repository chosen before any config is read: --repository, then $CASA_DEFAULT_REPOSITORY. */
+function explicitRepository(options: LoadOptions): string | undefined {
+  const chosen = options.repository ?? process.env.CASA_DEFAULT_REPOSITORY
+  return chosen ? resolve(expandHome(chosen)) : undefined
+}
+
+/** First found wins: --config, $CASA_CONFIG, <repository>/casa.config.ts, ~/.config/casa-distro/casa.config.ts. */
+export function findConfigFile(options: LoadOptions): string | undefined {
+  const named = options.configFile ?? process.env.CASA_CONFIG
+  if (named) {
+    const file = resolve(expandHome(named))
+    if (!existsSync(file)) throw new UserError(`config file not found: ${file}`)
+    return file
+  }
+  const repository = explicitRepository(options) ?? join(home(), 'casa_distro')
+  const candidates = [join(repository, 'casa.config.ts'), join(home(), '.config', 'casa-distro', 'casa.config.ts')]
+  return candidates.find((file) => existsSync(file))
+}
+
+async function evaluate(exported: unknown, env: ConfigEnv, file: string): Promise<unknown> {
+  let value = exported
+  if (typeof exported === 'function') {
+    // A config function that throws (a required environment variable unset, say) is the
+    // user's error: one line naming the file, not a stack trace.
+    try {
+      value = await exported(env)
+    } catch (error) {
+      throw new UserError(`${file}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`)
+    }
+  }
+  if (!isPlainObject(value)) throw new UserError(`${file}: the default export must be an object or defineConfig(...)`)
+  return value
+}
+
+export async function loadConfig(options: LoadOptions = {}): Promise<ResolvedConfig> {
+  const repositoryOverride = explicitRepository(options)
+  const builtinFile = join(packageRoot, 'casa.config.ts')
+  const env = (configDir: string): ConfigEnv => ({ repository: repositoryOverride, home: home(), configDir })
+  const builtinModule = await import(pathToFileURL(join(packageRoot, 'dist', 'casa.config.js')).href)
+  let merged = await evaluate(builtinModule.default, env(packageRoot), builtinFile)
+
+  const configFile = findConfigFile(options)
+  if (configFile) {
+    const userModule = await loadConfigModule(configFile)
+    merged = mergeConfig(merged, await evaluate(userModule.default, env(resolve(configFile, '..')), configFile))
+  }
+
+  let config: CasaConfig
+  try {
+    config = configSchema.check(merged, '')
+  } catch (error) {
+    if (error instanceof SchemaError) throw new UserError(`${configFile ?? builtinFile}: ${error.message}`)
+    throw error
+  }
+  return resolvePaths(config, repositoryOverride, configFile)
+}
+
+function resolvePaths(config: CasaConfig, repositoryOverride: string | undefined, configFile: string | undefined): ResolvedConfig {
+  const repository = repositoryOverride ?? resolve(expandHome(config.repository ?? '~/casa_distro'))
+  const expand = (path: string) =>
+    resolve(expandHome(path.replaceAll('{repository}', repository).replaceAll('{builtin}', packageRoot)))
+  return {
+    ...config,
+    repository,
+    imageSearchPath: config.imageSearchPath.map(expand),
+    ssh: {
+      ...config.ssh,
+      identityFile: config.ssh.identityFile && expand(config.ssh.identityFile),
+      knownHosts: config.ssh.knownHosts && expand(config.ssh.knownHosts),
+    },
+    ...(configFile ? { configFile } : {}),
+  }
+}

@@ -1,0 +1,353 @@
+// The Docker engine, through the docker CLI as the user has it set up: DOCKER_HOST,
+// DOCKER_CONTEXT, credential helpers and `docker login` all apply. `docker.host` in the
+// config points every command at another engine. Only this module runs `docker`; the calls
+// of a SIF conversion (listing and inspecting images, creating, exporting and removing its
+// container) go to the engine's API instead where it is the local socket the CLI would use
+// (lib/docker/dockerEngine.ts), with the same answers and messages.
+import { spawn as spawnProcess, type ChildProcess } from 'node:child_process'
+import { Readable } from 'node:stream'
+import { dockerContext } from './dockerContext.js'
+import { EngineError, engineCall, engineStream, localEngineSocket } from './dockerEngine.js'
+import { UserError } from '../util/errors.js'
+import { redact } from '../util/redact.js'
+import { CommandError, lastLines, notInstalled, start, type RunOptions, type RunResult } from '../util/exec.js'
+import { ui } from '../util/ui.js'
+
+export interface DockerOptions {
+  /** config.docker.host: passed as DOCKER_HOST. */
+  host?: string
+}
+
+let engine: DockerOptions = {}
+
+/** Point every later docker command at this engine (from the config, once per run). */
+export function useDockerEngine(options: DockerOptions): void {
+  // An empty docker.host is unset, as the CLI takes an empty DOCKER_HOST: DOCKER_HOST and the
+  // contexts then apply, to the CLI's calls and to the choice of the engine API alike.
+  engine = { ...options, host: options.host || undefined }
+}
+
+/**
+ * The one message for an engine that does not answer, where it was looked for and what to
+ * do, from what the CLI (or the socket) said; undefined when `said` is about something else
+ * (a missing image, a registry refusing a push). Docker's own words ("Is the docker daemon
+ * running?") do not say that config docker.host is where the address came from.
+ */
+export function engineUnreachable(said: string): UserError | undefined {
+  const down = /Cannot connect to the Docker daemon at (\S+?)\.? Is the docker daemon running/.exec(said)
+  // "Failed to initialize:": the CLI could not even set up its client (a DOCKER_CONTEXT that
+  // does not exist, an ssh:// address holding a password).
+  const other = /^.*(?:trying to connect to the Docker daemon socket|^error during connect:|^Failed to initialize:).*$/m.exec(said)
+  if (!down && !other) return undefined
+  const where = down?.[1] ?? engineAddress()
+  const remedy = engine.host ? 'start dockerd (or change docker.host in the configuration)' : 'start dockerd (or set DOCKER_HOST)'
+  return new UserError(redact(`no Docker engine answers at ${where}: ${down ? remedy : other![0].trim()}`))
+}
+
+/**
+ * Where docker commands go, for messages: a password in the URL masked (docker refuses or
+ * ignores one, without repeating it; neither do we).
+ */
+function engineAddress(): string {
+  const { DOCKER_HOST } = process.env
+  // A context (DOCKER_CONTEXT or `docker context use`) is where the CLI takes the address from
+  // when DOCKER_HOST is not set: the default socket is not where it looked.
+  const named = engine.host ? undefined : dockerContext()
+  const context = named ? `docker context ${named}` : undefined
+  return redact(engine.host ?? (DOCKER_HOST || undefined) ?? context ?? 'unix:///var/run/docker.sock')
+}
+
+function dockerEnv(): NodeJS.ProcessEnv {
+  return engine.host ? { ...process.env, DOCKER_HOST: engine.host } : process.env
+}
+
+/**
+ * Run `docker <args>`; output captured, a failure throws a one-line CommandError. Spawned
+ * directly (echoed with -v by exec's start) rather than through zx: a no-op create_docker
+ * makes a handful of short docker calls and zx's import alone would cost more than them all.
+ */
+export function docker(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = start('docker', args, {
+      cwd: options.cwd,
+      env: { ...dockerEnv(), ...options.env },
+      signal: options.signal,
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    })
+    const stdout: Buffer[] = []
+    const stderr: Buffer[] = []
+    const forward = (chunk: Buffer) => {
+      if (options.stream) ui.info(chunk.toString().replace(/\n$/, ''))
+      options.onOutput?.(chunk.toString())
+    }
+    child.stdout!.on('data', (c: Buffer) => {
+      stdout.push(c)
+      forward(c)
+    })
+    child.stderr!.on('data', (c: Buffer) => {
+      stderr.push(c)
+      forward(c)
+    })
+    if (options.input !== undefined) child.stdin!.end(options.input)
+    child.on('error', (error: NodeJS.ErrnoException) => reject(error.code === 'ENOENT' ? notInstalled('docker') : error))
+    child.on('close', (code, signal) => {
+      const result = { exitCode: code ?? (signal ? 128 : 1), stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() }
+      // Even where a failure is expected (an absent image), an engine that does not answer is not.
+      const unreachable = result.exitCode !== 0 ? engineUnreachable(result.stderr) : undefined
+      void (unreachable ? engineAnswers() : Promise.resolve(false)).then((answers) => {
+        if (unreachable && !answers) reject(unreachable)
+        else if (result.exitCode !== 0 && !options.allowFailure) reject(new CommandError(['docker', ...args], result))
+        else resolve(result)
+      })
+    })
+  })
+}
+
+/**
+ * Whether the engine answers `docker version` after all. What a command printed can hold
+ * docker's own words without the engine being down: a build step that runs docker, or echoes
+ * its message, fails the build with that output on stderr (the legacy builder repeats the
+ * step's command there, newlines included). Asked only when the words were seen.
+ */
+function engineAnswers(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawnProcess('docker', ['version', '--format', '{{.Server.Version}}'], { env: dockerEnv(), stdio: 'ignore' })
+    child.on('error', () => resolve(false))
+    child.on('close', (code) => resolve(code === 0))
+  })
+}
+
+/** Start `docker <args>` with its streams piped to the caller (docker export). */
+function dockerStream(args: readonly string[]): ChildProcess {
+  return start('docker', args, { env: dockerEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+}
+
+// The socket decision reads the CLI's configuration: made once per setup, not per call.
+let socketChoice: { key: string; socket: string | undefined } | undefined
+
+/** The engine's socket when the API can be used directly; echoes what the CLI would have run. */
+function viaApi(argv: readonly string[]): string | undefined {
+  const { DOCKER_HOST, DOCKER_CONTEXT, DOCKER_CONFIG } = process.env
+  const key = JSON.stringify([engine.host, DOCKER_HOST, DOCKER_CONTEXT, DOCKER_CONFIG])
+  if (socketChoice?.key !== key) socketChoice = { key, socket: localEngineSocket(engine.host) }
+  const socket = socketChoice.socket
+  if (socket) {
+    ui.command(argv)
+    ui.debug(`  (through the engine API at unix://${socket})`)
+  }
+  return socket
+}
+
+/** What the CLI would have said of an API failure. */
+function apiSaid(socket: string, error: unknown): string {
+  return error instanceof EngineError ? `Error response from daemon: ${error.message}` : `Cannot connect to the Docker daemon at unix://${socket}. Is the docker daemon running? (${(error as Error).message})`
+}
+
+/** An API failure as the CLI's would be. */
+function apiFailure(argv: readonly string[], socket: string, error: unknown): UserError {
+  const said = apiSaid(socket, error)
+  return engineUnreachable(said) ?? new CommandError(argv, { exitCode: 1, stdout: '', stderr: said })
+}
+
+/** `docker create --entrypoint <entrypoint> <reference>`: the new container's id. */
+export async function createContainer(reference: string, entrypoint: string): Promise<string> {
+  const argv = ['create', '--entrypoint', entrypoint, reference]
+  const socket = viaApi(['docker', ...argv])
+  if (!socket) return (await docker(argv)).stdout.trim().split('\n').pop()!
+  try {
+    return (await engineCall<{ Id: string }>(socket, 'POST', '/containers/create', { Image: reference, Entrypoint: [entrypoint] }))!.Id
+  } catch (error) {
+    throw apiFailure(['docker', ...argv], socket, error)
+  }
+}
+
+export interface ExportStream {
+  stream: Readable
+  /** Resolves once the export is over: undefined when it came whole, else why not. */
+  done: Promise<string | undefined>
+  stop(): void
+}
+
+/** `docker export <container>` as a stream; a failure, even at the start, is said by `done`, as the CLI's exit says it. */
+export async function exportContainer(container: string): Promise<ExportStream> {
+  const argv = ['export', container]
+  const socket = viaApi(['docker', ...argv])
+  if (socket) {
+    try {
+      return await engineStream(socket, `/containers/${encodeURIComponent(container)}/export`)
+    } catch (error) {
+      return { stream: Readable.from([]), done: Promise.resolve(apiSaid(socket, error)), stop: () => {} }
+    }
+  }
+  const child = dockerStream(argv)
+  let stderr = ''
+  child.stderr!.on('data', (chunk) => (stderr += chunk))
+  const done = new Promise<string | undefined>((resolve) => {
+    child.once('error', (error) => resolve(error.message))
+    child.once('close', (code, signal) => resolve(code === 0 ? undefined : lastLines(stderr, 1) || `exit ${code ?? signal}`))
+  })
+  return { stream: child.stdout!, done, stop: () => child.kill('SIGKILL') }
+}
+
+/** `docker rm -f <container>`, best effort (a container already gone is no error). */
+export async function removeContainer(container: string): Promise<void> {
+  const argv = ['rm', '-f', container]
+  const socket = viaApi(['docker', ...argv])
+  if (!socket) return void (await docker(argv, { allowFailure: true }))
+  await engineCall(socket, 'DELETE', `/containers/${encodeURIComponent(container)}?force=1`).catch(() => undefined)
+}
+
+/** Fail early, with one line, when no engine answers. */
+export async function checkEngine(): Promise<void> {
+  const result = await docker(['version', '--format', '{{.Server.Version}}'], { allowFailure: true })
+  if (result.exitCode !== 0) {
+    const said = result.stderr.trim().split('\n').pop() ?? ''
+    throw new UserError(`no Docker engine answers at ${engineAddress()}: ${redact(said)}`)
+  }
+}
+
+export interface ImageInfo {
+  Id: string
+  RepoTags: string[] | null
+  RepoDigests: string[] | null
+  Architecture: string
+  Os: string
+  Created: string
+  Size: number
+  Config: {
+    Env?: string[] | null
+    Entrypoint?: string[] | null
+    Cmd?: string[] | null
+    Labels?: Record<string, string> | null
+    WorkingDir?: string
+    User?: string
+  }
+}
+
+/** `docker image inspect`, or undefined when the image is not present locally. */
+export async function inspectImage(reference: string): Promise<ImageInfo | undefined> {
+  const argv = ['docker', 'image', 'inspect', reference]
+  const socket = /^[\w./:@-]+$/.test(reference) ? viaApi(argv) : undefined
+  if (socket) {
+    try {
+      return await engineCall<ImageInfo>(socket, 'GET', `/images/${reference}/json`)
+    } catch (error) {
+      if (error instanceof EngineError && error.status === 404) return undefined
+      throw apiFailure(argv, socket, error)
+    }
+  }
+  const result = await docker(argv.slice(1), { allowFailure: true })
+  if (result.exitCode !== 0) return undefined
+  return (JSON.parse(result.stdout) as ImageInfo[])[0]
+}
+
+export interface LocalImage {
+  repository: string
+  tag: string
+  id: string
+}
+
+/** Local images as `docker images` lists them (one entry per repository:tag). */
+export async function listLocalImages(): Promise<LocalImage[]> {
+  const argv = ['docker', 'image', 'ls', '--no-trunc']
+  const socket = viaApi(argv)
+  if (socket) {
+    let images: { Id: string; RepoTags?: string[] | null; RepoDigests?: string[] | null }[]
+    try {
+      images = (await engineCall(socket, 'GET', '/images/json')) ?? []
+    } catch (error) {
+      throw apiFailure(argv, socket, error)
+    }
+    return images.flatMap(({ Id: id, RepoTags: tags, RepoDigests: digests }) => {
+      const named = (tags ?? []).filter((t) => t !== '<none>:<none>')
+      if (named.length) return named.map((t) => ({ repository: t.slice(0, t.lastIndexOf(':')), tag: t.slice(t.lastIndexOf(':') + 1), id }))
+      // untagged: listed as <none> under the repository of its digest, if it has one
+      return [{ repository: digests?.[0]?.split('@')[0] ?? '<none>', tag: '<none>', id }]
+    })
+  }
+  const result = await docker(['image', 'ls', '--no-trunc', '--format', '{{.Repository}}\t{{.Tag}}\t{{.ID}}'])
+  return result.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [repository = '', tag = '', id = ''] = line.split('\t')
+      return { repository, tag, id }
+    })
+}
+
+/** Docker's short form of a reference: `docker.io/library/x` -> `x`, no tag -> `:latest`. */
+export function normalizeReference(reference: string): string {
+  let ref = reference.replace(/^(?:docker\.io|index\.docker\.io|registry-1\.docker\.io)\//, '').replace(/^library\//, '')
+  if (!ref.includes('@') && !/:[^/]+$/.test(ref)) ref += ':latest'
+  return ref
+}
+
+/** Whether `docker image inspect` failed only because some of the images are absent. */
+function onlyAbsentImages(stderr: string): boolean {
+  // docker's own WARNING lines are no failure: a config.json it cannot read (malformed, a
+  // directory) is warned about, then the defaults apply and the inspection is done as usual.
+  const lines = stderr.split('\n').filter((line) => line.trim() !== '' && !/^WARNING: /.test(line))
+  return lines.length > 0 && lines.every((line) => /^(?:Error response from daemon: |Error: )?(?:no such (?:image|object)\b|invalid reference format)/i.test(line))
+}
+
+/**
+ * `docker image inspect` of many references in one call: reference -> image, absent ones left
+ * out. (One process instead of one per image keeps planning a large catalog fast.)
+ */
+export async function inspectImages(references: readonly string[]): Promise<Map<string, ImageInfo>> {
+  const found = new Map<string, ImageInfo>()
+  const unique = [...new Set(references)]
+  if (unique.length === 0) return found
+  // Absent images are expected here; an engine that does not answer is not (docker() throws),
+  // nor any other failure (a docker context that does not exist, a config docker cannot
+  // read): read as "absent", it would call built images "not built".
+  const argv = ['image', 'inspect', ...unique]
+  const result = await docker(argv, { allowFailure: true })
+  if (result.exitCode !== 0 && !onlyAbsentImages(result.stderr)) throw new CommandError(['docker', ...argv], result)
+  let infos: ImageInfo[] = []
+  try {
+    infos = JSON.parse(result.stdout || '[]') as ImageInfo[]
+  } catch {
+    infos = []
+  }
+  const byName = new Map<string, ImageInfo>()
+  for (const info of infos) {
+    for (const tag of info.RepoTags ?? []) byName.set(normalizeReference(tag), info)
+    for (const digest of info.RepoDigests ?? []) byName.set(normalizeReference(digest), info)
+    byName.set(info.Id, info)
+  }
+  for (const reference of unique) {
+    const info = byName.get(normalizeReference(reference)) ?? byName.get(reference)
+    if (info) found.set(reference, info)
+  }
+  return found
+}
+
+/** `docker pull`; the result says whether it worked and, if not, docker's last words. */
+export async function pullImage(reference: string, signal?: AbortSignal): Promise<{ ok: boolean; message: string }> {
+  const result = await docker(['pull', '--quiet', reference], { allowFailure: true, signal })
+  return { ok: result.exitCode === 0, message: lastLine(result.stderr || result.stdout) }
+}
+
+function lastLine(text: string): string {
+  return text.split('\n').map((l) => l.trim()).filter(Boolean).pop() ?? ''
+}
+
+/**
+ * Remove the images among `ids` that no tag names any more (superseded builds, old bases,
+ * old pushes). Returns the ids still needed as the parent of another image, to retry later;
+ * an image a container uses stays.
+ */
+export async function removeUntagged(ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return []
+  const blocked: string[] = []
+  const still = await inspectImages(ids)
+  for (const id of ids) {
+    const info = still.get(id)
+    if (!info || (info.RepoTags ?? []).length > 0) continue
+    const result = await docker(['image', 'rm', id], { allowFailure: true })
+    if (result.exitCode === 0) ui.debug(`removed superseded image ${id.replace(/^sha256:/, '').slice(0, 12)}`)
+    else if (/dependent child images/.test(result.stderr)) blocked.push(id)
+  }
+  return blocked
+}

@@ -1,0 +1,69 @@
+// publish_singularity end to end: the SIF files of the matching images that exist, sent to
+// the server hub (sftp:// or file://, through lib/hubs/transport, loaded only then: it brings
+// ssh2) and to every ORAS hub, each image on its own so one failure does not stop the rest.
+import { existsSync } from 'node:fs'
+import type { ResolvedConfig } from '../config/config.js'
+import { UserError } from '../util/errors.js'
+import { eachLimited, throwCollected } from '../util/mapLimited.js'
+import { publishToOras, publishToServer } from './sifPublish.js'
+import { singularityPlan, type SingularityItem } from './singularityPlan.js'
+import { ui } from '../util/ui.js'
+
+export interface SingularityDestinations {
+  items: SingularityItem[]
+  /** The sftp:// or file:// hub, unless `upload` is an ORAS URL. */
+  serverHub?: string
+  orasHubs: string[]
+}
+
+/** What would be published where; a missing SIF file is a warning naming the command that makes it. */
+export async function singularityDestinations(config: ResolvedConfig, filter: string): Promise<SingularityDestinations> {
+  const hub = config.hubs.singularity
+  const items = (await singularityPlan({ filter, repository: config.repository, extension: config.singularity.extension })).filter((item) => {
+    if (existsSync(item.file)) return true
+    ui.warn(`${item.file} does not exist: run create_singularity ${item.reference} first`)
+    return false
+  })
+  // A truncated file is refused before anything is sent: its .md5 would not match it.
+  throwCollected(
+    items.filter((item) => item.damage).map((item) => new UserError(`${item.file} is ${item.damage}: run create_singularity ${item.reference}`)),
+    (count) => `${count} SIF files are truncated`,
+  )
+  return {
+    items,
+    serverHub: hub.upload.startsWith('oras://') ? undefined : hub.upload,
+    orasHubs: [hub.upload, hub.oras].filter((u): u is string => !!u && u.startsWith('oras://')),
+  }
+}
+
+export async function publishSingularity(config: ResolvedConfig, { items, serverHub, orasHubs }: SingularityDestinations): Promise<void> {
+  if (items.length === 0) return
+  const errors: unknown[] = []
+  if (serverHub) {
+    const { openHub } = await import('../hubs/transport.js')
+    const server = await openHub(serverHub, config.ssh)
+    try {
+      const failed = await eachLimited(items, config.jobs, async (item) => {
+        await ui.step(
+          `${item.file} -> ${serverHub}`,
+          (step) => publishToServer(item, server, config.hubs.singularity.download, (detail) => step.update(detail)),
+          (result) => `${item.reference}: ${result === 'up to date' ? 'up to date on' : 'uploaded to'} ${serverHub}`,
+        )
+      })
+      errors.push(...failed)
+    } finally {
+      await server.close()
+    }
+  }
+  for (const oras of orasHubs) {
+    const failed = await eachLimited(items, config.jobs, async (item) => {
+      await ui.step(
+        `${item.file} -> ${oras}`,
+        () => publishToOras(item, oras),
+        (result) => `${item.reference}: ${result.skipped ? 'up to date in' : 'pushed to'} oras://${result.reference} (${result.digest.slice(0, 19)})`,
+      )
+    })
+    errors.push(...failed)
+  }
+  throwCollected(errors, (count) => `${count} uploads failed`)
+}
