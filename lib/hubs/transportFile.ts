@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { UserError, cannotRead, errorMessage } from '../util/errors.js'
 import { onInterrupt } from '../util/interrupt.js'
-import { madeDirectoriesAround, temporaryName, type Hub, type HubEntry, type PutOptions } from './transport.js'
+import { madeDirectoriesAround, temporaryName, type Hub, type HubEntry, type PutOptions } from './hub.js'
 import { printable } from '../util/ui.js'
 
 const isMissing = (error: unknown) => (error as NodeJS.ErrnoException)?.code === 'ENOENT'

@@ -17,7 +17,7 @@ import { onInterrupt } from '../util/interrupt.js'
 import { SFTP_STATUS, SftpSession, type SftpAttrs } from './sftpSession.js'
 import { blobType, checkHostKey, fingerprint, knownHostsName, knownKeys, type HostKeyVerdict } from './knownHosts.js'
 import { home } from '../util/paths.js'
-import { madeDirectoriesAround, temporaryName, type Hub, type HubEntry, type PutOptions, type SshOptions } from './transport.js'
+import { madeDirectoriesAround, temporaryName, type Hub, type HubEntry, type PutOptions, type SshOptions } from './hub.js'
 import { printable, ui } from '../util/ui.js'
 
 type SftpLocation = Extract<HubLocation, { scheme: 'sftp' }>

@@ -8,25 +8,11 @@ import { join } from 'node:path'
 import { codeStamp, readCacheFile, writeCacheFile } from '../util/cacheFile.js'
 import { UserError } from '../util/errors.js'
 import { userCacheDir } from '../util/paths.js'
+import type { DefinitionSpec } from './imageDefinition.js'
 
 export const definitionFileName = 'casa_distro_docker.yaml'
 
-export type Visibility = 'public' | 'private'
-export const visibilities: readonly Visibility[] = ['public', 'private']
-
-export interface ImageSourceSpec {
-  name: string
-  tags: string[]
-  visibility: Visibility
-  templateParameters: Record<string, string>
-  /** Line of this entry in the file, for later errors (bad names after templating). */
-  line: number
-}
-
-export interface DefinitionSpec {
-  dependencies: { path: string; line: number }[]
-  imageSources: ImageSourceSpec[]
-}
+export { visibilities, type DefinitionSpec, type ImageSourceSpec, type Visibility } from './imageDefinition.js'
 
 export async function readDefinitionFile(file: string): Promise<DefinitionSpec> {
   let text: string

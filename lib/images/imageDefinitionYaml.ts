@@ -4,7 +4,7 @@
 // in the cache of imageDefinitionFile.ts: the YAML library alone costs about 45 ms to load.
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml'
 import { UserError } from '../util/errors.js'
-import { visibilities, type DefinitionSpec, type Visibility } from './imageDefinitionFile.js'
+import { visibilities, type DefinitionSpec, type Visibility } from './imageDefinition.js'
 import { didYouMean } from '../util/suggest.js'
 
 const topKeys = ['dependencies', 'image_sources']
