@@ -24,11 +24,14 @@ async function keyFileBytes(path: string, what: string): Promise<Buffer> {
 
 const isArmored = (data: Buffer) => data.subarray(0, 100).toString('latin1').trimStart().startsWith('-----BEGIN PGP')
 
+/** Each armored block of a file: OpenPGP.js reads one per call, and key files often hold several (cat a.asc b.asc). */
+const armoredBlocks = (data: Buffer) => data.toString('utf8').match(/-----BEGIN PGP [A-Z ]+-----[\s\S]*?-----END PGP [A-Z ]+-----/g) ?? []
+
 /** Every secret key of a file (armored or binary). */
 export async function readSecretKeys(path: string): Promise<openpgp.PrivateKey[]> {
   const data = await keyFileBytes(path, 'secret key file')
   try {
-    return isArmored(data) ? await openpgp.readPrivateKeys({ armoredKeys: data.toString('utf8') }) : await openpgp.readPrivateKeys({ binaryKeys: data })
+    return isArmored(data) ? (await Promise.all(armoredBlocks(data).map((armoredKeys) => openpgp.readPrivateKeys({ armoredKeys })))).flat() : await openpgp.readPrivateKeys({ binaryKeys: data })
   } catch (error) {
     throw new UserError(`${path} holds no OpenPGP secret key (${(error as Error).message.split('\n')[0]})`)
   }
@@ -38,7 +41,7 @@ export async function readSecretKeys(path: string): Promise<openpgp.PrivateKey[]
 export async function readPublicKeys(path: string): Promise<openpgp.PublicKey[]> {
   const data = await keyFileBytes(path, 'keyring')
   try {
-    const keys = isArmored(data) ? await openpgp.readKeys({ armoredKeys: data.toString('utf8') }) : await openpgp.readKeys({ binaryKeys: data })
+    const keys = isArmored(data) ? (await Promise.all(armoredBlocks(data).map((armoredKeys) => openpgp.readKeys({ armoredKeys })))).flat() : await openpgp.readKeys({ binaryKeys: data })
     return keys.map((k) => k.toPublic())
   } catch (error) {
     throw new UserError(`${path} holds no OpenPGP public key (${(error as Error).message.split('\n')[0]})`)

@@ -11,7 +11,7 @@ import { open, stat, truncate } from 'node:fs/promises'
 import * as openpgp from 'openpgp'
 import { UserError, errorMessage } from '../util/errors.js'
 import { onInterrupt } from '../util/interrupt.js'
-import { DESCRIPTOR_SIZE, GROUP_MASK, dataTypes } from './sifWriter.js'
+import { DESCRIPTOR_SIZE, GROUP_MASK, HEADER_SIZE, SIF_MAGIC, dataTypes } from './sifWriter.js'
 import { primaryPartition, readSif, sifTruncation, typeNames, type SifDescriptor, type SifFile } from './sifReader.js'
 import { ObjectDigests, groupMetadata, linkedGroup, metadataMismatch, readRaw, signatureExtra, signatureHashTypes } from './sifIntegrity.js'
 import { fingerprintOf } from './pgpKeys.js'
@@ -144,6 +144,11 @@ export async function verifySif(path: string, keyring: readonly openpgp.PublicKe
   const kind = await stat(path).catch(() => undefined)
   if (!kind) return fail('no such file')
   if (!kind.isFile()) return fail(kind.isDirectory() ? 'it is a directory' : 'not a regular file')
+  // Its magic first: a short HTML error page saved under the name is no SIF, not a truncated one.
+  const start = Buffer.alloc(HEADER_SIZE)
+  const handle = await open(path, 'r')
+  await handle.read(start, 0, HEADER_SIZE, 0).finally(() => handle.close())
+  if (start.subarray(32, 32 + SIF_MAGIC.length).toString('latin1') !== SIF_MAGIC) return fail('not a SIF file (no SIF header)')
   const damage = await sifTruncation(path)
   if (damage) return fail(damage)
   let sif: SifFile
