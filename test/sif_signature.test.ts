@@ -209,3 +209,25 @@ t.test('sign_singularity: Apptainer keyring, .md5 rewritten, idempotent; protect
   const judged = judge('verify', file, binaryKeyring)
   t.equal(judged.code, 0, `both signatures verified by pkg/integrity: ${judged.output}`)
 })
+
+t.test('create_singularity sign=1: the converted file is signed, its .md5 describes the signed file', async (t) => {
+  const tag = `2-r${process.pid}`
+  const image = `casa-test-sign/created:${tag}`
+  execFileSync('docker', ['tag', ensureBusyboxImage(), image])
+  t.teardown(() => void spawnSync('docker', ['image', 'rm', image]))
+  const repo = join(dir, 'created')
+  mkdirSync(repo)
+  const created = await runCli(['-r', repo, 'create_singularity', image, 'sign=1', `key=${join(alice.dir, 'secret.asc')}`], { env })
+  t.equal(created.code, 0, created.stderr)
+  const file = join(repo, `casa-test-sign_created_${tag}.sif`)
+  t.equal(readFileSync(`${file}.md5`, 'utf8'), `${createHash('md5').update(readFileSync(file)).digest('hex')}\n`, '.md5 of the signed file')
+  const judged = judge('verify', file, join(alice.dir, 'pgp-public'))
+  t.equal(judged.code, 0, `verified by pkg/integrity (the partition digest from the read-back pass is right): ${judged.output}`)
+  const ours = await verify(file, join(alice.dir, 'pgp-public'))
+  t.equal(ours.code, 0, ours.stderr)
+  // a key that cannot be used is said before any conversion
+  const bad = await runCli(['-r', repo, 'create_singularity', image, 'force=1', 'sign=1', `key=${join(dir, 'nope.asc')}`], { env })
+  t.equal(bad.code, 1)
+  t.match(bad.stderr, /cannot read the secret key file .*nope\.asc: no such file/)
+  t.notMatch(bad.stderr, /->/, 'no conversion started')
+})

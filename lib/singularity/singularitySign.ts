@@ -6,7 +6,9 @@ import { UserError } from '../util/errors.js'
 import { ui } from '../util/ui.js'
 import { apptainerPublicKeyring, apptainerSecretKeyring, chooseKey, readPublicKeys, readSecretKeys, unlockKey } from '../sif/pgpKeys.js'
 import { signSif, verifySif, type SignResult, type VerifyReport } from '../sif/sifSignature.js'
-import { writeTextAtomic } from './sifConvert.js'
+import { writeTextAtomic, type ConvertResult } from './sifConvert.js'
+import { primaryPartition, type SifFile } from '../sif/sifReader.js'
+import type { ObjectDigests } from '../sif/sifIntegrity.js'
 
 export interface SigningOptions {
   /** Armored (or binary) secret key file; Apptainer's ~/.apptainer/keys/pgp-secret when absent. */
@@ -28,6 +30,12 @@ export async function signFile(file: string, key: openpgp.PrivateKey): Promise<S
   if (result.signed) ui.success(`${file}: signed by ${result.fingerprint}`)
   else ui.info(`${file}: already signed by ${result.fingerprint}`)
   return result
+}
+
+/** create_singularity sign=1: sign a file just converted, with the partition digest of its read-back pass. */
+export async function signConverted(result: ConvertResult, key: openpgp.PrivateKey): Promise<SignResult> {
+  const seed = (digests: ObjectDigests, sif: SifFile) => result.partitionDigest && digests.set('sha256', primaryPartition(sif).id, result.partitionDigest)
+  return signSif(result.output, key, { digests: seed, writeMd5: (path, md5) => writeTextAtomic(`${path}.md5`, `${md5}\n`) })
 }
 
 /** The keys signatures are checked against. */
