@@ -15,7 +15,7 @@ its fingerprint, a digest mismatch naming the object, not a SIF file, truncated)
     options: {
       files: { type: 'string', positional: 'list', help: 'comma-separated SIF files (or plain words)' },
       image_names: { type: 'string', help: 'without files: comma-separated wildcard filters on <namespace>/<name>:<tag>' },
-      keyring: { type: 'string', help: 'OpenPGP public keys to trust (default ~/.apptainer/keys/pgp-public)' },
+      keyring: { type: 'string', help: 'OpenPGP public keys to trust (default config singularity.keyring, else ~/.apptainer/keys/pgp-public)' },
     },
     async run(options, { config }) {
       const { UsageError } = await import('casa-distro-admin/util/errors')
@@ -29,7 +29,7 @@ its fingerprint, a digest mismatch naming the object, not a SIF file, truncated)
         const items = await singularityPlan({ filter: options.image_names ?? 'cati/*', repository: config.repository, extension: config.singularity.extension })
         files = items.map((item) => item.file)
       }
-      const keys = await verificationKeys(options.keyring)
+      const keys = await verificationKeys(options.keyring ?? config.singularity.keyring)
       const reports = await verifyFiles(files, keys)
       return reports.every((r) => r.ok) ? 0 : 1
     },

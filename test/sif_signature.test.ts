@@ -8,8 +8,8 @@
 import t, { type Test } from 'tap'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { copyFileSync, mkdirSync, openSync, readFileSync, readSync, closeSync, truncateSync, writeFileSync, writeSync } from 'node:fs'
-import { join } from 'node:path'
+import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, truncateSync, writeFileSync, writeSync } from 'node:fs'
+import { basename, join } from 'node:path'
 import * as openpgp from 'openpgp'
 import { dataTypes, planSif } from '../lib/sif/sifWriter.js'
 import { readSif } from '../lib/sif/sifReader.js'
@@ -230,4 +230,40 @@ t.test('create_singularity sign=1: the converted file is signed, its .md5 descri
   t.equal(bad.code, 1)
   t.match(bad.stderr, /cannot read the secret key file .*nope\.asc: no such file/)
   t.notMatch(bad.stderr, /->/, 'no conversion started')
+})
+
+t.test('singularity.requireSignature: publish_singularity refuses an unsigned image before uploading anything', async (t) => {
+  const tag = `3-r${process.pid}`
+  const image = `casa-test-sign/published:${tag}`
+  execFileSync('docker', ['tag', ensureBusyboxImage(), image])
+  t.teardown(() => void spawnSync('docker', ['image', 'rm', image]))
+  const repo = join(dir, 'published')
+  const hub = join(dir, 'hub')
+  mkdirSync(repo)
+  mkdirSync(hub)
+  const config = join(repo, 'casa.config.ts')
+  writeFileSync(config, `export default { hubs: { singularity: { upload: 'file://${hub}', download: 'file://${hub}' } }, singularity: { requireSignature: true, keyring: ${JSON.stringify(join(alice.dir, 'pgp-public'))} } }\n`)
+  const file = sif(`published/casa-test-sign_published_${tag}.sif`)
+  writeFileSync(`${file}.md5`, `${createHash('md5').update(readFileSync(file)).digest('hex')}\n`)
+  writeFileSync(`${file}.dockerid`, 'sha256:0\n')
+  const publish = () => runCli(['-r', repo, 'publish_singularity', image], { env: { ...env, CASA_CONFIG: config } })
+
+  const refused = await publish()
+  t.equal(refused.code, 1)
+  t.match(refused.stderr, /does not verify \(no signature\), and singularity\.requireSignature is set: sign it with sign_singularity/)
+  t.same(readdirSync(hub), [], 'nothing uploaded')
+  const [bobKey] = await readSecretKeys(join(bob.dir, 'secret.asc'))
+  await signSif(file, bobKey!, { writeMd5: async (path, md5) => writeFileSync(`${path}.md5`, `${md5}\n`) })
+  const foreign = await publish()
+  t.equal(foreign.code, 1)
+  t.match(foreign.stderr, new RegExp(`not in the keyring: ${bob.fingerprint}`))
+  t.same(readdirSync(hub), [], 'nothing uploaded')
+
+  const [aliceKey] = await readSecretKeys(join(alice.dir, 'secret.asc'))
+  const signed = sif(`published/casa-test-sign_published_${tag}.sif`)
+  await signSif(signed, aliceKey!, { writeMd5: async (path, md5) => writeFileSync(`${path}.md5`, `${md5}\n`) })
+  const published = await publish()
+  t.equal(published.code, 0, published.stderr)
+  t.equal(createHash('md5').update(readFileSync(join(hub, basename(file)))).digest('hex'), readFileSync(`${file}.md5`, 'utf8').trim(), 'the hub holds the signed file')
+  t.equal(judge('verify', join(hub, basename(file)), join(alice.dir, 'pgp-public')).code, 0)
 })

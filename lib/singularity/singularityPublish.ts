@@ -29,11 +29,25 @@ export async function singularityDestinations(config: ResolvedConfig, filter: st
     items.filter((item) => item.damage).map((item) => new UserError(`${item.file} is ${item.damage}: run create_singularity ${item.reference}`)),
     (count) => `${count} SIF files are truncated`,
   )
+  if (config.singularity.requireSignature) await requireSignatures(items, config.singularity.keyring)
   return {
     items,
     serverHub: hub.upload.startsWith('oras://') ? undefined : hub.upload,
     orasHubs: [hub.upload, hub.oras].filter((u): u is string => !!u && u.startsWith('oras://')),
   }
+}
+
+/** singularity.requireSignature: every image verifies against the keyring, or nothing is sent. */
+async function requireSignatures(items: readonly SingularityItem[], keyring: string | undefined): Promise<void> {
+  const { verifySif } = await import('../sif/sifSignature.js')
+  const { verificationKeys } = await import('./singularitySign.js')
+  const keys = await verificationKeys(keyring)
+  const refused: UserError[] = []
+  for (const item of items) {
+    const report = await verifySif(item.file, keys)
+    if (!report.ok) refused.push(new UserError(`${item.file} does not verify (${report.summary}), and singularity.requireSignature is set: sign it with sign_singularity ${item.reference}`))
+  }
+  throwCollected(refused, (count) => `${count} SIF files do not verify: nothing published`)
 }
 
 export async function publishSingularity(config: ResolvedConfig, { items, serverHub, orasHubs }: SingularityDestinations): Promise<void> {
