@@ -6,6 +6,7 @@ import type { ResolvedConfig } from '../config/config.js'
 import { UserError } from '../util/errors.js'
 import { eachLimited, throwCollected } from '../util/mapLimited.js'
 import { publishToOras, publishToServer } from './sifPublish.js'
+import { updateIndex } from './imageIndex.js'
 import { singularityPlan, type SingularityItem } from './singularityPlan.js'
 import { ui } from '../util/ui.js'
 
@@ -57,14 +58,18 @@ export async function publishSingularity(config: ResolvedConfig, { items, server
     const { openHub } = await import('../hubs/transport.js')
     const server = await openHub(serverHub, config.ssh)
     try {
+      const done: SingularityItem[] = []
       const failed = await eachLimited(items, config.jobs, async (item) => {
         await ui.step(
           `${item.file} -> ${serverHub}`,
           (step) => publishToServer(item, server, config.hubs.singularity.download, (detail) => step.update(detail)),
           (result) => `${item.reference}: ${result === 'up to date' ? 'up to date on' : 'uploaded to'} ${serverHub}`,
         )
+        done.push(item)
       })
       errors.push(...failed)
+      // The hub's images.json and index.html, with what is now there (lib/singularity/imageIndex.ts).
+      if (!server.lost()) await updateIndex(server, done, config.hubs.singularity.download).catch((error: unknown) => errors.push(error))
     } finally {
       await server.close()
     }
