@@ -267,3 +267,16 @@ t.test('singularity.requireSignature: publish_singularity refuses an unsigned im
   t.equal(createHash('md5').update(readFileSync(join(hub, basename(file)))).digest('hex'), readFileSync(`${file}.md5`, 'utf8').trim(), 'the hub holds the signed file')
   t.equal(judge('verify', join(hub, basename(file)), join(alice.dir, 'pgp-public')).code, 0)
 })
+
+t.test('a file without a free descriptor slot is refused with one line, unchanged', async (t) => {
+  const path = sif()
+  // The same file claiming a table of exactly its 3 objects (no free slot).
+  const bytes = readFileSync(path)
+  bytes.writeBigInt64LE(0n, 80)
+  bytes.writeBigInt64LE(3n, 88)
+  bytes.writeBigInt64LE(BigInt(3 * 585), 104)
+  writeFileSync(path, bytes)
+  const [key] = await readSecretKeys(join(alice.dir, 'secret.asc'))
+  await t.rejects(signSif(path, key!), { message: /descriptor table is full \(3 objects\)/ })
+  t.ok(readFileSync(path).equals(bytes), 'the file is unchanged')
+})

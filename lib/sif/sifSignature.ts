@@ -84,7 +84,11 @@ export async function signSif(path: string, key: openpgp.PrivateKey, options: { 
   head.writeBigInt64LE(BigInt(end - sif.header.dataOffset), 120)
 
   // Anything past the recorded end (a copy's garbage) is cut off first: the file ends at `end`.
-  const restore = () => truncate(path, originalSize)
+  // Until the header and table are written the appended bytes are not part of the file: cut off again on failure or Ctrl-C.
+  let headWritten = false
+  const restore = async () => {
+    if (!headWritten) await truncate(path, originalSize)
+  }
   const unregister = onInterrupt(restore)
   const handle = await open(path, 'r+')
   try {
@@ -93,6 +97,7 @@ export async function signSif(path: string, key: openpgp.PrivateKey, options: { 
     await handle.write(tail, 0, tail.length, originalSize)
     await handle.datasync()
     await handle.write(head, 0, head.length, 0)
+    headWritten = true
     await handle.datasync()
   } catch (error) {
     await handle.close()
