@@ -268,15 +268,42 @@ t.test('singularity.requireSignature: publish_singularity refuses an unsigned im
   t.equal(judge('verify', join(hub, basename(file)), join(alice.dir, 'pgp-public')).code, 0)
 })
 
-t.test('a file without a free descriptor slot is refused with one line, unchanged', async (t) => {
-  const path = sif()
-  // The same file claiming a table of exactly its 3 objects (no free slot).
-  const bytes = readFileSync(path)
+t.test('a file without a free descriptor slot: the table grows in place, or the file is rewritten', async (t) => {
+  const [key] = await readSecretKeys(join(alice.dir, 'secret.asc'))
+  // The same file claiming a table of exactly its 3 objects, room left before the first object.
+  const roomy = sif()
+  const bytes = readFileSync(roomy)
   bytes.writeBigInt64LE(0n, 80)
   bytes.writeBigInt64LE(3n, 88)
   bytes.writeBigInt64LE(BigInt(3 * 585), 104)
-  writeFileSync(path, bytes)
-  const [key] = await readSecretKeys(join(alice.dir, 'secret.asc'))
-  await t.rejects(signSif(path, key!), { message: /descriptor table is full \(3 objects\)/ })
-  t.ok(readFileSync(path).equals(bytes), 'the file is unchanged')
+  writeFileSync(roomy, bytes)
+  t.equal(judge('sign', roomy, join(bob.dir, 'pgp-secret')).code, 1, 'pkg/integrity cannot sign it either')
+  await signSif(roomy, key!)
+  const signature = (await readSif(roomy)).descriptors.find((d) => d.type === dataTypes.signature)!
+  t.equal(readFileSync(roomy).length, bytes.length + signature.size, 'only the signature added to the file')
+  t.equal((await readSif(roomy)).descriptors[0]!.offset, 32768, 'grown in place: no object moved')
+  t.equal(judge('verify', roomy, join(alice.dir, 'pgp-public')).code, 0, 'verified by pkg/integrity')
+  t.equal((await verify(roomy, join(alice.dir, 'pgp-public'))).code, 0)
+
+  // The table moved right against the first object: no room, the file is rewritten.
+  const tight = sif()
+  const original = readFileSync(tight)
+  const moved = Buffer.from(original)
+  const tableAt = 32768 - 3 * 585
+  moved.fill(0, 4096, 32768)
+  original.copy(moved, tableAt, 4096, 4096 + 3 * 585)
+  moved.writeBigInt64LE(0n, 80)
+  moved.writeBigInt64LE(3n, 88)
+  moved.writeBigInt64LE(BigInt(tableAt), 96)
+  moved.writeBigInt64LE(BigInt(3 * 585), 104)
+  moved.writeBigInt64LE(32768n, 112)
+  moved.writeBigInt64LE(BigInt(moved.length - 32768), 120)
+  writeFileSync(tight, moved)
+  t.equal((await verify(tight, join(alice.dir, 'pgp-public'))).stderr.includes('no signature'), true, 'a valid SIF, unsigned')
+  await signSif(tight, key!)
+  const rewritten = await readSif(tight)
+  t.equal(rewritten.descriptors[0]!.offset, 32768 + 12288, 'objects moved down by 16 slots (9360 bytes) rounded up to 4096')
+  t.equal(judge('verify', tight, join(alice.dir, 'pgp-public')).code, 0, 'verified by pkg/integrity')
+  t.equal((await verify(tight, join(alice.dir, 'pgp-public'))).code, 0)
+  t.same(readdirSync(dir).filter((n) => n.includes('.tmp-')), [], 'no temporary file left')
 })

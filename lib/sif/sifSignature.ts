@@ -15,6 +15,7 @@ import { DESCRIPTOR_SIZE, GROUP_MASK, HEADER_SIZE, SIF_MAGIC, dataTypes } from '
 import { primaryPartition, readSif, sifTruncation, typeNames, type SifDescriptor, type SifFile } from './sifReader.js'
 import { ObjectDigests, groupMetadata, linkedGroup, metadataMismatch, readRaw, signatureExtra, signatureHashTypes } from './sifIntegrity.js'
 import { fingerprintOf } from './pgpKeys.js'
+import { makeDescriptorRoom } from './sifDescriptorRoom.js'
 
 const describe = (d: SifDescriptor) => `object ${d.id} (${typeNames[d.type] ?? `type 0x${d.type.toString(16)}`}${d.name ? ` ${d.name}` : ''})`
 
@@ -46,7 +47,11 @@ export async function signSif(path: string, key: openpgp.PrivateKey, options: { 
   if (groups.length === 0) throw new UserError(`cannot sign ${path}: it has no object group to sign`)
   const free: number[] = []
   for (let i = 0; i < sif.header.descriptorsTotal && free.length < groups.length; i++) if (raw.head.readUInt8(sif.header.descriptorsOffset + i * DESCRIPTOR_SIZE + 4) === 0) free.push(i)
-  if (free.length < groups.length) throw new UserError(`cannot sign ${path}: its descriptor table is full (${sif.header.descriptorsTotal} objects)`)
+  if (free.length < groups.length) {
+    // A table with no free slot (not one of ours): grown, then signed as any other file.
+    await makeDescriptorRoom(sif, raw, groups.length - free.length)
+    return signSif(path, key, options)
+  }
 
   const digests = new ObjectDigests(sif)
   options.digests?.(digests, sif)
