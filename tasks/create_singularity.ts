@@ -15,7 +15,8 @@ to date and skipped unless force=1, or unless its SIF file is shorter than its h
 (squashfs-tools-ng): no root, no unpacked copy. Temporary files go to
 $APPTAINER_TMPDIR, $SINGULARITY_TMPDIR or $TMPDIR when the output directory cannot take
 the squashfs in place. With sign=1 each converted file is also signed, as sign_singularity
-does (key=, key_fingerprint=, $CASA_SIGN_PASSPHRASE), and its .md5 describes the signed file.`,
+does (key=, key_fingerprint=, $CASA_SIGN_PASSPHRASE), and its .md5 describes the signed file;
+files already up to date are left as they are (sign them with sign_singularity).`,
     options: {
       image_names: { type: 'string', default: 'cati/*', positional: 'list', help: 'comma-separated wildcard filters on <namespace>/<name>:<tag>' },
       compressor: { type: 'string', help: 'squashfs compressor (default: config singularity.compressor)', choices: ['gzip', 'zstd', 'xz', 'lz4'] },
