@@ -171,6 +171,14 @@ t.test('sign_singularity: Apptainer keyring, .md5 rewritten, idempotent; protect
   writeFileSync(`${file}.md5`, 'stale\n')
   const cli = (args: string[], extra: Record<string, string> = {}) => runCli(['-r', repo, 'sign_singularity', 'casa-test-sign/*', ...args], { env: { HOME: home, ...extra } })
 
+  // No key=, no Apptainer keyring: one line saying how to get a key, the file untouched.
+  const before = readFileSync(file)
+  oneErrorLine(t, await runCli(['-r', repo, 'sign_singularity', 'casa-test-sign/*'], { env }), /no key to sign with: give key=FILE .* or create .*\.apptainer\/keys\/pgp-secret with apptainer key newpair/)
+  t.ok(readFileSync(file).equals(before), 'unchanged')
+  const verifiedByName = await runCli(['-r', repo, 'verify_singularity', 'image_names=casa-test-sign/small:*', `keyring=${join(alice.dir, 'pgp-public')}`], { env })
+  t.equal(verifiedByName.code, 1, 'image_names=: the repository file, unsigned yet')
+  t.match(verifiedByName.stderr, /casa-test-sign_small_.*\.sif: no signature/)
+
   const signed = await cli([])
   t.equal(signed.code, 0, signed.stderr)
   t.match(signed.stderr, `signed by ${alice.fingerprint}`)
