@@ -54,6 +54,10 @@ export default defineConfig({
   singularity: {
     compressor: 'gzip',
     extension: '.sif',
+    // requireSignature: true makes publish_singularity refuse, before uploading anything, an
+    // image that does not verify (sign_singularity, create_singularity sign=1) against keyring
+    // (default ~/.apptainer/keys/pgp-public).
+    // requireSignature: true, keyring: '~/.apptainer/keys/pgp-public',
   },
 
   releasePlan: {

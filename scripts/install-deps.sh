@@ -9,6 +9,7 @@ packages=(
   siftool squashfs-tools squashfs-tools-ng busybox-static
   chromium                             # renders release_plan.html in tests
   lftp zip unzip git ca-certificates hyperfine
+  golang-go golang-github-sylabs-sif-dev # the SIF library's pkg/integrity: the judge of signatures
 )
 missing=()
 for p in "${packages[@]}"; do

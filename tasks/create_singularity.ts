@@ -14,12 +14,17 @@ to date and skipped unless force=1, or unless its SIF file is shorter than its h
 (truncated: converted again). The conversion streams docker export into tar2sqfs
 (squashfs-tools-ng): no root, no unpacked copy. Temporary files go to
 $APPTAINER_TMPDIR, $SINGULARITY_TMPDIR or $TMPDIR when the output directory cannot take
-the squashfs in place.`,
+the squashfs in place. With sign=1 each converted file is also signed, as sign_singularity
+does (key=, key_fingerprint=, $CASA_SIGN_PASSPHRASE), and its .md5 describes the signed file;
+files already up to date are left as they are (sign them with sign_singularity).`,
     options: {
       image_names: { type: 'string', default: 'cati/*', positional: 'list', help: 'comma-separated wildcard filters on <namespace>/<name>:<tag>' },
       compressor: { type: 'string', help: 'squashfs compressor (default: config singularity.compressor)', choices: ['gzip', 'zstd', 'xz', 'lz4'] },
       force: { type: 'boolean', help: 'convert even images whose .dockerid is up to date' },
       dry_run: { type: 'boolean', help: 'print what would be converted and stop' },
+      sign: { type: 'boolean', help: 'sign each converted file as sign_singularity does (key=, key_fingerprint=)' },
+      key: { type: 'string', help: 'with sign=1: armored OpenPGP secret key file (default ~/.apptainer/keys/pgp-secret)' },
+      key_fingerprint: { type: 'string', help: 'with sign=1: fingerprint of the key to use when the file holds several' },
     },
     async run(options, { config, signal }) {
       const { ui } = await import('casa-distro-admin/util/ui')
@@ -36,7 +41,10 @@ the squashfs in place.`,
         ui.result(ui.table(['image', 'file', 'action'], items.map((i) => [i.reference, i.file, todo.includes(i) ? `convert (${compressor})` : 'up to date'])))
         return
       }
-      await convertSingularityImages(config, todo, { compressor, signal })
+      // The key is unlocked before any conversion: a wrong passphrase is said at once.
+      const { signingKey } = await import('casa-distro-admin/singularity/singularitySign')
+      const signKey = options.sign && todo.length > 0 ? await signingKey({ key: options.key, keyFingerprint: options.key_fingerprint }) : undefined
+      await convertSingularityImages(config, todo, { compressor, signal, signKey })
     },
   },
   import.meta.url,

@@ -14,7 +14,9 @@ its .md5 are uploaded, each under a temporary name renamed on the server. On an 
 (oras://registry/namespace, as upload or as hubs.singularity.oras) the image is pushed as an
 OCI artifact <registry>/<namespace>/<name>:<tag> with the credentials of your docker login,
 skipped when the registry already holds the same digest. A registry silent for 30 s
-(CASA_REGISTRY_TIMEOUT=<seconds> to change it) stops the push with one line.`,
+(CASA_REGISTRY_TIMEOUT=<seconds> to change it) stops the push with one line. With
+singularity.requireSignature in the config, every image must verify (as verify_singularity,
+against singularity.keyring) before anything is uploaded.`,
     options: {
       image_names: { type: 'string', default: 'cati/*', positional: 'list', help: 'comma-separated wildcard filters on <namespace>/<name>:<tag>' },
       dry_run: { type: 'boolean', help: 'print what would be published and stop' },

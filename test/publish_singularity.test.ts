@@ -302,7 +302,8 @@ async function publishToServerHub(t: Test, hubDir: string, config: string, schem
   t.equal(readFileSync(join(hubDir, `${sifName}.md5`), 'utf8'), readFileSync(`${sif}.md5`, 'utf8'))
   t.equal(readFileSync(join(hubDir, `${sifName}.dockerid`), 'utf8'), readFileSync(`${sif}.dockerid`, 'utf8'))
   t.ok(statSync(join(hubDir, `${sifName}.md5`)).mtimeMs >= statSync(join(hubDir, sifName)).mtimeMs, '.md5 landed after the image')
-  t.same(readdirSync(hubDir).filter((n) => !n.startsWith(basename(sif))), [], 'no temporary file left on the hub')
+  t.same(readdirSync(hubDir).filter((n) => !n.startsWith(basename(sif))), ['images.json', 'index.html'], 'no temporary file left on the hub, the index beside the image')
+  t.same(JSON.parse(readFileSync(join(hubDir, 'images.json'), 'utf8')).images.map((e: { file: string }) => e.file), [sifName], 'the image is in the index')
 
   const again = await runCli(['-r', repo.dir, 'publish_singularity', image], { env: repo.env })
   t.equal(again.code, 0, again.stderr)

@@ -116,6 +116,7 @@ function resolvePaths(config: CasaConfig, repositoryOverride: string | undefined
       identityFile: config.ssh.identityFile && expand(config.ssh.identityFile),
       knownHosts: config.ssh.knownHosts && expand(config.ssh.knownHosts),
     },
+    singularity: { ...config.singularity, keyring: config.singularity.keyring && expand(config.singularity.keyring) },
     ...(configFile ? { configFile } : {}),
   }
 }

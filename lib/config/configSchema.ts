@@ -203,6 +203,10 @@ export const configSchema = object({
     compressor: oneOf(['gzip', 'zstd', 'xz', 'lz4'] as const),
     /** Image file suffix: `.sif`, or `.simg` for sites whose download scripts expect the old names. */
     extension: oneOf(['.sif', '.simg'] as const),
+    /** publish_singularity refuses, before uploading anything, an image whose signatures do not verify against `keyring`. */
+    requireSignature: optional(boolean()),
+    /** OpenPGP public keys signatures are checked against (default Apptainer's ~/.apptainer/keys/pgp-public). */
+    keyring: optional(string()),
   }),
   releasePlan: object({
     /** The git components of release plans; names must be unique. */

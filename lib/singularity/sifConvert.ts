@@ -8,7 +8,7 @@
 // $SINGULARITY_TMPDIR, $TMPDIR) and is copied behind the head, the md5 computed while
 // copying. Everything is written under a temporary name, read back and checked, then
 // renamed; .dockerid and .md5 come last.
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, randomBytes, type Hash } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { open, rename, rm, stat, statfs, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -43,6 +43,8 @@ export interface ConvertRequest {
   tmpDir?: string
   onProgress?: (detail: string) => void
   signal?: AbortSignal
+  /** Also hash the partition with this algorithm in the read-back pass (a signature's digest). */
+  partitionDigest?: string
 }
 
 export interface ConvertResult {
@@ -52,6 +54,7 @@ export interface ConvertResult {
   /** Whether the squashfs went straight into the output file (no temporary copy). */
   inPlace: boolean
   dropped: string[]
+  partitionDigest?: Buffer
 }
 
 const insertRangeSupport = new Map<string, Promise<boolean>>()
@@ -262,7 +265,8 @@ export async function convertImage(request: ConvertRequest): Promise<ConvertResu
       arch: request.image.Architecture,
     })
     request.onProgress?.('writing the SIF file')
-    const md5 = inPlace ? await headInFront(tempSif, plan, outDir) : await headThenCopy(tempSif, squashfsPath, plan, outDir)
+    const partitionHash = request.partitionDigest ? createHash(request.partitionDigest) : undefined
+    const md5 = inPlace ? await headInFront(tempSif, plan, outDir, partitionHash) : await headThenCopy(tempSif, squashfsPath, plan, outDir, partitionHash)
     if (!inPlace) await rm(squashfsPath, { force: true })
 
     await checkWritten(tempSif, plan)
@@ -272,7 +276,7 @@ export async function convertImage(request: ConvertRequest): Promise<ConvertResu
     await rename(tempSif, request.output)
     await writeTextAtomic(`${request.output}.dockerid`, `${request.image.Id}\n`)
     await writeTextAtomic(`${request.output}.md5`, `${md5}\n`)
-    return { output: request.output, md5, size: plan.fileSize, inPlace, dropped: rootfs.dropped }
+    return { output: request.output, md5, size: plan.fileSize, inPlace, dropped: rootfs.dropped, partitionDigest: partitionHash?.digest() }
   } catch (error) {
     await cleanup()
     if ((error as NodeJS.ErrnoException).code === 'ENOSPC') throw diskFull(outDir)
@@ -299,13 +303,16 @@ async function nearlyFull(dir: string): Promise<boolean> {
  * (superblock, deduplicated blocks), so its output cannot be hashed as it is written; and
  * ext4's insert-range drops the file's cached pages, so hashing after it reads the disk again.
  */
-async function headInFront(file: string, plan: SifPlan, outDir: string): Promise<string> {
+async function headInFront(file: string, plan: SifPlan, outDir: string, partitionHash?: Hash): Promise<string> {
   const hash = createHash('md5').update(plan.head)
   // insert-range writes every dirty page back first: start that write-back now, so the disk
   // works while the md5 is computed from the page cache
   const writeBack = open(file, 'r').then((handle) => handle.datasync().finally(() => handle.close()))
   writeBack.catch(() => undefined) // awaited below
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer)
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
+    hash.update(chunk as Buffer)
+    partitionHash?.update(chunk as Buffer)
+  }
   await writeBack
   const result = await run('fallocate', ['--insert-range', '--offset', '0', '--length', String(plan.partitionOffset), file], { allowFailure: true })
   if (result.exitCode !== 0) {
@@ -323,7 +330,7 @@ async function headInFront(file: string, plan: SifPlan, outDir: string): Promise
 }
 
 /** Copy mode: head, then the squashfs copied behind it; the md5 computed while writing. */
-async function headThenCopy(file: string, squashfs: string, plan: SifPlan, outDir: string): Promise<string> {
+async function headThenCopy(file: string, squashfs: string, plan: SifPlan, outDir: string, partitionHash?: Hash): Promise<string> {
   const hash = createHash('md5').update(plan.head)
   const out = createWriteStream(file, { flags: 'wx' })
   try {
@@ -332,6 +339,7 @@ async function headThenCopy(file: string, squashfs: string, plan: SifPlan, outDi
         yield plan.head
         for await (const chunk of createReadStream(squashfs, { highWaterMark: 1 << 20 })) {
           hash.update(chunk as Buffer)
+          partitionHash?.update(chunk as Buffer)
           yield chunk as Buffer
         }
       },

@@ -9,8 +9,10 @@ import { convertImage } from './sifConvert.js'
 import type { Compressor } from './squashfs.js'
 import type { SingularityItem } from './singularityPlan.js'
 import { ui } from '../util/ui.js'
+import type { PrivateKey } from 'openpgp'
+import { signConverted } from './singularitySign.js'
 
-export async function convertSingularityImages(config: ResolvedConfig, todo: readonly SingularityItem[], options: { compressor: Compressor; signal?: AbortSignal }): Promise<void> {
+export async function convertSingularityImages(config: ResolvedConfig, todo: readonly SingularityItem[], options: { compressor: Compressor; signal?: AbortSignal; signKey?: PrivateKey }): Promise<void> {
   if (todo.length === 0) return
   await mkdir(config.repository, { recursive: true })
   const errors = await eachLimited(todo, config.jobs, async (item) => {
@@ -18,7 +20,11 @@ export async function convertSingularityImages(config: ResolvedConfig, todo: rea
     if (!image) throw new UserError(`docker image ${item.reference} disappeared`)
     await ui.step(
       `${item.reference} -> ${item.file}`,
-      (step) => convertImage({ reference: item.reference, image, output: item.file, compressor: options.compressor, signal: options.signal, onProgress: (detail) => step.update(detail) }),
+      async (step) => {
+        const result = await convertImage({ reference: item.reference, image, output: item.file, compressor: options.compressor, signal: options.signal, onProgress: (detail) => step.update(detail), partitionDigest: options.signKey && 'sha256' })
+        if (options.signKey) await signConverted(result, options.signKey) // sign=1
+        return result
+      },
       (result) => `${item.reference} -> ${result.output} (${Math.round(result.size / 1e6)} MB)`,
     )
   })

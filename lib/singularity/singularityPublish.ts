@@ -6,6 +6,7 @@ import type { ResolvedConfig } from '../config/config.js'
 import { UserError } from '../util/errors.js'
 import { eachLimited, throwCollected } from '../util/mapLimited.js'
 import { publishToOras, publishToServer } from './sifPublish.js'
+import { updateIndex } from './imageIndex.js'
 import { singularityPlan, type SingularityItem } from './singularityPlan.js'
 import { ui } from '../util/ui.js'
 
@@ -29,11 +30,25 @@ export async function singularityDestinations(config: ResolvedConfig, filter: st
     items.filter((item) => item.damage).map((item) => new UserError(`${item.file} is ${item.damage}: run create_singularity ${item.reference}`)),
     (count) => `${count} SIF files are truncated`,
   )
+  if (config.singularity.requireSignature) await requireSignatures(items, config.singularity.keyring)
   return {
     items,
     serverHub: hub.upload.startsWith('oras://') ? undefined : hub.upload,
     orasHubs: [hub.upload, hub.oras].filter((u): u is string => !!u && u.startsWith('oras://')),
   }
+}
+
+/** singularity.requireSignature: every image verifies against the keyring, or nothing is sent. */
+async function requireSignatures(items: readonly SingularityItem[], keyring: string | undefined): Promise<void> {
+  const { verifySif } = await import('../sif/sifSignature.js')
+  const { verificationKeys } = await import('./singularitySign.js')
+  const keys = await verificationKeys(keyring)
+  const refused: UserError[] = []
+  for (const item of items) {
+    const report = await verifySif(item.file, keys)
+    if (!report.ok) refused.push(new UserError(`${item.file} does not verify (${report.summary}), and singularity.requireSignature is set: sign it with sign_singularity ${item.reference}`))
+  }
+  throwCollected(refused, (count) => `${count} SIF files do not verify: nothing published`)
 }
 
 export async function publishSingularity(config: ResolvedConfig, { items, serverHub, orasHubs }: SingularityDestinations): Promise<void> {
@@ -43,14 +58,18 @@ export async function publishSingularity(config: ResolvedConfig, { items, server
     const { openHub } = await import('../hubs/transport.js')
     const server = await openHub(serverHub, config.ssh)
     try {
+      const done: SingularityItem[] = []
       const failed = await eachLimited(items, config.jobs, async (item) => {
         await ui.step(
           `${item.file} -> ${serverHub}`,
           (step) => publishToServer(item, server, config.hubs.singularity.download, (detail) => step.update(detail)),
           (result) => `${item.reference}: ${result === 'up to date' ? 'up to date on' : 'uploaded to'} ${serverHub}`,
         )
+        done.push(item)
       })
       errors.push(...failed)
+      // The hub's images.json and index.html, with what is now there (lib/singularity/imageIndex.ts).
+      if (!server.lost()) await updateIndex(server, done, config.hubs.singularity.download).catch((error: unknown) => errors.push(error))
     } finally {
       await server.close()
     }
