@@ -9,6 +9,7 @@ packages=(
   siftool squashfs-tools squashfs-tools-ng busybox-static
   chromium                             # renders release_plan.html in tests
   lftp zip unzip git ca-certificates hyperfine
+  rclone                               # the wan bench measures rclone sync against our sftp mirror
 )
 missing=()
 for p in "${packages[@]}"; do
