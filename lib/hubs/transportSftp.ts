@@ -34,6 +34,8 @@ const SMALL_FILE = 256 * 1024
  */
 const BLOCK = 256 * 1024
 const BLOCKS_ON_THE_WIRE = 4
+/** Large files streamed at once, whatever the number of uploads: memory stays under 4 MiB for them. */
+const LARGE_AT_ONCE = 4
 const sftpCode = (error: unknown) => (error as { code?: number })?.code
 
 function typeOf(mode: number): HubEntry['type'] {
@@ -294,8 +296,31 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     if (failure) throw failure.reason
   }
 
-  /** A large file streamed by blocks, the next ones read while the last ones are on the wire. */
+  /**
+   * Large files streaming at once: each holds BLOCK x BLOCKS_ON_THE_WIRE bytes in memory, and
+   * a mirror runs many uploads at once (`uploads`, for the round trips of small files).
+   */
+  let largeSlots = LARGE_AT_ONCE
+  const waitingForLarge: (() => void)[] = []
+  const largeSlot = async (): Promise<() => void> => {
+    if (largeSlots > 0) largeSlots--
+    else await new Promise<void>((resolve) => waitingForLarge.push(resolve))
+    return () => {
+      const next = waitingForLarge.shift()
+      if (next) next()
+      else largeSlots++
+    }
+  }
   const writeLarge = async (temp: string, localFile: string, options: PutOptions) => {
+    const release = await largeSlot()
+    try {
+      await streamLarge(temp, localFile, options)
+    } finally {
+      release()
+    }
+  }
+  /** A large file streamed by blocks, the next ones read while the last ones are on the wire. */
+  const streamLarge = async (temp: string, localFile: string, options: PutOptions) => {
     const handle = await sftp.openForWrite(temp, options.mode ?? 0o644)
     const file = await open(localFile, 'r').catch(async (error) => {
       sftp.close(handle).catch(() => undefined)
@@ -318,9 +343,12 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
         if (onTheWire.length >= BLOCKS_ON_THE_WIRE) await onTheWire.shift()
       }
       await Promise.all(onTheWire)
-      if (options.mtime !== undefined) await sftp.fsetstat(handle, { mtime: options.mtime })
+      // times and close in one round trip: the server handles them in order
+      const last = [...(options.mtime !== undefined ? [sftp.fsetstat(handle, { mtime: options.mtime })] : []), sftp.close(handle)]
       closed = true
-      await sftp.close(handle)
+      const results = await Promise.allSettled(last)
+      const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+      if (failure) throw failure.reason
     } finally {
       await file.close()
       if (!closed) sftp.close(handle).catch(() => undefined)
@@ -412,6 +440,8 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
           if (blocker) throw new UserError(blocker)
           return
         }
+        // listed, so there: a mirror's mkdirp of it costs no round trip now
+        if (!madeDirs.has(path)) madeDirs.set(path, Promise.resolve())
         const subdirs: Promise<void>[] = []
         for (const { name, attrs } of entries) {
           const type = typeOf(attrs.mode ?? 0)

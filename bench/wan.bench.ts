@@ -1,0 +1,131 @@
+// Far-away servers: every transfer goes through test/helpers/tcpProxy.ts adding 20 ms each
+// way (RTT 40 ms), as the hubs and forges users publish to are. `npm run bench -- wan` runs
+// this group alone. Each goal is a ratio against baselines run in this same process:
+//   - mirror: publish_build_workflows of a 401-file tree, full upload / the faster of
+//     `lftp mirror -R --delete` and `rclone sync` (sftp backend), both with their defaults:
+//     <= 0.1; after changing 8 files and deleting 2 (2%): <= 0.2.
+// Every tool mirrors into a directory of its own on the same sshd; all three are checked to
+// hold the local tree at the end.
+import { execFileSync, spawn } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { performance } from 'node:perf_hooks'
+import { startSshd, type Sshd } from '../test/helpers/services.js'
+import { startTcpProxy, type TcpProxy } from '../test/helpers/tcpProxy.js'
+import { compare, median, type BenchLine } from './measure.js'
+import { makeTree } from './benchTree.js'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const bin = join(root, 'bin', 'casa_distro_admin.js')
+/** Added each way by the proxy: RTT 40 ms. */
+const DELAY_MS = 20
+
+/** A known_hosts file naming the server by the proxy's port, so every client checks the host key. */
+function proxyKnownHosts(work: string, sshd: Sshd, proxy: TcpProxy): string {
+  const file = join(work, `known_hosts_${proxy.port}`)
+  writeFileSync(file, `[127.0.0.1]:${proxy.port} ${sshd.hostKeyPublic.split(' ').slice(0, 2).join(' ')}\n`)
+  return file
+}
+
+async function timed(run: () => Promise<unknown>): Promise<number> {
+  const started = performance.now()
+  await run()
+  return performance.now() - started
+}
+
+/**
+ * Run a command, its stderr as the result. Never spawnSync here: the proxy runs in this
+ * process, and a blocked event loop would carry no byte.
+ */
+function run(argv: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'ignore', 'pipe'] })
+    let stderr = ''
+    child.stderr!.on('data', (chunk) => (stderr += chunk))
+    child.on('error', reject)
+    child.on('close', (code) => (code === 0 ? resolve(stderr) : reject(new Error(`${argv.slice(0, 3).join(' ')} failed: ${stderr.slice(-400)}`))))
+  })
+}
+
+async function mirrorLines(work: string, sshd: Sshd, proxy: TcpProxy): Promise<BenchLine[]> {
+  const count = Number(process.env.CASA_BENCH_WAN_FILES ?? 400)
+  const repo = join(work, 'repo')
+  const workflow = join(repo, 'bench', 'master_ubuntu-22.04')
+  const { bytes, files } = makeTree(workflow, count)
+  const home = join(work, 'home')
+  mkdirSync(home, { recursive: true })
+  const knownHosts = proxyKnownHosts(work, sshd, proxy)
+  const target = (tool: string) => join(sshd.root, 'wan-mirror', tool, 'bench', 'master_ubuntu-22.04')
+  for (const tool of ['lftp', 'rclone']) mkdirSync(join(target(tool), '..'), { recursive: true })
+  writeFileSync(
+    join(repo, 'casa.config.ts'),
+    `export default { hubs: { buildWorkflows: { upload: 'sftp://${sshd.user}@127.0.0.1:${proxy.port}${join(sshd.root, 'wan-mirror', 'ours')}' } }, ssh: { identityFile: '${sshd.clientKey}', knownHosts: '${knownHosts}' } }\n`,
+  )
+  const env = { ...process.env, HOME: home, CASA_CONFIG: join(repo, 'casa.config.ts'), SSH_AUTH_SOCK: '', NO_COLOR: '1', CI: 'true' }
+  let report = ''
+  const ours = () => timed(async () => (report = await run([process.execPath, bin, '-r', repo, 'publish_build_workflows'], env)))
+  const ssh = `ssh -a -x -i ${sshd.clientKey} -o IdentitiesOnly=yes -o UserKnownHostsFile=${knownHosts} -o StrictHostKeyChecking=yes -o BatchMode=yes`
+  const lftp = () =>
+    timed(() => run(['lftp', '-c', `set sftp:connect-program "${ssh}"; open -u ${sshd.user}, sftp://127.0.0.1:${proxy.port}; mirror -R --delete ${workflow} ${target('lftp')}`], env))
+  // an on-the-fly sftp remote: no rclone.conf, the same key and known_hosts
+  const rcloneRemote = `:sftp,host=127.0.0.1,port=${proxy.port},user=${sshd.user},key_file=${sshd.clientKey},known_hosts_file=${knownHosts}:${target('rclone')}`
+  const rclone = () => timed(() => run(['rclone', '--config', join(work, 'rclone.conf'), 'sync', workflow, rcloneRemote], env))
+  const figures: Record<string, number[]> = { lftp: [], rclone: [] }
+  const fasterBaseline = async () => {
+    const l = await lftp()
+    const r = await rclone()
+    figures.lftp!.push(l)
+    figures.rclone!.push(r)
+    return Math.min(l, r)
+  }
+  const note = () => {
+    const text = `lftp ${median(figures.lftp!).toFixed(0)} ms, rclone ${median(figures.rclone!).toFixed(0)} ms`
+    figures.lftp = []
+    figures.rclone = []
+    return text
+  }
+
+  const lines: BenchLine[] = []
+  const full = await compare(`full upload of ${count + 1} files (${(bytes / 1e6).toFixed(0)} MB) at RTT ${2 * DELAY_MS} ms vs the faster of lftp mirror -R --delete and rclone sync`, ours, fasterBaseline, { runs: 1, goal: 0.1 })
+  lines.push({ ...full, note: `${note()}; ours: ${/\d+ uploaded \([^)]+\)/.exec(report)?.[0]}` })
+
+  // 2% of the files changed (new content, half with another size), 0.5% deleted
+  let round = 0
+  const changed = Math.round(files.length / 50)
+  const change = () => {
+    round++
+    for (let i = 0; i < changed; i++) {
+      const file = join(workflow, files[(i * 53 + round * 7) % files.length]!)
+      const data = existsSync(file) ? readFileSync(file) : Buffer.from('0 recreated\n')
+      writeFileSync(file, i % 2 ? Buffer.concat([data, Buffer.from(`changed ${round}\n`)]) : Buffer.from(data.toString('latin1').replace(/^\d+/, `${round}`), 'latin1'))
+    }
+    for (let i = 0; i < Math.max(1, Math.round(files.length / 200)); i++) rmSync(join(workflow, files[(round * 11 + i * 197) % files.length]!), { force: true })
+  }
+  const update = await compare(
+    `${changed} files changed and ${Math.max(1, Math.round(files.length / 200))} deleted at RTT ${2 * DELAY_MS} ms vs the faster of lftp and rclone`,
+    () => (change(), ours()),
+    fasterBaseline,
+    { runs: 5, goal: 0.2 },
+  )
+  lines.push({ ...update, note: `${note()}; ours: ${/\d+ uploaded \([^)]+\), \d+ deleted/.exec(report)?.[0]}` })
+
+  const listing = (dir: string) => execFileSync('find', ['.', '-type', 'f', '-not', '-name', '.*'], { cwd: dir, encoding: 'utf8' }).split('\n').sort().join('\n')
+  const expected = listing(workflow)
+  for (const tool of ['ours', 'lftp', 'rclone']) if (listing(target(tool)) !== expected) throw new Error(`the mirror made by ${tool} differs from the local tree`)
+  return lines
+}
+
+export default async function (): Promise<BenchLine[]> {
+  const sshd = await startSshd()
+  const proxy = await startTcpProxy({ targetPort: sshd.port, delayMs: DELAY_MS, lifetimeMs: 60 * 60_000 })
+  const work = mkdtempSync(join(tmpdir(), 'casa-bench-wan-'))
+  try {
+    return [...(await mirrorLines(work, sshd, proxy))]
+  } finally {
+    await proxy.stop()
+    await sshd.stop()
+    rmSync(work, { recursive: true, force: true })
+  }
+}
