@@ -38,6 +38,8 @@ export interface ProxyOptions {
 
 export interface ProxyStats {
   connections: number
+  /** Connections open now (either side still there). */
+  open: number
   bytesUp: number
   bytesDown: number
   faultsInjected: number
@@ -52,6 +54,8 @@ export interface TcpProxy {
   readonly armed: boolean
   /** Resolves when the armed fault fires. */
   fired(): Promise<void>
+  /** Resolves once no connection is open. */
+  idle(): Promise<void>
   /** Destroy every open connection (the proxy keeps listening). */
   dropAll(): void
   stop(): Promise<void>
@@ -157,7 +161,8 @@ class Pipe {
 export async function startTcpProxy(options: ProxyOptions): Promise<TcpProxy> {
   const delayMs = options.delayMs ?? 0
   const buffer = options.buffer ?? Math.max(1 << 20, options.bandwidth ? Math.ceil((2 * options.bandwidth * delayMs) / 1000) : 16 << 20)
-  const stats: ProxyStats = { connections: 0, bytesUp: 0, bytesDown: 0, faultsInjected: 0 }
+  const stats: ProxyStats = { connections: 0, open: 0, bytesUp: 0, bytesDown: 0, faultsInjected: 0 }
+  let idleWaiters: (() => void)[] = []
   const sockets = new Set<Socket>()
   let fault: Fault | undefined = options.fault
   let connectionsSinceArmed = 0
@@ -165,12 +170,18 @@ export async function startTcpProxy(options: ProxyOptions): Promise<TcpProxy> {
 
   const server: Server = createServer({ noDelay: true, pauseOnConnect: true, allowHalfOpen: true }, (client) => {
     stats.connections++
+    stats.open++
     connectionsSinceArmed++
     const myFault = fault && (fault.connection ?? 1) === connectionsSinceArmed ? fault : undefined
     const upstream = connect({ host: '127.0.0.1', port: options.targetPort, noDelay: true, allowHalfOpen: true })
+    let closedSides = 0
     for (const s of [client, upstream]) {
       sockets.add(s)
-      s.on('close', () => sockets.delete(s))
+      s.on('close', () => {
+        sockets.delete(s)
+        if (++closedSides < 2) return
+        if (--stats.open === 0) for (const w of idleWaiters.splice(0)) w()
+      })
       s.on('error', () => undefined) // a reset peer: the other side is closed below
     }
     let faulted = false
@@ -241,6 +252,9 @@ export async function startTcpProxy(options: ProxyOptions): Promise<TcpProxy> {
     },
     fired() {
       return fault === undefined ? Promise.resolve() : new Promise((resolve) => firedWaiters.push(resolve))
+    },
+    idle() {
+      return stats.open === 0 ? Promise.resolve() : new Promise((resolve) => idleWaiters.push(resolve))
     },
     dropAll() {
       for (const s of sockets) s.destroy()
