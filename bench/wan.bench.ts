@@ -4,8 +4,13 @@
 //   - mirror: publish_build_workflows of a 401-file tree, full upload / the faster of
 //     `lftp mirror -R --delete` and `rclone sync` (sftp backend), both with their defaults:
 //     <= 0.1; after changing 8 files and deleting 2 (2%): <= 0.2.
+//   - release: create_release_plan of 100 generated components (bench/releaseFixtures.ts)
+//     over ssh:// remotes on that sshd, cold mirror cache / `git ls-remote` then
+//     `git init --bare` + `git fetch` of each component one after the other: <= 0.06; with
+//     nothing changed (the cache warm) / the same baseline: <= 0.03.
 // Every tool mirrors into a directory of its own on the same sshd; all three are checked to
-// hold the local tree at the end.
+// hold the local tree at the end. Every release run's plan is checked to read every
+// component's version, and the baseline to have fetched every ref.
 import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -16,6 +21,8 @@ import { startSshd, type Sshd } from '../test/helpers/services.js'
 import { startTcpProxy, type TcpProxy } from '../test/helpers/tcpProxy.js'
 import { compare, median, type BenchLine } from './measure.js'
 import { makeTree } from './benchTree.js'
+import { makeComponents } from './releaseFixtures.js'
+import { parse } from 'yaml'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const bin = join(root, 'bin', 'casa_distro_admin.js')
@@ -117,12 +124,80 @@ async function mirrorLines(work: string, sshd: Sshd, proxy: TcpProxy): Promise<B
   return lines
 }
 
+async function releaseLines(work: string, sshd: Sshd, proxy: TcpProxy): Promise<BenchLine[]> {
+  const count = Number(process.env.CASA_BENCH_WAN_COMPONENTS ?? 100)
+  const components = makeComponents(join(sshd.root, 'wan-remotes'), count).map((c) => ({
+    ...c,
+    url: `ssh://${sshd.user}@127.0.0.1:${proxy.port}${fileURLToPath(c.url)}`,
+  }))
+  const repo = join(work, 'release-repo')
+  const home = join(work, 'release-home')
+  mkdirSync(repo, { recursive: true })
+  mkdirSync(home, { recursive: true })
+  const list = components.map(({ project, name, url }) => ({ project, name, url }))
+  writeFileSync(join(repo, 'casa.config.ts'), `export default { releasePlan: { components: ${JSON.stringify(list)} } }\n`)
+  const knownHosts = proxyKnownHosts(work, sshd, proxy)
+  // the user's key and known_hosts, as ~/.ssh/config would give them
+  const sshCommand = `ssh -i ${sshd.clientKey} -o IdentitiesOnly=yes -o UserKnownHostsFile=${knownHosts} -o StrictHostKeyChecking=yes -o BatchMode=yes`
+  const env = { ...process.env, HOME: home, XDG_CACHE_HOME: join(home, '.cache'), CASA_CONFIG: join(repo, 'casa.config.ts'), NO_COLOR: '1', CI: 'true', SSH_AUTH_SOCK: '', GIT_SSH_COMMAND: sshCommand, GIT_TERMINAL_PROMPT: '0' }
+  const planFile = join(repo, 'release_plan.yaml')
+  const ours = async () => {
+    rmSync(planFile, { force: true })
+    const ms = await timed(() => run([process.execPath, bin, '-r', repo, 'create_release_plan'], env))
+    const plan = parse(readFileSync(planFile, 'utf8')) as Record<string, Record<string, { bug_fix?: { version?: string } }>>
+    for (const c of components) if (plan[c.project]?.[c.name]?.bug_fix?.version !== c.bugFixVersion) throw new Error(`${c.name}: the plan says ${JSON.stringify(plan[c.project]?.[c.name]?.bug_fix)}, expected ${c.bugFixVersion}`)
+    return ms
+  }
+  const cold = () => {
+    rmSync(join(repo, '.release-plan-cache'), { recursive: true, force: true })
+    return ours()
+  }
+  const fetched = join(work, 'release-baseline')
+  const baseline = async () => {
+    rmSync(fetched, { recursive: true, force: true })
+    const ms = await timed(async () => {
+      for (const c of components) {
+        const dir = join(fetched, `${c.name}.git`)
+        await run(['git', 'ls-remote', '--quiet', c.url], env)
+        await run(['git', 'init', '--quiet', '--bare', dir], env)
+        await run(['git', '-C', dir, 'fetch', '--quiet', c.url, '+refs/*:refs/*'], env)
+      }
+    })
+    const refs = execFileSync('git', ['-C', join(fetched, `${components[0]!.name}.git`), 'for-each-ref'], { encoding: 'utf8' }).trim().split('\n')
+    if (refs.length !== components[0]!.refCount) throw new Error(`the baseline fetched ${refs.length} refs, not ${components[0]!.refCount}`)
+    return ms
+  }
+  const connections = async (what: () => Promise<number>) => {
+    const before = proxy.stats.connections
+    const ms = await what()
+    return { ms, connections: proxy.stats.connections - before }
+  }
+  // one baseline run (a hundred handshakes twice over), ours alternated around it
+  const base = await connections(baseline)
+  const oursCold = await connections(cold)
+  const oursWarm = await connections(ours)
+  const line = (name: string, ours: { ms: number; connections: number }, goal: number): BenchLine => ({
+    name,
+    ours: ours.ms,
+    baseline: base.ms,
+    unit: 'ms',
+    ratio: ours.ms / base.ms,
+    goal,
+    note: `TCP connections to the server: ours ${ours.connections}, baseline ${base.connections}`,
+  })
+  return [
+    line(`create_release_plan, ${count} components over ssh:// at RTT ${2 * DELAY_MS} ms, cold vs git ls-remote + init --bare + fetch each, one after the other`, oursCold, 0.06),
+    line(`create_release_plan, ${count} components over ssh:// at RTT ${2 * DELAY_MS} ms, nothing changed vs the same baseline`, oursWarm, 0.03),
+  ]
+}
+
 export default async function (): Promise<BenchLine[]> {
   const sshd = await startSshd()
   const proxy = await startTcpProxy({ targetPort: sshd.port, delayMs: DELAY_MS, lifetimeMs: 60 * 60_000 })
   const work = mkdtempSync(join(tmpdir(), 'casa-bench-wan-'))
   try {
-    return [...(await mirrorLines(work, sshd, proxy))]
+    const only = process.env.CASA_BENCH_WAN_ONLY // mirror or release: one part alone
+    return [...(only && only !== 'mirror' ? [] : await mirrorLines(work, sshd, proxy)), ...(only && only !== 'release' ? [] : await releaseLines(work, sshd, proxy))]
   } finally {
     await proxy.stop()
     await sshd.stop()
