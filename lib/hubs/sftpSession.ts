@@ -258,6 +258,11 @@ export class SftpSession {
     return this.handle(await this.request(FXP.OPEN, [path, OPEN_FLAGS.WRITE | OPEN_FLAGS.CREAT | OPEN_FLAGS.TRUNC, encodeAttrs({ mode })]))
   }
 
+  /** A handle on the existing file at `path` for writing, its content kept (to continue it). */
+  async openToContinue(path: string): Promise<Buffer> {
+    return this.handle(await this.request(FXP.OPEN, [path, OPEN_FLAGS.WRITE, encodeAttrs({})]))
+  }
+
   /** A handle on a new file at `path`; refused (FAILURE on OpenSSH) when `path` exists. */
   async openNew(path: string, mode: number): Promise<Buffer> {
     return this.handle(await this.request(FXP.OPEN, [path, OPEN_FLAGS.WRITE | OPEN_FLAGS.CREAT | OPEN_FLAGS.EXCL, encodeAttrs({ mode })]))

@@ -17,7 +17,7 @@ import { onInterrupt } from '../util/interrupt.js'
 import { SFTP_STATUS, SftpSession, type SftpAttrs } from './sftpSession.js'
 import { blobType, checkHostKey, fingerprint, knownHostsName, knownKeys, type HostKeyVerdict } from './knownHosts.js'
 import { home } from '../util/paths.js'
-import { madeDirectoriesAround, temporaryName, type Hub, type HubEntry, type PutOptions, type SshOptions } from './hub.js'
+import { madeDirectoriesAround, resumableName, temporaryName, type Hub, type HubEntry, type PutOptions, type SshOptions } from './hub.js'
 import { printable, ui } from '../util/ui.js'
 
 type SftpLocation = Extract<HubLocation, { scheme: 'sftp' }>
@@ -311,17 +311,17 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
       else largeSlots++
     }
   }
-  const writeLarge = async (temp: string, localFile: string, options: PutOptions) => {
+  const writeLarge = async (temp: string, localFile: string, options: PutOptions, from = 0) => {
     const release = await largeSlot()
     try {
-      await streamLarge(temp, localFile, options)
+      await streamLarge(temp, localFile, options, from)
     } finally {
       release()
     }
   }
-  /** A large file streamed by blocks, the next ones read while the last ones are on the wire. */
-  const streamLarge = async (temp: string, localFile: string, options: PutOptions) => {
-    const handle = await sftp.openForWrite(temp, options.mode ?? 0o644)
+  /** A large file streamed by blocks from byte `from` (0: a new file), the next ones read while the last ones are on the wire. */
+  const streamLarge = async (temp: string, localFile: string, options: PutOptions, from: number) => {
+    const handle = from > 0 ? await sftp.openToContinue(temp) : await sftp.openForWrite(temp, options.mode ?? 0o644)
     const file = await open(localFile, 'r').catch(async (error) => {
       sftp.close(handle).catch(() => undefined)
       throw cannotRead(localFile, error)
@@ -329,8 +329,8 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     let closed = false
     try {
       const size = (await file.stat()).size
-      let offset = 0
-      let sent = 0
+      let offset = from
+      let sent = from
       const onTheWire: Promise<void>[] = []
       for (;;) {
         const block = Buffer.allocUnsafe(BLOCK)
@@ -355,6 +355,55 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     }
   }
 
+  /** md5 of a file on the server (`md5sum` run there), or undefined when it cannot say. */
+  const remoteMd5 = async (path: string): Promise<string | undefined> => {
+    const command = `md5sum -- ${shellQuote(path)}`
+    ui.command(['ssh', ...(port === 22 ? [] : ['-p', String(port)]), `${user}@${host}`, command])
+    const result = await execRemote(client, command).catch(() => undefined)
+    return /^([0-9a-f]{32}) /.exec(result?.stdout.toString() ?? '')?.[1]
+  }
+
+  /**
+   * A big upload that survives a cut connection: written to a temporary name derived from its
+   * md5, continued from the size found there by the next run, checked by md5 on the server,
+   * then renamed into place. Kept on the server when the connection is lost (for the next
+   * run); removed on any other failure, on Ctrl-C, and when its md5 is wrong (a second try
+   * then starts from the first byte).
+   */
+  const resumable = async (remotePath: string, localFile: string, size: number, options: PutOptions, md5: string) => {
+    const target = at(remotePath)
+    const temp = resumableName(target, md5)
+    const removeTemp = () => sftp.remove(temp).catch(() => undefined)
+    const forget = onInterrupt(removeTemp)
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const found = attempt === 0 ? await sftp.lstat(temp).catch(() => undefined) : undefined
+        const from = found && typeOf(found.mode ?? 0) === 'file' && (found.size ?? 0) <= size ? (found.size ?? 0) : 0
+        if (from > 0) ui.info(printable(`${urlOf(target)}: continuing the upload cut at ${from} of ${size} bytes`))
+        try {
+          await writeLarge(temp, localFile, options, from)
+        } catch (error) {
+          if (sftpCode(error) !== NO_SUCH_FILE || from > 0) throw error
+          forgetDirectories(posix.dirname(target))
+          await mkdirp(posix.dirname(target))
+          await writeLarge(temp, localFile, options)
+        }
+        const there = await remoteMd5(temp)
+        if (there === md5.toLowerCase()) break
+        await removeTemp()
+        // resumed onto bytes that were not ours, or a server without md5sum: once from scratch
+        if (from === 0 || attempt > 0) throw new UserError(printable(`${urlOf(target)}: the uploaded file's md5 is ${there ?? 'unknown (md5sum failed on the server)'}, not ${md5}`))
+      }
+      await renameOver(temp, target)
+    } catch (error) {
+      // a lost connection leaves the temporary file for the next run to continue
+      if (!sftp.failed) await removeTemp()
+      throw error instanceof UserError ? error : fail('cannot write', remotePath, error)
+    } finally {
+      forget()
+    }
+  }
+
   return {
     url,
     async put(localFile: string, remotePath: string, options: PutOptions = {}) {
@@ -376,6 +425,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
         options.onProgress?.(data.length, data.length)
         return
       }
+      if (options.resumeMd5 && remoteCommands) return resumable(remotePath, localFile, size, options, options.resumeMd5)
       await atomically(remotePath, (temp) => writeLarge(temp, localFile, options))
     },
     async putText(text, remotePath) {
