@@ -8,11 +8,16 @@
 //     over ssh:// remotes on that sshd, cold mirror cache / `git ls-remote` then
 //     `git init --bare` + `git fetch` of each component one after the other: <= 0.06; with
 //     nothing changed (the cache warm) / the same baseline: <= 0.03.
+//   - big upload: a 1 GB file (generated here, never in tests) at RTT 40 ms and 200 Mbit/s,
+//     our resumable sftp put (bench/sftpPut.ts, what publish_singularity runs) / size /
+//     bandwidth: <= 1.1; `lftp put` and `rclone copyto` timed in the same run, for
+//     information (their figures in the note).
 // Every tool mirrors into a directory of its own on the same sshd; all three are checked to
 // hold the local tree at the end. Every release run's plan is checked to read every
 // component's version, and the baseline to have fetched every ref.
 import { execFileSync, spawn } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { createHash, randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -191,13 +196,60 @@ async function releaseLines(work: string, sshd: Sshd, proxy: TcpProxy): Promise<
   ]
 }
 
+async function bigUploadLines(work: string, sshd: Sshd): Promise<BenchLine[]> {
+  const size = Number(process.env.CASA_BENCH_WAN_BIG_MB ?? 1000) * 1e6
+  const bandwidth = 25e6 // 200 Mbit/s
+  const proxy = await startTcpProxy({ targetPort: sshd.port, delayMs: DELAY_MS, bandwidth, lifetimeMs: 60 * 60_000 })
+  try {
+    // incompressible and cheap to make: 16 MiB of random bytes over and over
+    const file = join(work, 'big.sif')
+    const block = randomBytes(16 << 20)
+    const out = openSync(file, 'w')
+    for (let written = 0; written < size; written += block.length) writeSync(out, block, 0, Math.min(block.length, size - written))
+    closeSync(out)
+    const md5 = createHash('md5')
+    for (let at = 0; at < size; at += block.length) md5.update(block.subarray(0, Math.min(block.length, size - at)))
+    const sum = md5.digest('hex')
+    const knownHosts = proxyKnownHosts(work, sshd, proxy)
+    const env = { ...process.env, SSH_AUTH_SOCK: '', HOME: join(work, 'home') }
+    mkdirSync(env.HOME, { recursive: true })
+    const dest = join(sshd.root, 'wan-big')
+    mkdirSync(dest, { recursive: true })
+    const ours = await timed(() => run([process.execPath, join(root, 'dist', 'bench', 'sftpPut.js'), `sftp://${sshd.user}@127.0.0.1:${proxy.port}${dest}`, sshd.clientKey, knownHosts, file, 'ours.sif', sum], env))
+    if (statSync(join(dest, 'ours.sif')).size !== size) throw new Error('our upload is not whole')
+    const ssh = `ssh -a -x -i ${sshd.clientKey} -o IdentitiesOnly=yes -o UserKnownHostsFile=${knownHosts} -o StrictHostKeyChecking=yes -o BatchMode=yes`
+    const lftp = await timed(() => run(['lftp', '-c', `set sftp:connect-program "${ssh}"; open -u ${sshd.user}, sftp://127.0.0.1:${proxy.port}; put ${file} -o ${join(dest, 'lftp.sif')}`], env))
+    const rcloneRemote = `:sftp,host=127.0.0.1,port=${proxy.port},user=${sshd.user},key_file=${sshd.clientKey},known_hosts_file=${knownHosts}:${join(dest, 'rclone.sif')}`
+    const rclone = await timed(() => run(['rclone', '--config', join(work, 'rclone.conf'), 'copyto', file, rcloneRemote], env))
+    const floor = (size / bandwidth) * 1000
+    return [
+      {
+        name: `${(size / 1e9).toFixed(1)} GB resumable sftp upload at RTT ${2 * DELAY_MS} ms and 200 Mbit/s vs size / bandwidth`,
+        ours,
+        baseline: floor,
+        unit: 'ms',
+        ratio: ours / floor,
+        goal: 1.1,
+        note: `lftp put ${lftp.toFixed(0)} ms (${(lftp / floor).toFixed(2)}), rclone copyto ${rclone.toFixed(0)} ms (${(rclone / floor).toFixed(2)}); ours includes the md5 check on the server`,
+      },
+    ]
+  } finally {
+    await proxy.stop()
+  }
+}
+
 export default async function (): Promise<BenchLine[]> {
   const sshd = await startSshd()
   const proxy = await startTcpProxy({ targetPort: sshd.port, delayMs: DELAY_MS, lifetimeMs: 60 * 60_000 })
   const work = mkdtempSync(join(tmpdir(), 'casa-bench-wan-'))
   try {
-    const only = process.env.CASA_BENCH_WAN_ONLY // mirror or release: one part alone
-    return [...(only && only !== 'mirror' ? [] : await mirrorLines(work, sshd, proxy)), ...(only && only !== 'release' ? [] : await releaseLines(work, sshd, proxy))]
+    const only = process.env.CASA_BENCH_WAN_ONLY // mirror, big or release: one part alone
+    const part = (name: string) => !only || only === name
+    return [
+      ...(part('mirror') ? await mirrorLines(work, sshd, proxy) : []),
+      ...(part('big') ? await bigUploadLines(work, sshd) : []),
+      ...(part('release') ? await releaseLines(work, sshd, proxy) : []),
+    ]
   } finally {
     await proxy.stop()
     await sshd.stop()
