@@ -27,14 +27,15 @@ const NO_SUCH_FILE = SFTP_STATUS.NO_SUCH_FILE
 const SMALL_FILE = 256 * 1024
 /**
  * Large files are read and sent by blocks of BLOCK bytes, BLOCKS_ON_THE_WIRE at most waiting
- * for their answer: 1 MiB. In flight data bounds an upload over a long link: through a proxy
- * adding 20 ms each way, 512 KiB gave 5.7 MB/s, 1 MiB 11 MB/s, 2 MiB 20 MB/s. But 2 MiB is
- * OpenSSH's whole channel window, and on loopback anything above half of it stalled (16 MB
- * took 480 ms instead of 220), so half it is.
+ * for their answer: 2 MiB, OpenSSH's channel window. In flight data bounds an upload over a
+ * long link: through the proxy adding 20 ms each way (test/helpers/tcpProxy.ts), 100 MB took
+ * 5.5 s with 1 MiB and 3.8 s with 2 MiB, and at 200 Mbit/s 7.9 s against 6.7 s. (With ssh2's
+ * SFTP client, anything above half the window stalled on loopback; with sftpSession, 4 and 8
+ * blocks are within the noise there: 100 MB in 1.8 to 2.4 s either way.)
  */
 const BLOCK = 256 * 1024
-const BLOCKS_ON_THE_WIRE = 4
-/** Large files streamed at once, whatever the number of uploads: memory stays under 4 MiB for them. */
+const BLOCKS_ON_THE_WIRE = 8
+/** Large files streamed at once, whatever the number of uploads: memory stays under 8 MiB for them. */
 const LARGE_AT_ONCE = 4
 const sftpCode = (error: unknown) => (error as { code?: number })?.code
 
