@@ -111,7 +111,9 @@ export async function shareSshConnections(urls: readonly string[], env: NodeJS.P
     ui.debug(`ssh connections not shared: ${refused}`)
     return unchanged
   }
-  const dir = mkdtempSync(join(tmpdir(), 'casa-ssh-'))
+  // a socket path holds at most 107 bytes: %C is 40, so a long TMPDIR gives way to /tmp
+  const parent = tmpdir().length + 60 < 100 ? tmpdir() : '/tmp'
+  const dir = mkdtempSync(join(parent, 'casa-ssh-'))
   const sharing = ['-o', 'ControlMaster=auto', '-o', `ControlPath=${dir}/%C`, '-o', `ControlPersist=${PERSIST_SECONDS}`]
   const command = `${base} ${sharing.join(' ')}`
   let closing: Promise<void> | undefined
