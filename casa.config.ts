@@ -48,8 +48,9 @@ export default defineConfig({
   // knownHosts (default ~/.ssh/known_hosts), e.g.
   // ssh: { identityFile: '~/.ssh/id_ed25519', knownHosts: '~/.ssh/known_hosts' },
   ssh: {},
-  // Files a mirror (publish_build_workflows) uploads at once over its sftp connection.
-  uploads: 8,
+  // Files a mirror (publish_build_workflows) uploads at once over its sftp connection: each
+  // small file takes three round trips, so a far-away hub wants many at once.
+  uploads: 32,
 
   singularity: {
     compressor: 'gzip',

@@ -10,6 +10,7 @@ packages=(
   chromium                             # renders release_plan.html in tests
   lftp zip unzip git ca-certificates hyperfine
   golang-go golang-github-sylabs-sif-dev # the SIF library's pkg/integrity: the judge of signatures
+  rclone                               # the wan bench measures rclone sync against our sftp mirror
 )
 missing=()
 for p in "${packages[@]}"; do

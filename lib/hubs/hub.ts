@@ -16,6 +16,12 @@ export interface PutOptions {
   mode?: number
   /** Modification time (seconds since the epoch) given to the remote file before its rename. */
   mtime?: number
+  /**
+   * The local file's md5: a big upload cut (a lost connection) is continued by the next run
+   * where it stopped, in a temporary name derived from the md5, and checked against it before
+   * its rename. Where the hub cannot check (no remote commands), it starts again instead.
+   */
+  resumeMd5?: string
 }
 
 export interface HubEntry {
@@ -85,6 +91,12 @@ export function temporaryName(path: string): string {
   const slash = path.lastIndexOf('/')
   const random = Math.random().toString(36).slice(2, 10)
   return `${path.slice(0, slash + 1)}.${path.slice(slash + 1)}.casa-tmp-${process.pid}-${random}`
+}
+
+/** The temporary name of a resumable upload of content `md5` to `path`: the same for every run, so the next one finds it. */
+export function resumableName(path: string, md5: string): string {
+  const slash = path.lastIndexOf('/')
+  return `${path.slice(0, slash + 1)}.${path.slice(slash + 1)}.casa-tmp-0-${md5.toLowerCase().replace(/[^0-9a-f]/g, '').slice(0, 16)}`
 }
 
 /** Our temporary files, so a mirror can clean those left by an interrupted run. */

@@ -7,6 +7,7 @@ import { parseVersion } from './componentVersion.js'
 import { errorMessage } from '../util/errors.js'
 import { gitEnv, mirrorPath, openMirror } from '../git/gitMirror.js'
 import { GitShellPool } from '../git/gitShell.js'
+import { shareSshConnections } from '../git/sshSharing.js'
 import { mapLimited } from '../util/mapLimited.js'
 import { revisionVersions } from './versionCache.js'
 import { redact } from '../util/redact.js'
@@ -95,12 +96,18 @@ function summary(i: ComponentInspection): StepOutcome {
 
 /** Inspect components concurrently (bounded), one progress line per component; one shell per job runs their git commands. */
 export async function inspectComponents(components: readonly ReleaseComponent[], repository: string, options: { jobs: number; signal?: AbortSignal }): Promise<ComponentInspection[]> {
-  const pool = new GitShellPool(options.jobs, gitEnv(), options.signal)
+  // one SSH connection per host for all the components (see lib/git/sshSharing)
+  const sharing = await shareSshConnections(
+    components.map((c) => c.url),
+    gitEnv(),
+  )
+  const pool = new GitShellPool(options.jobs, sharing.env, options.signal)
   try {
     return await mapLimited(components, options.jobs, (component) =>
       ui.step(`inspect ${component.project}/${component.name}`, () => inspectComponent(component, repository, { signal: options.signal, pool }), summary),
     )
   } finally {
     await pool.close()
+    await sharing.close()
   }
 }

@@ -10,7 +10,7 @@ import type { SingularityItem } from './singularityPlan.js'
 
 /** What publishing needs of a server hub (lib/hubs/transport's Hub). */
 export interface ServerHub {
-  put(localFile: string, remotePath: string, options?: { onProgress?: (done: number, total: number) => void }): Promise<void>
+  put(localFile: string, remotePath: string, options?: { onProgress?: (done: number, total: number) => void; resumeMd5?: string }): Promise<void>
   close(): Promise<void>
 }
 
@@ -61,7 +61,8 @@ export async function publishToServer(
   const name = basename(item.file)
   const md5 = await localMd5(item)
   if (downloadUrl && (await remoteMd5(downloadUrl, name)) === md5) return 'up to date'
-  await hub.put(item.file, name, { onProgress: (done, total) => onProgress?.(`${Math.round(done / 1e6)} of ${Math.round(total / 1e6)} MB`) })
+  // a cut upload of the image is continued by the next run (sftp hubs), checked by this md5
+  await hub.put(item.file, name, { resumeMd5: md5, onProgress: (done, total) => onProgress?.(`${Math.round(done / 1e6)} of ${Math.round(total / 1e6)} MB`) })
   await hub.put(`${item.file}.dockerid`, `${name}.dockerid`)
   await hub.put(`${item.file}.md5`, `${name}.md5`)
   return 'uploaded'
