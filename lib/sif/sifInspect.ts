@@ -2,12 +2,12 @@
 // JSON labels, the definition file and the docker image id and md5 kept beside the file.
 import { readFile } from 'node:fs/promises'
 import { primaryPartition, readObject, readSif, typeNames } from './sifReader.js'
-import { dataTypes } from './sifWriter.js'
+import { dataTypes, sifArchName } from './sifWriter.js'
 import { UserError } from '../util/errors.js'
 
 const fsNames: Record<number, string> = { 1: 'Squashfs', 2: 'Ext3', 3: 'Archive', 4: 'Raw', 5: 'Encrypted squashfs' }
 const partNames: Record<number, string> = { 1: 'System', 2: '*System', 3: 'Data', 4: 'Overlay' }
-const archNames: Record<string, string> = { '00': 'unknown', '01': '386', '02': 'amd64', '03': 'arm', '04': 'arm64', '05': 'ppc64', '06': 'ppc64le', '11': 's390x', '12': 'riscv64' }
+const archNames = new Proxy({} as Record<string, string>, { get: (_, code: string) => sifArchName(code) })
 
 const optional = (path: string) => readFile(path, 'utf8').then((t) => t.trim(), () => undefined)
 
