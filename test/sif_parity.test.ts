@@ -187,8 +187,37 @@ for (const [label, image] of [
       t.equal(ours.get('srv/data')?.uid, 1234, 'owner kept')
     }
     t.equal(sh('docker', ['volume', 'ls', '-q']), volumesBefore, 'docker volume ls unchanged')
+    // The metadata object in pkg/inspect's shape (Metadata{Data{Attributes}, Type}).
+    const metadata = JSON.parse(sh('siftool', ['dump', '2', sif]))
+    t.same(Object.keys(metadata).sort(), ['data', 'type'])
+    t.equal(metadata.type, 'container')
+    const allowed = ['apps', 'environment', 'labels', 'runscript', 'test', 'helpfile', 'deffile', 'startscript']
+    t.same(Object.keys(metadata.data.attributes).filter((k) => !allowed.includes(k)), [], "only pkg/inspect's attributes")
+    for (const key of ['labels', 'environment']) t.ok(Object.values(metadata.data.attributes[key]).every((v) => typeof v === 'string'), `${key}: strings`)
+    t.same(metadata.data.attributes.labels, JSON.parse(readFileSync(join(root, '.singularity.d/labels.json'), 'utf8')), 'labels = labels.json')
+    t.equal(metadata.data.attributes.runscript, readFileSync(join(root, '.singularity.d/runscript'), 'utf8').replace(/\n+$/, ''))
+    t.equal(`${metadata.data.attributes.deffile}\n`, sh('siftool', ['dump', '1', sif]).replace(/\n+$/, '\n'))
   })
 }
+
+t.test("the architecture of the image's binaries when docker's field says another", async (t) => {
+  const tag = `${ns}/arm:${run}`
+  const context = tempDir(t, 'casa-parity-arm-')
+  const header = Buffer.alloc(64)
+  header.write('\x7fELF', 0, 'latin1')
+  header[4] = 2 // 64-bit
+  header[5] = 1 // little-endian
+  header.writeUInt16LE(183, 18) // EM_AARCH64
+  writeFileSync(join(context, 'sh'), header)
+  writeFileSync(join(context, 'Dockerfile'), 'FROM scratch\nCOPY sh /bin/sh\n')
+  sh('docker', ['build', '--network=host', '-q', '-t', tag, context])
+  t.teardown(() => void spawnSync('docker', ['image', 'rm', tag]))
+  t.equal(sh('docker', ['image', 'inspect', '-f', '{{.Architecture}}', tag]).trim(), 'amd64', 'docker says amd64')
+  const sif = await convert(t, tag)
+  t.match(sh('siftool', ['header', sif]), /Primary Architecture:\s+arm64/)
+  t.match(sh('siftool', ['list', sif]), /FS \(Squashfs\/\*System\/arm64\)/)
+  t.equal(JSON.parse(sh('siftool', ['dump', '2', sif])).data.attributes.labels['org.label-schema.build-arch'], 'arm64')
+})
 
 t.test("what Apptainer's runtime does at start (harness) gives what docker run gives", async (t) => {
   for (const image of [debian, noShell, tricky]) {
