@@ -18,6 +18,8 @@ import { ensureBusyboxImage } from './helpers/services.js'
 import { debianEnv, ensureDebianImages } from './helpers/debianImage.js'
 import { installHarness, unpackPartition } from './helpers/apptainerHarness.js'
 import { tempDir } from './helpers/tmp.js'
+import { imageEntriesAt, initLayerPaths } from '../lib/singularity/imageLayers.js'
+import { entriesFromLayerDirectories } from '../lib/singularity/layerDirs.js'
 
 const ns = 'casa-test-parity'
 const run = `r${process.pid}`
@@ -280,4 +282,25 @@ t.test('reproducible: the same image converted twice, elsewhere, later, with ano
   const other = await convert(t, rebuilt)
   t.not(md5(other), md5(first), 'a rebuilt image gives another file')
   t.not(sh('siftool', ['header', other]).match(/ID:\s+(\S+)/)?.[1], sh('siftool', ['header', first]).match(/ID:\s+(\S+)/)?.[1], 'and another SIF id')
+})
+
+t.test("the init-layer paths read from the engine's layer directories = read from docker save", async (t) => {
+  // Conversions here (root) read the layer directories; elsewhere docker save is read: both
+  // must give the same entries. Compared through GNU tar's listing and the files' contents.
+  const described = (bytes: Buffer) => {
+    const tar = Buffer.concat([bytes, Buffer.alloc(1024)])
+    const listing = execFileSync('tar', ['-tv', '--numeric-owner', '--full-time', '-f', '-'], { input: tar, encoding: 'utf8' }).trim()
+    const content = /^-/.test(listing) ? execFileSync('tar', ['-xO', '-f', '-'], { input: tar }).toString('base64') : ''
+    return `${listing.replace(/ \.?\/?([^ ]+)$/, ' $1')} ${content}`
+  }
+  for (const image of [debian, noShell, tricky]) {
+    const inspected = JSON.parse(sh('docker', ['image', 'inspect', image]))[0]
+    const fast = await entriesFromLayerDirectories(inspected.GraphDriver, initLayerPaths)
+    t.ok(fast, `${image}: layer directories readable here`)
+    const save = spawnSync('docker', ['save', image], { maxBuffer: 1 << 30 }).stdout
+    const viaSave = await imageEntriesAt((await import('node:stream')).Readable.from([save]))
+    t.same(fast!.map((e) => [e.path, e.type, described(e.bytes)]), viaSave.map((e) => [e.path, e.type, described(e.bytes)]), `${image}: the same entries`)
+  }
+  t.equal(await entriesFromLayerDirectories({ Name: 'vfs', Data: {} }, initLayerPaths), undefined, 'another driver: docker save instead')
+  t.equal(await entriesFromLayerDirectories({ Name: 'overlay2', Data: { UpperDir: '/nonexistent/diff' } }, initLayerPaths), undefined, 'directories not here (a remote engine): docker save instead')
 })

@@ -229,6 +229,8 @@ export interface ImageInfo {
   Os: string
   Created: string
   Size: number
+  /** Where the engine keeps the layers (overlay2: their directories), when it says. */
+  GraphDriver?: { Name?: string; Data?: Record<string, string> | null }
   Config: {
     Env?: string[] | null
     Entrypoint?: string[] | null

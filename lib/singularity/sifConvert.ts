@@ -1,7 +1,8 @@
 // One docker image -> one SIF file, as a stream with no root and no unpacked copy:
 // `docker create`, `docker export` | RootfsStream | tar2sqfs, then the SIF head put in front.
-// `docker save` is read at the same time for the image's own entries at the few paths where
-// the export shows docker's init layer (lib/singularity/imageLayers.ts).
+// The image's own entries at the few paths where the export shows docker's init layer come
+// from the engine's layer directories when readable (lib/singularity/layerDirs.ts), else
+// from `docker save` read at the same time (lib/singularity/imageLayers.ts).
 //
 // Reproducible: the same image (same id) gives the same bytes, whenever, wherever and with
 // whatever TMPDIR it is converted: the SIF's id and times, the times of the entries we add,
@@ -22,6 +23,7 @@ import { basename, dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { createContainer, exportContainer, removeContainer, saveImage, type ImageInfo } from '../docker/docker.js'
 import { imageEntriesAt, initLayerPaths } from './imageLayers.js'
+import { entriesFromLayerDirectories } from './layerDirs.js'
 import { definitionFile, imageTime, inspectMetadata, ociConfig, sifLabels, sifUuid } from './sifMetadata.js'
 import { UserError, errorMessage } from '../util/errors.js'
 import { printable } from '../util/ui.js'
@@ -192,12 +194,17 @@ export async function convertImage(request: ConvertRequest): Promise<ConvertResu
     children.push({ stop: () => builder.kill('SIGKILL') })
     const exporter = await exportContainer(container!)
     children.push(exporter)
-    const save = await saveImage(request.image.Id)
-    children.push(save)
-    const restored = Promise.all([imageEntriesAt(save.stream), save.done]).then(([entries, failure]) => {
+    // The image's own entries where the export shows docker's init layer: from the engine's
+    // layer directories when we can read them (a few lstat calls), else from docker save
+    // (which on Docker 20.10 copies the whole image on the engine's disk first).
+    const viaSave = async () => {
+      const save = await saveImage(request.image.Id)
+      children.push(save)
+      const [entries, failure] = await Promise.all([imageEntriesAt(save.stream), save.done])
       if (failure) throw new Error(`docker save of ${request.reference} failed: ${failure}`)
       return entries
-    })
+    }
+    const restored = entriesFromLayerDirectories(request.image.GraphDriver, initLayerPaths).then((entries) => entries ?? viaSave())
     restored.catch(() => undefined) // said through the rootfs stream
     let builderErr = ''
     builder.stderr!.on('data', (c) => (builderErr += c))
