@@ -7,6 +7,8 @@ packages=(
   docker-registry apache2-utils skopeo # the reference registry, htpasswd, an OCI inspector
   openssh-server openssh-client        # sshd and the sftp client that checks uploads
   siftool squashfs-tools squashfs-tools-ng busybox-static
+  umoci mmdebstrap                     # the OCI unpacking Apptainer follows; a Debian base image
+  attr                                 # getfattr: opaque directories of the engine's overlay2 layers
   chromium                             # renders release_plan.html in tests
   lftp zip unzip git ca-certificates hyperfine
   golang-go golang-github-sylabs-sif-dev # the SIF library's pkg/integrity: the judge of signatures

@@ -12,7 +12,10 @@ skipped), writes <repository>/<image with / and : replaced by _><extension> plus
 .md5 and .dockerid beside it. An image whose .dockerid equals the docker image id is up
 to date and skipped unless force=1, or unless its SIF file is shorter than its header says
 (truncated: converted again). The conversion streams docker export into tar2sqfs
-(squashfs-tools-ng): no root, no unpacked copy. Temporary files go to
+(squashfs-tools-ng): no root, no unpacked copy; the image's own entries where docker's
+init layer shows its own (/etc/hostname, /dev/console, /etc/mtab...) come from docker
+save. The files are what Apptainer's build of the image gives (its objects, runscript,
+labels, mode 0755), and reproducible: the same image id gives the same bytes. Temporary files go to
 $APPTAINER_TMPDIR, $SINGULARITY_TMPDIR or $TMPDIR when the output directory cannot take
 the squashfs in place. With sign=1 each converted file is also signed, as sign_singularity
 does (key=, key_fingerprint=, $CASA_SIGN_PASSPHRASE), and its .md5 describes the signed file;

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { binPath, runCli } from './helpers/cli.js'
 import { ensureBusyboxImage } from './helpers/services.js'
 import { tempDir } from './helpers/tmp.js'
+import { initLayerPaths } from '../lib/singularity/imageLayers.js'
 
 // Tags unique to this run: the same test file may run at once in another clone.
 const ns = 'casa-test-sif'
@@ -79,6 +80,14 @@ function listing(tarBytes: Buffer): Map<string, Entry> {
 }
 
 const generated = new Set([
+  '.singularity.d/env/01-base.sh',
+  '.singularity.d/env/95-apps.sh',
+  '.singularity.d/env/99-zz-casa-env.sh',
+  '.singularity.d/startscript',
+  '.singularity.d/Singularity',
+  'apptainer',
+  'etc/hosts',
+  'etc/resolv.conf',
   '.singularity.d/actions/exec',
   '.singularity.d/actions/run',
   '.singularity.d/actions/shell',
@@ -114,17 +123,22 @@ t.test('converts an image: siftool reads it, the partition holds the export plus
   t.match(header, /Descriptors Total:\s+48/)
   const list = sh('siftool', ['list', sif])
   t.match(list, /Def\.FILE/)
-  t.match(list, /JSON\.Labels/)
-  t.match(list, /FS \(Squashfs\/\*System\/amd64\)/)
-  const info = sh('siftool', ['info', '3', sif])
+  t.match(list, /2 .*JSON\.Generic\n.*3 .*JSON\.Generic\n.*4 .*FS \(Squashfs\/\*System\/amd64\)/, "Apptainer's objects: Def.FILE, two JSON.Generic, the partition")
+  const info = sh('siftool', ['info', '4', sif])
   t.match(info, /Squashfs/)
+  t.match(sh('siftool', ['info', '2', sif]), /Name:\s+inspect-metadata\.json/)
+  t.match(sh('siftool', ['info', '3', sif]), /Name:\s+oci-config\.json/)
   t.match(sh('siftool', ['dump', '1', sif]), new RegExp(`from: ${image}`))
-  const labels = JSON.parse(sh('siftool', ['dump', '2', sif]))
-  t.equal(labels['org.example.purpose'], 'sif test')
+  const metadata = JSON.parse(sh('siftool', ['dump', '2', sif]))
+  t.equal(metadata.type, 'container')
+  t.equal(metadata.data.attributes.labels['org.example.purpose'], 'sif test')
+  t.match(metadata.data.attributes.runscript, /^eval "set \$\{SINGULARITY_OCI_RUN\}"$/m)
+  t.same(JSON.parse(sh('siftool', ['dump', '3', sif])).Cmd, ['c1', 'c 2'], "oci-config.json: the image's config")
+  t.equal(statSync(sif).mode & 0o777, 0o755, 'executable, as Apptainer writes it')
 
   const work = tempDir(t, 'casa-sif-unpack-')
   const part = join(work, 'part.sqfs')
-  writeFileSync(part, execFileSync('siftool', ['dump', '3', sif], { maxBuffer: 1 << 28 }))
+  writeFileSync(part, execFileSync('siftool', ['dump', '4', sif], { maxBuffer: 1 << 28 }))
   const ours = listing(execFileSync('sqfs2tar', [part], { maxBuffer: 1 << 28 }))
 
   // The docker export of the same image, as docker gives it.
@@ -133,8 +147,10 @@ t.test('converts an image: siftool reads it, the partition holds the export plus
   sh('docker', ['rm', '-f', container])
   const theirs = listing(exported)
 
+  // docker's init layer: the image's own entries there are checked against its layers in sif_parity.test.ts.
+  const initLayer = new Set<string>(initLayerPaths)
   for (const [path, entry] of theirs) {
-    if (generated.has(path)) continue
+    if (generated.has(path) || initLayer.has(path)) continue
     const mine = ours.get(path)
     if (!mine) {
       t.fail(`missing from the image: ${path}`)
@@ -145,6 +161,7 @@ t.test('converts an image: siftool reads it, the partition holds the export plus
   }
   for (const path of ours.keys()) {
     if (!theirs.has(path)) t.ok(generated.has(path) || addedDirs.has(path) || path === '.singularity.d/env', `only generated entries are added: ${path}`)
+  for (const path of ['.dockerenv', 'dev/console', 'dev/pts', 'dev/shm', 'etc/hostname', 'etc/mtab']) t.notOk(ours.has(path), `docker's init layer left out: ${path} (not in the image)`)
   }
   for (const path of generated) t.ok(ours.has(path), `added: ${path}`)
   t.equal(ours.get('data/suid')?.mode, '-rwsr-xr-x', 'setuid kept')
@@ -154,17 +171,16 @@ t.test('converts an image: siftool reads it, the partition holds the export plus
   t.ok(ours.has('data/héllo wörld ✓.txt'), 'non-ASCII name kept')
   t.ok(ours.has('data/empty'), 'empty directory kept')
   t.ok(ours.has('.singularity.d/env/50-custom.sh'), "the image's own env fragment is kept")
-  // docker export gives the engine's init-layer /etc/hosts (empty) in place of the image's:
-  // that entry is kept as it is, not replaced or added twice (the runtime binds over it).
-  t.ok(theirs.has('etc/hosts'), 'docker export has /etc/hosts')
-  t.same(ours.get('etc/hosts'), theirs.get('etc/hosts'), "the export's /etc/hosts is kept")
+  // /etc/hosts and /etc/resolv.conf empty with mode 0644 whatever the image holds, as
+  // Apptainer's build writes them (the runtime binds the host's over them).
+  for (const path of ['etc/hosts', 'etc/resolv.conf']) t.same(ours.get(path), { mode: '-rw-r--r--', owner: '0/0', size: '0', link: '' }, `${path} empty, 0644`)
 
   // Unpack and run as root in a chroot: the same output as docker run.
   const root = join(work, 'root')
   sh('unsquashfs', ['-q', '-n', '-d', root, part])
   t.notMatch(readFileSync(join(root, '.singularity.d/runscript'), 'utf8'), /image runscript/, "the image's runscript is replaced by ours")
   t.equal(statSync(join(root, 'data/target')).ino, statSync(join(root, 'data/hard')).ino, 'hard link kept')
-  t.equal(readFileSync(join(root, 'etc/hosts'), 'utf8'), execFileSync('tar', ['-xO', '-f', '-', 'etc/hosts'], { input: exported, encoding: 'utf8' }), '/etc/hosts content = the export\'s')
+  t.equal(readFileSync(join(root, 'etc/hosts'), 'utf8'), '', '/etc/hosts empty')
   const chroot = (args: string[], env: Record<string, string> = {}) =>
     sh('/usr/bin/env', ['-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), '/usr/sbin/chroot', root, ...args])
   t.equal(chroot(['/.singularity.d/actions/run']), sh('docker', ['run', '--rm', image]), 'run without arguments = docker run')
@@ -193,14 +209,14 @@ t.test('converts an image: siftool reads it, the partition holds the export plus
   const forced = await runCli(['-r', repo.dir, 'create_singularity', image, 'force=1', 'compressor=zstd'], { env: repo.env })
   t.equal(forced.code, 0, forced.stderr)
   t.not(readFileSync(`${sif}.md5`, 'utf8'), before, 'force=1 converts again')
-  writeFileSync(part, execFileSync('siftool', ['dump', '3', sif], { maxBuffer: 1 << 28 }))
+  writeFileSync(part, execFileSync('siftool', ['dump', '4', sif], { maxBuffer: 1 << 28 }))
   t.match(sh('unsquashfs', ['-s', part]), /Compression zstd/, 'compressor= option')
 })
 
 t.test('through the engine API by default, through the docker CLI in a docker context: the same image content', async (t) => {
   const partitionOf = (sif: string) => {
     const part = join(tempDir(t, 'casa-sif-part-'), 'part.sqfs')
-    writeFileSync(part, execFileSync('siftool', ['dump', '3', sif], { maxBuffer: 1 << 28 }))
+    writeFileSync(part, execFileSync('siftool', ['dump', '4', sif], { maxBuffer: 1 << 28 }))
     return listing(execFileSync('sqfs2tar', [part], { maxBuffer: 1 << 28 }))
   }
   const viaApi = repository()
@@ -244,7 +260,7 @@ t.test('jobs=2 converts two images at once; singularity.extension .simg keeps th
     t.ok(existsSync(file) && existsSync(`${file}.md5`) && existsSync(`${file}.dockerid`), `${file} with .md5 and .dockerid`)
     t.match(sh('siftool', ['list', file]), /FS \(Squashfs\/\*System\/amd64\)/)
     const part = join(repo.dir, 'part.sqfs')
-    writeFileSync(part, execFileSync('siftool', ['dump', '3', file], { maxBuffer: 1 << 30 }))
+    writeFileSync(part, execFileSync('siftool', ['dump', '4', file], { maxBuffer: 1 << 30 }))
     t.match(sh('unsquashfs', ['-s', part]), /Compression lz4/, 'compressor from the config')
   }
   // Plain progress lines: both conversions start before the first one ends.
@@ -424,4 +440,20 @@ t.test('a directory where the .sif goes: one line naming it, before the export, 
   t.notMatch(made.stderr, /writing the SIF file/, 'stopped before the conversion')
   t.same(readdirSync(repo.dir).sort(), before, 'nothing left beside it')
   t.same(readdirSync(sif), [], 'the directory untouched')
+})
+
+t.test('an image with a VOLUME: the temporary container goes with its anonymous volume', async (t) => {
+  const tag = `${ns}/volume:${run}`
+  build(tag, ['VOLUME /data'])
+  t.teardown(() => void spawnSync('docker', ['image', 'rm', tag]))
+  const volumes = () => sh('docker', ['volume', 'ls', '-q']).split('\n').filter(Boolean).sort()
+  const before = volumes()
+  const repo = repository("{ singularity: { compressor: 'lz4' } }")
+  const made = await runCli(['-r', repo.dir, 'create_singularity', tag], { env: repo.env })
+  t.equal(made.code, 0, made.stderr)
+  // Other test files may make volumes meanwhile: none of those made here may remain.
+  const left = volumes().filter((v) => !before.includes(v))
+  const ours = left.filter((v) => sh('docker', ['volume', 'inspect', '-f', '{{.CreatedAt}}', v]) && sh('docker', ['ps', '-aq', '--filter', `volume=${v}`]).trim() === '')
+  t.same(ours, [], 'docker volume ls unchanged by the conversion')
+  t.equal(sh('docker', ['ps', '-aq', '--filter', `ancestor=${tag}`]).trim(), '', 'no container left')
 })

@@ -49,7 +49,7 @@ for (const format of ['gnu', 'pax'] as const) {
     mkdirSync(extracted)
     execFileSync('tar', ['-x', '-C', extracted, '-f', '-'], { input: out })
     t.equal(readFileSync(join(extracted, long, 'ünïcödé.txt'), 'utf8'), 'x'.repeat(5000), 'file content intact')
-    t.match(readFileSync(join(extracted, '.singularity.d/runscript'), 'utf8'), /exec '\/bin\/sh'/)
+    t.match(readFileSync(join(extracted, '.singularity.d/runscript'), 'utf8'), /^eval "set \$\{SINGULARITY_OCI_RUN\}"$/m, "Apptainer's docker runscript")
   })
 }
 
@@ -61,11 +61,37 @@ t.test('a truncated export is an error', async (t) => {
 })
 
 t.test('env fragment and runscript quoting', async (t) => {
-  const env = dockerEnvScript(config)
-  t.match(env, /if \[ -z "\$\{FOO\}" \]; then export FOO='it'\\''s'; fi/)
+  const tricky = ['SPACES=a  b', 'DOLLAR=$HOME and ${X}', `QUOTES=it's "q"`, 'BACKSLASH=a\\b\\', 'BACKTICK=`id`']
+  const env = dockerEnvScript({ ...config, env: [...config.env, ...tricky] })
+  t.match(env, /if \[ -z "\$\{FOO:-\}" \]; then FOO='it'\\''s'; fi/)
   t.match(env, /PATH_INIT/)
   t.equal(execFileSync('sh', ['-c', `${env}\necho "$FOO|$PATH"`], { encoding: 'utf8', env: { PATH_APPEND: '/z' } }), "it's|/bin:/z\n")
-  t.match(runscript({ entrypoint: ['/e'], cmd: ['c'] }), /exec '\/e' 'c'/)
+  const values = execFileSync('sh', ['-c', `${env}\nprintf '%s\\n' "$SPACES" "$DOLLAR" "$QUOTES" "$BACKSLASH" "$BACKTICK"`], { encoding: 'utf8', env: {} })
+  t.same(values.split('\n').slice(0, -1), tricky.map((a) => a.slice(a.indexOf('=') + 1)), 'tricky ENV values exactly as docker gives them')
+})
+
+t.test("runscript in Apptainer's docker form: arguments replace CMD, evaluated unless APPTAINER_NO_EVAL/SINGULARITY_NO_EVAL", async (t) => {
+  const runs = (script: string, args: string[], env: Record<string, string> = {}) =>
+    execFileSync('sh', ['-c', script, 'runscript', ...args], { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: '/home/u', ...env } })
+  const both = runscript({ entrypoint: ['printf', '[%s]'], cmd: ['a  b', '$X', `it's "q" \\ \`x\``] })
+  t.match(both, /^eval "set \$\{SINGULARITY_OCI_RUN\}"$/m, 'the line Apptainer recognises')
+  t.equal(runs(both, []), `[a  b][$X][it's "q" \\ \`x\`]`, "no argument: ENTRYPOINT then CMD, the image's words as they are")
+  t.equal(runs(both, ['x y', '$HOME']), '[x y][/home/u]', 'arguments replace CMD and are evaluated, as Apptainer does')
+  t.equal(runs(both, ['x y', '$HOME'], { APPTAINER_NO_EVAL: '1' }), '[x y][$HOME]', 'APPTAINER_NO_EVAL: arguments as they are')
+  t.equal(runs(both, ['$HOME'], { SINGULARITY_NO_EVAL: '1' }), '[$HOME]', 'SINGULARITY_NO_EVAL too')
+  t.equal(runs(both, [], { APPTAINER_NO_EVAL: '1' }), `[a  b][$X][it's "q" \\ \`x\`]`, 'no argument, no eval: the same words')
+  const cmdOnly = runscript({ entrypoint: [], cmd: ['printf', '%s|', 'c 1'] })
+  t.equal(runs(cmdOnly, []), 'c 1|', 'CMD only')
+  t.equal(runs(cmdOnly, ['printf', '%s.', 'q']), 'q.', 'CMD replaced by the arguments')
+  t.equal(runs(cmdOnly, ['printf', '%s.', 'q'], { APPTAINER_NO_EVAL: '1' }), 'q.', 'CMD replaced, no eval')
+  const entryOnly = runscript({ entrypoint: ['printf', '<%s>'], cmd: [] })
+  t.equal(runs(entryOnly, []), '<>', 'ENTRYPOINT only')
+  t.equal(runs(entryOnly, ['1', '2']), '<1><2>', 'ENTRYPOINT with arguments')
+  const neither = runscript({ entrypoint: [], cmd: [] })
+  t.equal(execFileSync('sh', ['-c', neither], { encoding: 'utf8', input: 'echo from stdin\n' }), 'from stdin\n', 'neither: /bin/sh')
+  t.equal(runs(neither, ['sh', '-c', 'echo sh']), 'sh\n', 'neither, with arguments: they are the command')
+  t.equal(runs(entryOnly, ['-n', '-e']), '<-n><-e>', 'arguments starting with -')
+  t.equal(runs(cmdOnly, ['printf', '<%s>', '-x'], { SINGULARITY_NO_EVAL: '1' }), '<-x>', 'arguments starting with -, no eval')
 })
 
 t.test('SIF written around a tar2sqfs squashfs, read by siftool and our reader', async (t) => {

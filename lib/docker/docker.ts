@@ -169,12 +169,23 @@ export interface ExportStream {
 }
 
 /** `docker export <container>` as a stream; a failure, even at the start, is said by `done`, as the CLI's exit says it. */
-export async function exportContainer(container: string): Promise<ExportStream> {
-  const argv = ['export', container]
+export function exportContainer(container: string): Promise<ExportStream> {
+  return dockerTarStream(['export', container], `/containers/${encodeURIComponent(container)}/export`)
+}
+
+/**
+ * `docker save <image>` as a stream (the engine's image export: the image's layers as they
+ * are, without a container's init layer), said as exportContainer says its failures.
+ */
+export function saveImage(image: string): Promise<ExportStream> {
+  return dockerTarStream(['save', image], `/images/${encodeURIComponent(image)}/get`)
+}
+
+async function dockerTarStream(argv: string[], apiPath: string): Promise<ExportStream> {
   const socket = viaApi(['docker', ...argv])
   if (socket) {
     try {
-      return await engineStream(socket, `/containers/${encodeURIComponent(container)}/export`)
+      return await engineStream(socket, apiPath)
     } catch (error) {
       return { stream: Readable.from([]), done: Promise.resolve(apiSaid(socket, error)), stop: () => {} }
     }
@@ -189,12 +200,16 @@ export async function exportContainer(container: string): Promise<ExportStream> 
   return { stream: child.stdout!, done, stop: () => child.kill('SIGKILL') }
 }
 
-/** `docker rm -f <container>`, best effort (a container already gone is no error). */
+/**
+ * `docker rm -f -v <container>`, best effort (a container already gone is no error). With
+ * its anonymous volumes: an image declaring a VOLUME gets one at `docker create`, and
+ * without -v every conversion would leave one behind.
+ */
 export async function removeContainer(container: string): Promise<void> {
-  const argv = ['rm', '-f', container]
+  const argv = ['rm', '-f', '-v', container]
   const socket = viaApi(['docker', ...argv])
   if (!socket) return void (await docker(argv, { allowFailure: true }))
-  await engineCall(socket, 'DELETE', `/containers/${encodeURIComponent(container)}?force=1`).catch(() => undefined)
+  await engineCall(socket, 'DELETE', `/containers/${encodeURIComponent(container)}?force=1&v=1`).catch(() => undefined)
 }
 
 /** Fail early, with one line, when no engine answers. */
@@ -214,6 +229,8 @@ export interface ImageInfo {
   Os: string
   Created: string
   Size: number
+  /** Where the engine keeps the layers (overlay2: their directories), when it says. */
+  GraphDriver?: { Name?: string; Data?: Record<string, string> | null }
   Config: {
     Env?: string[] | null
     Entrypoint?: string[] | null

@@ -3,6 +3,8 @@
 // squashfs primary system partition follows at a 4096-aligned offset and ends the file.
 // The head is computed from the partition's size alone, so the partition can be written
 // first (straight into the output file) and the head put in front of it afterwards.
+// The descriptor table has DESCRIPTORS_TOTAL slots whatever the number of objects: the
+// unused ones stay zero and counted free, so objects (a signature) can be added in place.
 import { randomUUID } from 'node:crypto'
 
 export const HEADER_SIZE = 128
@@ -21,13 +23,17 @@ export const dataTypes = {
   signature: 0x4005,
   genericJson: 0x4006,
   genericRaw: 0x4007,
+  cryptoMessage: 0x4008,
+  sbom: 0x4009,
+  ociRootIndex: 0x400a,
+  ociBlob: 0x400b,
 } as const
 
 export const fsTypes = { squashfs: 1, ext3: 2, archive: 3, raw: 4, encryptedSquashfs: 5 } as const
 export const partitionTypes = { system: 1, primarySystem: 2, data: 3, overlay: 4 } as const
 
-/** Docker/Go architecture names to SIF's two-digit codes. */
-const archCodes: Record<string, string> = {
+/** Docker/Go architecture names to SIF's two-digit codes: every code of the SIF library's table. */
+export const archCodes: Readonly<Record<string, string>> = {
   '386': '01',
   amd64: '02',
   arm: '03',
@@ -40,10 +46,16 @@ const archCodes: Record<string, string> = {
   mips64le: '10',
   s390x: '11',
   riscv64: '12',
+  loong64: '13',
 }
 
 export function sifArch(dockerArch: string): string {
   return archCodes[dockerArch] ?? '00'
+}
+
+/** A SIF two-digit code back to its Go name ('unknown' for 00 or a code we do not know). */
+export function sifArchName(code: string): string {
+  return Object.entries(archCodes).find(([, c]) => c === code)?.[0] ?? 'unknown'
 }
 
 export const GROUP_MASK = 0xf0000000

@@ -3,7 +3,11 @@
 // expects it, without unpacking anything. Image entries pass through byte for byte (their
 // PAX/GNU records included) except those at paths we generate, which are dropped; the
 // /.singularity.d tree, mount points and links are appended before the end of the archive.
+// The entries of docker's init layer (lib/singularity/imageLayers.ts) are dropped from the
+// export and the image's own entries at those paths, read from its layers, put in their place.
 import { Transform, type TransformCallback } from 'node:stream'
+import { BinaryIndex } from './elfArch.js'
+import type { LayerEntry } from './imageLayers.js'
 import { singularityLayout, type ImageRuntimeConfig } from './rootfsLayout.js'
 import { BLOCK, entryBytes, isZeroBlock, normalizePath, padded, parseHeader, parsePax, type NewEntry } from './rootfsTar.js'
 
@@ -19,6 +23,10 @@ export class RootfsStream extends Transform {
   readonly progress: RootfsProgress = { bytesIn: 0, entries: 0 }
   /** Paths of image entries that were dropped because we generate them. */
   readonly dropped: string[] = []
+  /** ELF architectures and links of the program directories, for `binaryArch`. */
+  private readonly binaries: BinaryIndex
+  private readonly entrypoint: string | undefined
+  private sniff: { path: string; chunks: Buffer[]; length: number } | undefined
 
   private readonly replaced: Map<string, NewEntry>
   private readonly ifMissing: NewEntry[]
@@ -39,10 +47,33 @@ export class RootfsStream extends Transform {
   private paxSize: number | undefined
   private gnuPath: string | undefined
 
-  constructor(config: ImageRuntimeConfig, private readonly mtime = Math.floor(Date.now() / 1000)) {
+  private readonly mtime: number
+  private readonly initLayer: ReadonlySet<string>
+  private readonly restored: Promise<LayerEntry[]> | undefined
+  private readonly finalLabels: ((binaryArch: string | undefined) => Record<string, string>) | undefined
+
+  /**
+   * `options.mtime`: the time of the entries we add (a number alone is taken for it).
+   * `options.initLayer`: paths whose export entries are docker's init layer, dropped;
+   * `options.restored`: the image's own raw tar entries at those paths, added at the end.
+   * `options.labels`: labels.json's content once the stream has shown the binaries' architecture.
+   */
+  constructor(
+    config: ImageRuntimeConfig,
+    options: number | { mtime?: number; initLayer?: readonly string[]; restored?: Promise<LayerEntry[]>; labels?: (binaryArch: string | undefined) => Record<string, string> } = {},
+  ) {
     // Large buffers: fewer pauses between docker export and tar2sqfs (measured: the pipe
     // is otherwise throttled by 16 KiB backpressure steps).
     super({ highWaterMark: 1 << 20 })
+    const { mtime, initLayer = [], restored, labels } = typeof options === 'number' ? { mtime: options } : options
+    this.finalLabels = labels
+    this.mtime = mtime ?? Math.floor(Date.now() / 1000)
+    this.initLayer = new Set(initLayer)
+    this.restored = restored
+    const first = [...config.entrypoint, ...config.cmd][0]
+    this.entrypoint = first?.startsWith('/') ? first.replace(/^\/+/, '') : undefined
+    this.binaries = new BinaryIndex(this.entrypoint ? [this.entrypoint] : [])
+    restored?.catch(() => undefined) // said by _flush, or by the caller when the stream fails first
     const layout = singularityLayout(config)
     this.replaced = new Map(layout.replaced.map((e) => [e.path, e]))
     this.ifMissing = [...layout.directories, ...layout.filesIfMissing]
@@ -57,9 +88,13 @@ export class RootfsStream extends Transform {
         if (this.mode === 'data') {
           const n = Math.min(this.remaining, chunk.length - at)
           if (this.keep) this.out(chunk.subarray(at, at + n))
+          if (this.sniff) this.sniffed(chunk.subarray(at, at + n))
           this.remaining -= n
           at += n
-          if (this.remaining === 0) this.mode = 'header'
+          if (this.remaining === 0) {
+            this.mode = 'header'
+            if (this.sniff) this.sniffed(Buffer.alloc(0), true)
+          }
           continue
         }
         const n = Math.min(this.need - this.smallLength, chunk.length - at)
@@ -126,18 +161,43 @@ export class RootfsStream extends Transform {
     }
     const path = normalizePath(this.paxPath ?? this.gnuPath ?? raw.path)
     const size = noData.has(raw.type) ? 0 : (this.paxSize ?? raw.size)
-    const keep = !this.replaced.has(path)
+    const keep = !this.replaced.has(path) && !this.initLayer.has(path)
     if (keep) {
+      if ((raw.type === '0' || raw.type === '\0') && size > 0 && this.binaries.wants(path)) this.sniff = { path, chunks: [], length: 0 }
+      else if (raw.type === '1' || raw.type === '2') this.binaries.link(path, raw.type === '1' ? normalizePath(raw.linkName) : raw.linkName, raw.type === '1')
       for (const record of this.extensions) this.out(record)
       this.out(block)
       if (this.watched.has(path)) this.seen.set(path, raw.type === '5' ? '5' : raw.type)
       this.progress.entries++
-    } else {
+    } else if (!this.initLayer.has(path)) {
       this.dropped.push(path)
     }
     this.extensions = []
     this.paxPath = this.paxSize = this.gnuPath = undefined
     this.startData(padded(size), keep)
+  }
+
+  /** The first bytes of a watched program, handed to the index once there are enough. */
+  private sniffed(piece: Buffer, ended = false): void {
+    const sniff = this.sniff!
+    if (sniff.length < 64 && piece.length) {
+      sniff.chunks.push(Buffer.from(piece.subarray(0, 64 - sniff.length)))
+      sniff.length += Math.min(piece.length, 64 - sniff.length)
+    }
+    if (sniff.length >= 64 || ended) {
+      this.binaries.file(sniff.path, Buffer.concat(sniff.chunks))
+      this.sniff = undefined
+    }
+  }
+
+  /** The content of a file we generate, as written in the stream (after it ended, for labels.json). */
+  generated(path: string): string | undefined {
+    return this.replaced.get(path)?.content
+  }
+
+  /** The architecture of the image's binaries (its /bin/sh, else its entrypoint), once the stream has ended. */
+  binaryArch(): string | undefined {
+    return this.binaries.archOf(['bin/sh', ...(this.entrypoint ? [this.entrypoint] : [])])
   }
 
   private extension(data: Buffer): void {
@@ -175,6 +235,24 @@ export class RootfsStream extends Transform {
     if (this.mode !== 'end' && (this.mode !== 'header' || this.smallLength !== 0)) {
       callback(new Error('the docker export stream ended in the middle of the archive'))
       return
+    }
+    if (!this.restored) return this.finish(callback)
+    this.restored.then(
+      (entries) => {
+        for (const entry of entries) {
+          this.seen.set(entry.path, entry.type)
+          this.push(entry.bytes)
+        }
+        this.finish(callback)
+      },
+      (error: Error) => callback(error),
+    )
+  }
+
+  private finish(callback: TransformCallback): void {
+    if (this.finalLabels) {
+      const labels = this.replaced.get('.singularity.d/labels.json')!
+      this.replaced.set(labels.path, { ...labels, content: `${JSON.stringify(this.finalLabels(this.binaryArch()), null, 2)}\n` })
     }
     for (const entry of this.ifMissing) {
       if (this.seen.has(entry.path) || this.underNonDirectory(entry.path)) continue

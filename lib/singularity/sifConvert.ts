@@ -1,5 +1,12 @@
 // One docker image -> one SIF file, as a stream with no root and no unpacked copy:
 // `docker create`, `docker export` | RootfsStream | tar2sqfs, then the SIF head put in front.
+// The image's own entries at the few paths where the export shows docker's init layer come
+// from the engine's layer directories when readable (lib/singularity/layerDirs.ts), else
+// from `docker save` read at the same time (lib/singularity/imageLayers.ts).
+//
+// Reproducible: the same image (same id) gives the same bytes, whenever, wherever and with
+// whatever TMPDIR it is converted: the SIF's id and times, the times of the entries we add,
+// the labels and the definition file all derive from the image (lib/singularity/sifMetadata.ts).
 //
 // Disk: where the output file system supports `fallocate --insert-range` (ext4, xfs), the
 // squashfs is written straight into the temporary SIF in the output directory and the head
@@ -10,11 +17,14 @@
 // renamed; .dockerid and .md5 come last.
 import { createHash, randomBytes, type Hash } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
-import { open, rename, rm, stat, statfs, writeFile } from 'node:fs/promises'
+import { chmod, open, rename, rm, stat, statfs, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { createContainer, exportContainer, removeContainer, type ImageInfo } from '../docker/docker.js'
+import { createContainer, exportContainer, removeContainer, saveImage, type ImageInfo } from '../docker/docker.js'
+import { imageEntriesAt, initLayerPaths } from './imageLayers.js'
+import { entriesFromLayerDirectories } from './layerDirs.js'
+import { definitionFile, imageTime, inspectMetadata, ociConfig, sifLabels, sifUuid } from './sifMetadata.js'
 import { UserError, errorMessage } from '../util/errors.js'
 import { printable } from '../util/ui.js'
 import { lastLines, run } from '../util/exec.js'
@@ -116,29 +126,7 @@ async function checkWritable(dir: string): Promise<void> {
 
 const isNoSpace = (text: string) => /ENOSPC|No space left on device/i.test(text)
 
-function definitionFile(reference: string, image: ImageInfo): string {
-  return [
-    'bootstrap: docker-daemon',
-    `from: ${reference}`,
-    '',
-    `# Converted by casa_distro_admin create_singularity from docker image ${image.Id}`,
-    '# (docker export streamed into tar2sqfs, /.singularity.d added; no root, no unpacked copy).',
-    '',
-  ].join('\n')
-}
-
-/** The JSON labels object: the docker labels plus where the image came from. */
-export function sifLabels(reference: string, image: ImageInfo): Record<string, string> {
-  return {
-    ...(image.Config.Labels ?? {}),
-    'org.label-schema.schema-version': '1.0',
-    'org.label-schema.build-date': new Date().toISOString(),
-    'org.label-schema.usage.singularity.deffile.bootstrap': 'docker-daemon',
-    'org.label-schema.usage.singularity.deffile.from': reference,
-    'org.casa-distro.docker.image': reference,
-    'org.casa-distro.docker.id': image.Id,
-  }
-}
+export { sifLabels } from './sifMetadata.js'
 
 /** Write a small text file atomically next to its final name. */
 export async function writeTextAtomic(path: string, text: string): Promise<void> {
@@ -209,6 +197,18 @@ export async function convertImage(request: ConvertRequest): Promise<ConvertResu
     children.push({ stop: () => builder.kill('SIGKILL') })
     const exporter = await exportContainer(container!)
     children.push(exporter)
+    // The image's own entries where the export shows docker's init layer: from the engine's
+    // layer directories when we can read them (a few lstat calls), else from docker save
+    // (which on Docker 20.10 copies the whole image on the engine's disk first).
+    const viaSave = async () => {
+      const save = await saveImage(request.image.Id)
+      children.push(save)
+      const [entries, failure] = await Promise.all([imageEntriesAt(save.stream), save.done])
+      if (failure) throw new Error(`docker save of ${request.reference} failed: ${failure}`)
+      return entries
+    }
+    const restored = entriesFromLayerDirectories(request.image.GraphDriver, initLayerPaths).then((entries) => entries ?? viaSave())
+    restored.catch(() => undefined) // said through the rootfs stream
     let builderErr = ''
     builder.stderr!.on('data', (c) => (builderErr += c))
     builder.stdout!.resume()
@@ -217,13 +217,20 @@ export async function convertImage(request: ConvertRequest): Promise<ConvertResu
       else builder.once('close', (code, signal) => resolve(code ?? (signal ? 128 : 1)))
     })
 
-    const rootfs = new RootfsStream({
-      reference: request.reference,
-      env: request.image.Config.Env ?? [],
-      entrypoint: request.image.Config.Entrypoint ?? [],
-      cmd: request.image.Config.Cmd ?? [],
-      labels: sifLabels(request.reference, request.image),
-    })
+    const time = imageTime(request.image)
+    const deffile = definitionFile(request.reference, request.image)
+    const archOf = (binaryArch: string | undefined) => binaryArch ?? request.image.Architecture
+    const rootfs = new RootfsStream(
+      {
+        reference: request.reference,
+        env: request.image.Config.Env ?? [],
+        entrypoint: request.image.Config.Entrypoint ?? [],
+        cmd: request.image.Config.Cmd ?? [],
+        labels: sifLabels(request.reference, request.image, request.image.Architecture),
+        deffile,
+      },
+      { mtime: time, initLayer: initLayerPaths, restored, labels: (binaryArch) => sifLabels(request.reference, request.image, archOf(binaryArch)) },
+    )
     const approx = request.image.Size
     const ticker = setInterval(() => {
       const mb = (n: number) => `${Math.round(n / 1e6)} MB`
@@ -256,20 +263,31 @@ export async function convertImage(request: ConvertRequest): Promise<ConvertResu
     await sq.read(superblock, 0, 96, 0).finally(() => sq.close())
     const used = squashfsBytesUsed(superblock)
     if (used === undefined || used > partitionSize) throw new UserError(`the squashfs built for ${request.reference} is damaged`)
-    const plan = planSif({
-      objects: [
-        { type: dataTypes.deffile, name: 'definition-file', data: Buffer.from(definitionFile(request.reference, request.image)) },
-        { type: dataTypes.labels, name: 'labels.json', data: Buffer.from(JSON.stringify(sifLabels(request.reference, request.image))) },
-      ],
-      partitionSize,
-      arch: request.image.Architecture,
+    // The objects of Apptainer's assembler, in its order: Def.FILE, the JSON objects by name, the partition.
+    const arch = archOf(rootfs.binaryArch())
+    const labels = sifLabels(request.reference, request.image, arch)
+    const env = (name: string) => [`/.singularity.d/env/${name}`, rootfs.generated(`.singularity.d/env/${name}`) ?? '']
+    const metadata = inspectMetadata({
+      labels,
+      environment: Object.fromEntries([env('10-docker2singularity.sh'), env('90-environment.sh')]),
+      runscript: rootfs.generated('.singularity.d/runscript') ?? '',
+      startscript: rootfs.generated('.singularity.d/startscript') ?? '',
+      deffile,
     })
+    const objects = [
+      { type: dataTypes.deffile, name: '', data: Buffer.from(deffile) },
+      { type: dataTypes.genericJson, name: 'inspect-metadata.json', data: Buffer.from(JSON.stringify(metadata)) },
+      { type: dataTypes.genericJson, name: 'oci-config.json', data: Buffer.from(JSON.stringify(ociConfig(request.image))) },
+    ]
+    const plan = planSif({ objects, partitionSize, arch, time, id: sifUuid(request.image.Id, request.compressor) })
     request.onProgress?.('writing the SIF file')
     const partitionHash = request.partitionDigest ? createHash(request.partitionDigest) : undefined
     const md5 = inPlace ? await headInFront(tempSif, plan, outDir, partitionHash) : await headThenCopy(tempSif, squashfsPath, plan, outDir, partitionHash)
     if (!inPlace) await rm(squashfsPath, { force: true })
 
-    await checkWritten(tempSif, plan)
+    await checkWritten(tempSif, plan, objects.length + 1)
+    // Executable, as Apptainer's files are: `./image.sif` runs through the launch line.
+    await chmod(tempSif, 0o755)
     // No old .md5/.dockerid may describe the new image while it lands.
     await rm(`${request.output}.md5`, { force: true })
     await rm(`${request.output}.dockerid`, { force: true })
@@ -353,12 +371,12 @@ async function headThenCopy(file: string, squashfs: string, plan: SifPlan, outDi
 }
 
 /** Read back what was written: header, descriptors, partition place and size, squashfs magic. */
-async function checkWritten(file: string, plan: SifPlan): Promise<void> {
+async function checkWritten(file: string, plan: SifPlan, objects: number): Promise<void> {
   const sif = await readSif(file)
   const partition = primaryPartition(sif)
   const ok =
     sif.fileSize === plan.fileSize &&
-    sif.descriptors.length === 3 &&
+    sif.descriptors.length === objects &&
     partition.offset === plan.partitionOffset &&
     partition.size === plan.partitionSize &&
     sif.header.dataOffset + sif.header.dataSize === plan.fileSize
