@@ -111,6 +111,7 @@ function resolvePaths(config: CasaConfig, repositoryOverride: string | undefined
     ...config,
     repository,
     imageSearchPath: config.imageSearchPath.map(expand),
+    taskSearchPath: config.taskSearchPath.map(expand),
     ssh: {
       ...config.ssh,
       identityFile: config.ssh.identityFile && expand(config.ssh.identityFile),
