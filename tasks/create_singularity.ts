@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --import tsx
 // create_singularity: convert local docker images into Singularity/Apptainer SIF files in
 // the workflow repository, without root and without Singularity or Apptainer installed.
-import { defineTask } from 'casa-distro-admin/cli/task'
+import { defineTask } from 'casa-distro-admin'
 
 export default defineTask(
   {
@@ -22,10 +22,10 @@ the squashfs in place.`,
       dry_run: { type: 'boolean', help: 'print what would be converted and stop' },
     },
     async run(options, { config, signal }) {
-      const { ui } = await import('casa-distro-admin/util/ui')
-      const { useDockerEngine } = await import('casa-distro-admin/docker/docker')
-      const { singularityPlan } = await import('casa-distro-admin/singularity/singularityPlan')
-      const { convertSingularityImages } = await import('casa-distro-admin/singularity/singularityCreate')
+      const { ui } = await import('casa-distro-admin')
+      const { useDockerEngine } = await import('casa-distro-admin/docker')
+      const { singularityPlan } = await import('casa-distro-admin/singularity')
+      const { convertSingularityImages } = await import('casa-distro-admin/singularity')
       useDockerEngine(config.docker)
       const compressor = (options.compressor ?? config.singularity.compressor) as 'gzip' | 'zstd' | 'xz' | 'lz4'
       const items = await singularityPlan({ filter: options.image_names, repository: config.repository, extension: config.singularity.extension })

@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --import tsx
 // inspect_singularity: what a SIF file holds (like `siftool list`), with its labels and
 // the docker image it was made from.
-import { defineTask } from 'casa-distro-admin/cli/task'
+import { defineTask } from 'casa-distro-admin'
 
 export default defineTask(
   {
@@ -15,9 +15,9 @@ and .md5 beside the file when present.`,
       json: { type: 'boolean', help: 'print JSON' },
     },
     async run(options) {
-      const { ui } = await import('casa-distro-admin/util/ui')
-      const { UsageError } = await import('casa-distro-admin/util/errors')
-      const { describeSif } = await import('casa-distro-admin/sif/sifInspect')
+      const { ui } = await import('casa-distro-admin')
+      const { UsageError } = await import('casa-distro-admin')
+      const { describeSif } = await import('casa-distro-admin/sif')
       if (!options.file) throw new UsageError('inspect_singularity needs a SIF file: inspect_singularity FILE')
       const description = await describeSif(options.file)
       ui.result(options.json ? JSON.stringify(description.data, null, 2) : description.text)
