@@ -168,3 +168,17 @@ export default defineTask({
   t.match(stdout, /cleaned up/)
   t.match(stderr, /interrupted \(SIGINT\)/)
 })
+
+t.test('a config that does not load: help warns in one line and lists the builtin tasks', async (t) => {
+  const site = siteRepository(t)
+  const config = join(site.repo, 'casa.config.ts')
+  writeFileSync(config, `export default { namespace: 'Not Valid' }\n`)
+  const help = await runCli(['-r', site.repo, 'help'], { env: site.env })
+  t.equal(help.code, 0, help.stderr)
+  t.match(help.stderr, new RegExp(`^warning: ${config}: namespace: .* \\(only the builtin tasks are listed\\)\\n$`))
+  t.match(help.stdout, /^ {2}show_config /m)
+  t.notMatch(help.stdout, /^ {2}hello /m)
+  const run = await runCli(['-r', site.repo, 'hello'], { env: site.env })
+  t.equal(run.code, 1, 'a site task cannot be found without its config')
+  t.match(run.stderr, new RegExp(`^error: ${config}: namespace: `))
+})
