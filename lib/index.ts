@@ -21,4 +21,5 @@ export { redact } from './util/redact.js'
 /** Ctrl-C and SIGTERM: the signal aborted, and cleanups run before exiting. */
 export { interruptSignal, onInterrupt } from './util/interrupt.js'
 /** Commands: zx's `$`, echoed with -v (masked), killed on Ctrl-C, a failure one line; zx loads on the first command. */
-export { $, type Dollar, type ShellOptions, type CommandOutput } from './util/shell.js'
+export { $ } from './util/dollar.js'
+export type { Dollar, ShellOptions, CommandOutput } from './util/shell.js'

@@ -182,3 +182,9 @@ t.test('a config that does not load: help warns in one line and lists the builti
   t.equal(run.code, 1, 'a site task cannot be found without its config')
   t.match(run.stderr, new RegExp(`^error: ${config}: namespace: `))
 })
+
+t.test('the builtin search path the dispatcher uses without a config is the builtin config’s', async (t) => {
+  const { builtinTaskSearchPath } = await import('../lib/config/configLocation.js')
+  const builtin = (await import('../casa.config.js')).default as { taskSearchPath: string[] }
+  t.same(builtinTaskSearchPath, builtin.taskSearchPath)
+})

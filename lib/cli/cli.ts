@@ -8,6 +8,7 @@ import { didYouMean } from '../util/suggest.js'
 import { reportError, runTask, taskHelp, version, type PreloadedConfig, type TaskDefinition } from './task.js'
 import { displayPath, findTasks, loadAllTasks, loadTaskFile, type LoadedTask, type TaskFiles } from './taskRegistry.js'
 import { paintResult, ui } from '../util/ui.js'
+import { builtinTaskSearchPath, defaultRepository, expandConfigPath, findConfigFile } from '../config/configLocation.js'
 
 const builtins = ['help', 'completion']
 
@@ -78,6 +79,8 @@ interface TaskSearch {
 async function taskSearch(words: readonly string[]): Promise<TaskSearch> {
   const where = locationOptions(words)
   try {
+    // without a user config the builtin search path applies, and no config module need load
+    if (!findConfigFile(where)) return { searchPath: builtinTaskSearchPath.map((path) => expandConfigPath(path, defaultRepository(where))) }
     const { loadConfig } = await import('../config/config.js')
     const config = await loadConfig(where)
     return { searchPath: config.taskSearchPath, preloaded: { config, ...where } }
