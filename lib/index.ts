@@ -9,7 +9,8 @@
  */
 
 /** Configs: defineConfig for casa.config.ts; loadConfig and mergeConfig for scripts. */
-export { defineConfig, loadConfig, mergeConfig, type CasaConfig, type ResolvedConfig, type UserConfig, type ConfigEnv } from './config/config.js'
+export { defineConfig, loadConfig, mergeConfig } from './config/configEntry.js'
+export type { CasaConfig, ResolvedConfig, UserConfig, ConfigEnv } from './config/config.js'
 /** Tasks: defineTask gives a task its help, options, completion and run. */
 export { defineTask, version, type TaskDefinition, type TaskContext, type OptionSpecs, type OptionValues } from './cli/task.js'
 /** Errors: a UserError is printed as one line (no stack trace) and sets the exit code. */

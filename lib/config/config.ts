@@ -8,15 +8,11 @@ import { explicitRepository, findConfigFile, type LoadOptions } from './configLo
 import { configSchema, type CasaConfig, type ConfigEnv, type UserConfig } from './configSchema.js'
 import { expandHome, home, packageRoot } from '../util/paths.js'
 import { SchemaError } from './schema.js'
+import { isPlainObject, mergeConfig } from './defineConfig.js'
 
 export type { CasaConfig, ConfigEnv, UserConfig } from './configSchema.js'
 
-export type ConfigExport = UserConfig | ((env: ConfigEnv) => UserConfig | Promise<UserConfig>)
-
-/** Identity function giving editor completion and type checking in casa.config.ts. */
-export function defineConfig<T extends ConfigExport>(config: T): T {
-  return config
-}
+export { defineConfig, mergeConfig, type ConfigExport } from './defineConfig.js'
 
 /** The configuration a task sees: validated, with the repository and search path absolute. */
 export interface ResolvedConfig extends CasaConfig {
@@ -26,20 +22,6 @@ export interface ResolvedConfig extends CasaConfig {
 }
 
 export { findConfigFile, type LoadOptions } from './configLocation.js'
-
-/** Objects merge key by key; arrays and scalars from `over` replace those of `base`. */
-export function mergeConfig<T>(base: T, over: unknown): T {
-  if (!isPlainObject(base) || !isPlainObject(over)) return (over === undefined ? base : over) as T
-  const out: Record<string, unknown> = { ...base }
-  for (const [key, value] of Object.entries(over)) {
-    if (value !== undefined) out[key] = mergeConfig(out[key], value)
-  }
-  return out as T
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
 
 async function evaluate(exported: unknown, env: ConfigEnv, file: string): Promise<unknown> {
   let value = exported
