@@ -18,6 +18,11 @@ export default defineConfig({
     '{builtin}/share/docker',
   ],
 
+  // Task files (*.ts defining a task with defineTask), first found by name wins: a site's
+  // edited copy of create_docker.ts replaces the builtin one. The builtin tasks come last
+  // even when {builtin}/tasks is not listed.
+  taskSearchPath: ['{repository}/tasks', '~/.config/casa-distro/tasks', '{builtin}/tasks'],
+
   namespace: 'cati',
   // Template parameters of image definitions, over the definitions' own (casa_version,
   // namespace, image_type and system are builtin). docker_mirror is put before the builtin

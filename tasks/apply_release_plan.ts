@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --import tsx
 // apply_release_plan: run the actions of release_plan.yaml as git operations on the
 // components' remotes (the original's create_latest_release), or print them with dry=1.
-import { defineTask } from 'casa-distro-admin/cli/task'
+import { defineTask } from 'casa-distro-admin'
 
 export default defineTask(
   {
@@ -23,11 +23,11 @@ done is recorded in <repository>/release_plan_journal.jsonl; a re-run skips thos
     },
     async run(options, { config, signal }) {
       const { join } = await import('node:path')
-      const { ui } = await import('casa-distro-admin/util/ui')
-      const { UserError } = await import('casa-distro-admin/util/errors')
-      const { loadPlan, planEntries, planFileName } = await import('casa-distro-admin/release/releasePlan')
-      const { applyPlan } = await import('casa-distro-admin/release/releaseApply')
-      const { componentFilter } = await import('casa-distro-admin/release/releaseWorkflow')
+      const { ui } = await import('casa-distro-admin')
+      const { UserError } = await import('casa-distro-admin')
+      const { loadPlan, planEntries, planFileName } = await import('casa-distro-admin/release')
+      const { applyPlan } = await import('casa-distro-admin/release')
+      const { componentFilter } = await import('casa-distro-admin/release')
       const file = join(config.repository, planFileName)
       const plan = await loadPlan(file)
       if (!plan) throw new UserError(`${file} does not exist: run create_release_plan first`)

@@ -1,8 +1,8 @@
 #!/usr/bin/env -S node --import tsx
 // create_docker: build the docker images of the image definitions matching a filter, in
 // dependency order, skipping those whose context and base are unchanged.
-import { defineTask } from 'casa-distro-admin/cli/task'
-import type { ImageInfo } from 'casa-distro-admin/docker/docker'
+import { defineTask } from 'casa-distro-admin'
+import type { ImageInfo } from 'casa-distro-admin/docker'
 
 export default defineTask(
   {
@@ -25,13 +25,13 @@ prints the plan (with --dry-run, in the shape of docker buildx bake --print) or 
       json: { type: 'boolean', help: 'print JSON (the plan with --dry-run, else the results)' },
     },
     async run(options, { config, signal }) {
-      const { ui } = await import('casa-distro-admin/util/ui')
-      const { useDockerEngine, inspectImages } = await import('casa-distro-admin/docker/docker')
-      const { catalogFromConfig } = await import('casa-distro-admin/images/imageCatalog')
-      const { makePlan } = await import('casa-distro-admin/images/buildPlan')
-      const { planTable, planBake } = await import('casa-distro-admin/images/planReport')
-      const { executePlan, pullBases, summaryTable } = await import('casa-distro-admin/docker/dockerBuild')
-      const { UsageError } = await import('casa-distro-admin/util/errors')
+      const { ui } = await import('casa-distro-admin')
+      const { useDockerEngine, inspectImages } = await import('casa-distro-admin/docker')
+      const { catalogFromConfig } = await import('casa-distro-admin/images')
+      const { makePlan } = await import('casa-distro-admin/images')
+      const { planTable, planBake } = await import('casa-distro-admin/images')
+      const { executePlan, pullBases, summaryTable } = await import('casa-distro-admin/docker')
+      const { UsageError } = await import('casa-distro-admin')
       useDockerEngine(config.docker)
       if (options.jobs !== undefined && (!Number.isInteger(options.jobs) || options.jobs < 1)) throw new UsageError(`jobs: expected a whole number from 1, got ${options.jobs}`)
       const catalog = await catalogFromConfig(config)

@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --import tsx
 // create_singularity: convert local docker images into Singularity/Apptainer SIF files in
 // the workflow repository, without root and without Singularity or Apptainer installed.
-import { defineTask } from 'casa-distro-admin/cli/task'
+import { defineTask } from 'casa-distro-admin'
 
 export default defineTask(
   {
@@ -30,10 +30,10 @@ files already up to date are left as they are (sign them with sign_singularity).
       key_fingerprint: { type: 'string', help: 'with sign=1: fingerprint of the key to use when the file holds several' },
     },
     async run(options, { config, signal }) {
-      const { ui } = await import('casa-distro-admin/util/ui')
-      const { useDockerEngine } = await import('casa-distro-admin/docker/docker')
-      const { singularityPlan } = await import('casa-distro-admin/singularity/singularityPlan')
-      const { convertSingularityImages } = await import('casa-distro-admin/singularity/singularityCreate')
+      const { ui } = await import('casa-distro-admin')
+      const { useDockerEngine } = await import('casa-distro-admin/docker')
+      const { singularityPlan } = await import('casa-distro-admin/singularity')
+      const { convertSingularityImages } = await import('casa-distro-admin/singularity')
       useDockerEngine(config.docker)
       const compressor = (options.compressor ?? config.singularity.compressor) as 'gzip' | 'zstd' | 'xz' | 'lz4'
       const items = await singularityPlan({ filter: options.image_names, repository: config.repository, extension: config.singularity.extension })
@@ -45,7 +45,7 @@ files already up to date are left as they are (sign them with sign_singularity).
         return
       }
       // The key is unlocked before any conversion: a wrong passphrase is said at once.
-      const { signingKey } = await import('casa-distro-admin/singularity/singularitySign')
+      const { signingKey } = await import('casa-distro-admin/singularity')
       const signKey = options.sign && todo.length > 0 ? await signingKey({ key: options.key, keyFingerprint: options.key_fingerprint }) : undefined
       await convertSingularityImages(config, todo, { compressor, signal, signKey })
     },

@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --import tsx
 // inspect_singularity: what a SIF file holds (like `siftool list`), with its labels and
 // the docker image it was made from; or, asked for sections, what `apptainer inspect` prints.
-import { defineTask } from 'casa-distro-admin/cli/task'
+import { defineTask } from 'casa-distro-admin'
 
 export default defineTask(
   {
@@ -25,9 +25,8 @@ earlier versions (no metadata object) still give their objects, labels and defin
       all: { type: 'boolean', help: 'every section, as JSON (apptainer inspect --all)' },
     },
     async run(options) {
-      const { ui } = await import('casa-distro-admin/util/ui')
-      const { UsageError } = await import('casa-distro-admin/util/errors')
-      const { apptainerInspect, describeSif } = await import('casa-distro-admin/sif/sifInspect')
+      const { ui, UsageError } = await import('casa-distro-admin')
+      const { apptainerInspect, describeSif } = await import('casa-distro-admin/sif')
       if (!options.file) throw new UsageError('inspect_singularity needs a SIF file: inspect_singularity FILE')
       const names = ['deffile', 'runscript', 'startscript', 'environment', 'labels'] as const
       const sections = options.all ? [...names] : names.filter((name) => options[name])

@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --import tsx
 // list_images: the image catalog as a table, with what is built locally and up to date.
-import { defineTask } from 'casa-distro-admin/cli/task'
+import { defineTask } from 'casa-distro-admin'
 
 export default defineTask(
   {
@@ -15,10 +15,10 @@ image id (or "not built") and whether it is up to date with its definition.`,
       json: { type: 'boolean', help: 'print JSON' },
     },
     async run(options, { config }) {
-      const { ui } = await import('casa-distro-admin/util/ui')
-      const { useDockerEngine, inspectImages, checkEngine } = await import('casa-distro-admin/docker/docker')
-      const { catalogFromConfig } = await import('casa-distro-admin/images/imageCatalog')
-      const { imageListing } = await import('casa-distro-admin/images/imageListing')
+      const { ui } = await import('casa-distro-admin')
+      const { useDockerEngine, inspectImages, checkEngine } = await import('casa-distro-admin/docker')
+      const { catalogFromConfig } = await import('casa-distro-admin/images')
+      const { imageListing } = await import('casa-distro-admin/images')
       useDockerEngine(config.docker)
       const catalog = await catalogFromConfig(config)
       await checkEngine()

@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --import tsx
 // package_casa_distro: write <repository>/casa-distro-<version>.zip, the command bundled to
 // run with Node.js alone.
-import { defineTask } from 'casa-distro-admin/cli/task'
+import { defineTask } from 'casa-distro-admin'
 
 export default defineTask(
   {
@@ -16,10 +16,10 @@ sources give the same zip, byte for byte. publish_casa_distro uploads it.`,
       dry_run: { type: 'boolean', help: 'print the file that would be written and stop' },
     },
     async run(options, { config }) {
-      const { ui } = await import('casa-distro-admin/util/ui')
-      const { version: ownVersion } = await import('casa-distro-admin/cli/task')
-      const { writeCasaDistroPackage, packageFileName } = await import('casa-distro-admin/distro/casaDistroPackage')
-      const { formatBytes } = await import('casa-distro-admin/hubs/transport')
+      const { ui } = await import('casa-distro-admin')
+      const { version: ownVersion } = await import('casa-distro-admin')
+      const { writeCasaDistroPackage, packageFileName } = await import('casa-distro-admin/distro')
+      const { formatBytes } = await import('casa-distro-admin/hubs')
       const { join } = await import('node:path')
       const version = options.package_version ?? (await ownVersion())
       packageFileName(version) // a bad version stops here, before any work

@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --import tsx
 // publish_build_workflows: mirror build workflow directories of the repository to the
 // build workflows hub, uploading only what changed and deleting what is gone.
-import { defineTask } from 'casa-distro-admin/cli/task'
+import { defineTask } from 'casa-distro-admin'
 
 export default defineTask(
   {
@@ -28,10 +28,10 @@ once, naming the workflows not tried.`,
     },
     async run(options, { config, signal }) {
       const [{ ui, printable }, { UserError }, { findBuildWorkflows }, { openHub, formatBytes }] = await Promise.all([
-        import('casa-distro-admin/util/ui'),
-        import('casa-distro-admin/util/errors'),
-        import('casa-distro-admin/distro/buildWorkflows'),
-        import('casa-distro-admin/hubs/transport'),
+        import('casa-distro-admin'),
+        import('casa-distro-admin'),
+        import('casa-distro-admin/distro'),
+        import('casa-distro-admin/hubs'),
       ])
       const workflows = findBuildWorkflows(config.repository, options)
       if (workflows.length === 0) {
@@ -44,9 +44,9 @@ once, naming the workflows not tried.`,
       const opening = openHub(url, config.ssh)
       opening.catch(() => undefined) // awaited below
       const [{ localTree, planMirror, applyMirror }, { lockMirror }, { publishInTurn, hubNotOpened }] = await Promise.all([
-        import('casa-distro-admin/hubs/mirror'),
-        import('casa-distro-admin/hubs/mirrorLock'),
-        import('casa-distro-admin/hubs/publishInTurn'),
+        import('casa-distro-admin/hubs'),
+        import('casa-distro-admin/hubs'),
+        import('casa-distro-admin/hubs'),
       ])
       const walks = workflows.map((workflow) => localTree(workflow.dir))
       for (const walk of walks) walk.catch(() => undefined) // awaited by planMirror

@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --import tsx
 // publish_casa_distro: upload casa-distro-<version>.zip to the casa-distro hub and switch
 // casa-distro.zip to it atomically.
-import { defineTask } from 'casa-distro-admin/cli/task'
+import { defineTask } from 'casa-distro-admin'
 
 export default defineTask(
   {
@@ -18,11 +18,11 @@ directories it made on the hub that are left empty.`,
       dry_run: { type: 'boolean', help: 'print what would be uploaded and switched, change nothing' },
     },
     async run(options, { config }) {
-      const { ui, printable } = await import('casa-distro-admin/util/ui')
-      const { version: ownVersion } = await import('casa-distro-admin/cli/task')
-      const { openHub, formatBytes } = await import('casa-distro-admin/hubs/transport')
-      const { planCasaDistroPublish, publishCasaDistro, pointerName } = await import('casa-distro-admin/distro/casaDistroPublish')
-      const { packageFileName } = await import('casa-distro-admin/distro/casaDistroPackage')
+      const { ui, printable } = await import('casa-distro-admin')
+      const { version: ownVersion } = await import('casa-distro-admin')
+      const { openHub, formatBytes } = await import('casa-distro-admin/hubs')
+      const { planCasaDistroPublish, publishCasaDistro, pointerName } = await import('casa-distro-admin/distro')
+      const { packageFileName } = await import('casa-distro-admin/distro')
       const version = options.package_version ?? (await ownVersion())
       packageFileName(version) // a bad version stops here, before any work
       const url = config.hubs.casaDistro.upload

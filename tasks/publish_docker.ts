@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --import tsx
 // publish_docker: push the built images of the matching definitions to their docker hub and
 // check what the registry stored.
-import { defineTask } from 'casa-distro-admin/cli/task'
+import { defineTask } from 'casa-distro-admin'
 
 export default defineTask(
   {
@@ -22,9 +22,9 @@ would go and whether it would be pushed or fail (not built: exit 1, as the real 
       json: { type: 'boolean', help: 'print the results as JSON' },
     },
     async run(options, { config, signal }) {
-      const { ui } = await import('casa-distro-admin/util/ui')
-      const { checkEngine } = await import('casa-distro-admin/docker/docker')
-      const { selectImages, publishImages, planPushes } = await import('casa-distro-admin/docker/dockerPublish')
+      const { ui } = await import('casa-distro-admin')
+      const { checkEngine } = await import('casa-distro-admin/docker')
+      const { selectImages, publishImages, planPushes } = await import('casa-distro-admin/registry')
       const images = await selectImages(config, options.image_names)
       if (options.dry_run) {
         // The outcome the real run would have: an image not built fails it, here too.

@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --import tsx
 // publish_singularity: upload SIF files to the singularity hub (a server over sftp:// or
 // file://, and/or an OCI registry over oras://), skipping what is already published.
-import { defineTask } from 'casa-distro-admin/cli/task'
+import { defineTask } from 'casa-distro-admin'
 
 export default defineTask(
   {
@@ -22,9 +22,9 @@ against singularity.keyring) before anything is uploaded.`,
       dry_run: { type: 'boolean', help: 'print what would be published and stop' },
     },
     async run(options, { config }) {
-      const { ui } = await import('casa-distro-admin/util/ui')
-      const { useDockerEngine } = await import('casa-distro-admin/docker/docker')
-      const { singularityDestinations, publishSingularity } = await import('casa-distro-admin/singularity/singularityPublish')
+      const { ui } = await import('casa-distro-admin')
+      const { useDockerEngine } = await import('casa-distro-admin/docker')
+      const { singularityDestinations, publishSingularity } = await import('casa-distro-admin/singularity')
       useDockerEngine(config.docker)
       const destinations = await singularityDestinations(config, options.image_names)
       if (options.dry_run) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --import tsx
 // show_config: print the configuration as the tasks see it (defaults merged with the
 // user's casa.config.ts), and which file it came from.
-import { defineTask } from 'casa-distro-admin/cli/task'
+import { defineTask } from 'casa-distro-admin'
 
 export default defineTask(
   {
@@ -14,7 +14,7 @@ configuration. Use it to check a casa.config.ts before running other tasks.`,
     },
     async run(options, { config }) {
       // Component and hub URLs may carry credentials: printed masked (the rule of lib/util/redact.ts).
-      const { ui, redact } = await import('casa-distro-admin/util/ui')
+      const { ui, redact } = await import('casa-distro-admin')
       if (options.json) {
         ui.result(redact(JSON.stringify(config, null, 2)))
         return

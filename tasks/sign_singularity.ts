@@ -2,7 +2,7 @@
 // sign_singularity: add to SIF files the PGP signature `apptainer sign` adds, so that
 // `apptainer verify` (and verify_singularity) can check them.
 import { existsSync } from 'node:fs'
-import { defineTask } from 'casa-distro-admin/cli/task'
+import { defineTask } from 'casa-distro-admin'
 
 export default defineTask(
   {
@@ -22,12 +22,12 @@ from $CASA_SIGN_PASSPHRASE, or asks for it on a terminal.`,
       key_fingerprint: { type: 'string', help: 'fingerprint (or its end) of the key to use when the file holds several' },
     },
     async run(options, { config }) {
-      const { ui } = await import('casa-distro-admin/util/ui')
-      const { UserError } = await import('casa-distro-admin/util/errors')
-      const { useDockerEngine } = await import('casa-distro-admin/docker/docker')
-      const { singularityPlan } = await import('casa-distro-admin/singularity/singularityPlan')
-      const { signingKey, signFile } = await import('casa-distro-admin/singularity/singularitySign')
-      const { throwCollected } = await import('casa-distro-admin/util/mapLimited')
+      const { ui } = await import('casa-distro-admin')
+      const { UserError } = await import('casa-distro-admin')
+      const { useDockerEngine } = await import('casa-distro-admin/docker')
+      const { singularityPlan } = await import('casa-distro-admin/singularity')
+      const { signingKey, signFile } = await import('casa-distro-admin/singularity')
+      const { throwCollected } = await import('casa-distro-admin')
       useDockerEngine(config.docker)
       const items = await singularityPlan({ filter: options.image_names, repository: config.repository, extension: config.singularity.extension })
       const present = items.filter((item) => {

@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --import tsx
 // update_docker: pull the matching catalog images from their docker hub.
-import { defineTask } from 'casa-distro-admin/cli/task'
+import { defineTask } from 'casa-distro-admin'
 
 export default defineTask(
   {
@@ -15,9 +15,9 @@ tags the result locally under all the image's tags. A summary says which images 
       json: { type: 'boolean', help: 'print the results as JSON' },
     },
     async run(options, { config, signal }) {
-      const { ui } = await import('casa-distro-admin/util/ui')
-      const { checkEngine } = await import('casa-distro-admin/docker/docker')
-      const { selectImages, updateImages } = await import('casa-distro-admin/docker/dockerPublish')
+      const { ui } = await import('casa-distro-admin')
+      const { checkEngine } = await import('casa-distro-admin/docker')
+      const { selectImages, updateImages } = await import('casa-distro-admin/registry')
       const images = await selectImages(config, options.image_names)
       await checkEngine()
       const outcomes = await updateImages(images, config.hubs.docker, { jobs: options.jobs ?? config.jobs, signal })

@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --import tsx
 // update_release_plan: inspect the release components with git and merge them into the existing release plan
 // (release_plan.yaml and its HTML view) in the workflow repository.
-import { defineTask } from 'casa-distro-admin/cli/task'
+import { defineTask } from 'casa-distro-admin'
 
 export default defineTask(
   {
@@ -18,8 +18,8 @@ component that cannot be read gets an error message in the plan; the others go o
       components: { type: 'string', positional: 'list', help: 'comma-separated wildcards on component names (or project/name); all when empty' },
     },
     async run(options, { config, signal }) {
-      const { ui } = await import('casa-distro-admin/util/ui')
-      const { makeReleasePlan, countStates } = await import('casa-distro-admin/release/releaseWorkflow')
+      const { ui } = await import('casa-distro-admin')
+      const { makeReleasePlan, countStates } = await import('casa-distro-admin/release')
       const { plan, file } = await makeReleasePlan(config, { components: options.components, update: true, signal })
       const c = countStates(plan)
       ui.success(`${file}: ${c.todo} to do, ${c.nothing} with nothing to do, ${c.warning} with warnings, ${c.error} with errors`)

@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --import tsx
 // verify_singularity: check the PGP signatures of SIF files as `apptainer verify` does.
-import { defineTask } from 'casa-distro-admin/cli/task'
+import { defineTask } from 'casa-distro-admin'
 
 export default defineTask(
   {
@@ -18,13 +18,13 @@ its fingerprint, a digest mismatch naming the object, not a SIF file, truncated)
       keyring: { type: 'string', help: 'OpenPGP public keys to trust (default config singularity.keyring, else ~/.apptainer/keys/pgp-public)' },
     },
     async run(options, { config }) {
-      const { UsageError } = await import('casa-distro-admin/util/errors')
-      const { verificationKeys, verifyFiles } = await import('casa-distro-admin/singularity/singularitySign')
+      const { UsageError } = await import('casa-distro-admin')
+      const { verificationKeys, verifyFiles } = await import('casa-distro-admin/singularity')
       if (options.files && options.image_names) throw new UsageError('verify_singularity: give files or image_names=, not both')
       let files = options.files ? options.files.split(',').filter(Boolean) : []
       if (files.length === 0) {
-        const { useDockerEngine } = await import('casa-distro-admin/docker/docker')
-        const { singularityPlan } = await import('casa-distro-admin/singularity/singularityPlan')
+        const { useDockerEngine } = await import('casa-distro-admin/docker')
+        const { singularityPlan } = await import('casa-distro-admin/singularity')
         useDockerEngine(config.docker)
         const items = await singularityPlan({ filter: options.image_names ?? 'cati/*', repository: config.repository, extension: config.singularity.extension })
         files = items.map((item) => item.file)

@@ -21,6 +21,12 @@ t.teardown(() => sshd?.stop())
 
 const dist = (name: string) => JSON.stringify(pathToFileURL(join(projectRoot, 'dist', 'lib', name)).href)
 
+/** Script text: interruptedHere() sends SIGINT to its own process and resolves once the handler has aborted the run. */
+const interruptedHere = `const interruptedHere = () => new Promise((resolve) => {
+      interruptSignal.addEventListener('abort', resolve, { once: true })
+      process.kill(process.pid, 'SIGINT')
+    })`
+
 /** A process that opens `url`, locks `dir` on it, then sends itself `signal`. */
 function lockThenSignal(url: string, dir: string, signal: 'SIGINT' | 'SIGTERM') {
   const script = `
@@ -39,12 +45,13 @@ function lockThenSignal(url: string, dir: string, signal: 'SIGINT' | 'SIGTERM') 
 
 /**
  * A process whose lock is written on the hub, but interrupted before lockMirror has its answer:
- * the hub's createNew is the real one, then waits 300 ms after sending SIGINT to its own
- * process (a delay wrapped around the real hub, so that the signal lands in that window).
+ * the hub's createNew is the real one, then sends SIGINT to its own process and goes on only
+ * once the interrupt handler has run (so that the signal lands in that window).
  */
 function interruptedWhileLocking(url: string, dir: string) {
   const script = `
-    const { installInterruptHandlers } = await import(${dist('util/interrupt.js')})
+    const { installInterruptHandlers, interruptSignal } = await import(${dist('util/interrupt.js')})
+    ${interruptedHere}
     const { openHub } = await import(${dist('hubs/transport.js')})
     const { lockMirror } = await import(${dist('hubs/mirrorLock.js')})
     installInterruptHandlers()
@@ -52,8 +59,7 @@ function interruptedWhileLocking(url: string, dir: string) {
     const hub = { ...real, async createNew(text, path) {
       const created = await real.createNew(text, path)
       process.stdout.write('lock written\\n')
-      process.kill(process.pid, 'SIGINT')
-      await new Promise((resolve) => setTimeout(resolve, 300))
+      await interruptedHere()
       return created
     } }
     setInterval(() => {}, 1000)
@@ -65,19 +71,19 @@ function interruptedWhileLocking(url: string, dir: string) {
 /**
  * A process interrupted while it releases its lock (its run ended as the signal came): the
  * hub's readText, which the release reads the lock back with, sends SIGINT to its own process
- * and waits 300 ms before the real read, so that the signal lands in that window.
+ * and does the real read once the interrupt handler has run, so that the signal lands in that window.
  */
 function interruptedWhileReleasing(url: string, dir: string) {
   const script = `
-    const { installInterruptHandlers } = await import(${dist('util/interrupt.js')})
+    const { installInterruptHandlers, interruptSignal } = await import(${dist('util/interrupt.js')})
+    ${interruptedHere}
     const { openHub } = await import(${dist('hubs/transport.js')})
     const { lockMirror } = await import(${dist('hubs/mirrorLock.js')})
     installInterruptHandlers()
     const real = await openHub(${JSON.stringify(url)}, { identityFile: ${JSON.stringify(sshd.clientKey)}, knownHosts: ${JSON.stringify(sshd.knownHosts)} })
     const hub = { ...real, async readText(path) {
       process.stdout.write('releasing\\n')
-      process.kill(process.pid, 'SIGINT')
-      await new Promise((resolve) => setTimeout(resolve, 300))
+      await interruptedHere()
       return real.readText(path)
     } }
     setInterval(() => {}, 1000)

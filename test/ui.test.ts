@@ -34,21 +34,31 @@ function inTerminal(command: string, env: Record<string, string | undefined> = {
   })
 }
 
-/** A script that runs one ui.step, optionally squeezing the terminal to 0 columns mid-step. */
+/**
+ * A script that runs one ui.step, optionally squeezing the terminal to 0 columns mid-step: once
+ * the spinner is drawn (it hides the cursor), and going on once the process has seen the resize.
+ */
 function stepScript(t: Test, resizeMidStep: boolean): string {
   const file = join(tempDir(t), 'step.mjs')
+  const squeeze = `await spinnerDrawn
+  const resized = new Promise((resolve) => process.stderr.once('resize', resolve))
+  execSync('stty cols 0', { stdio: 'inherit' })
+  await resized`
   writeFileSync(
     file,
     `import { ui } from ${JSON.stringify(join(projectRoot, 'dist', 'lib', 'util', 'ui.js'))}
 import { execSync } from 'node:child_process'
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+const spinnerDrawn = new Promise((resolve) => {
+  const write = process.stderr.write.bind(process.stderr)
+  process.stderr.write = (chunk, ...rest) => {
+    if (String(chunk).includes('\\x1b[?25l')) resolve()
+    return write(chunk, ...rest)
+  }
+})
 await ui.step('working', async (step) => {
-  await sleep(300)
-  ${resizeMidStep ? "execSync('stty cols 0', { stdio: 'inherit' })" : ''}
-  await sleep(300)
+  ${resizeMidStep ? squeeze : ''}
   step.update('half way')
   ui.info('a line')
-  await sleep(300)
 })
 ui.info('all done')
 `,

@@ -56,8 +56,15 @@ export async function version(): Promise<string> {
   return JSON.parse(await readFile(join(packageRoot, 'package.json'), 'utf8')).version as string
 }
 
+/** A config the dispatcher already loaded (to find the task), and for which --config/--repository. */
+export interface PreloadedConfig {
+  config: ResolvedConfig
+  configFile?: string
+  repository?: string
+}
+
 /** Parse `words`, then load the config and run the task; returns the exit code. Never throws. */
-export async function runTask(task: TaskDefinition, words: readonly string[], inherited?: Partial<GlobalOptions>): Promise<number> {
+export async function runTask(task: TaskDefinition, words: readonly string[], inherited?: Partial<GlobalOptions>, preloaded?: PreloadedConfig): Promise<number> {
   try {
     const { globals: parsed, options } = parseWords(task.name, task.options, words)
     const globals: GlobalOptions = {
@@ -76,8 +83,8 @@ export async function runTask(task: TaskDefinition, words: readonly string[], in
       return exitCodes.ok
     }
     installInterruptHandlers()
-    const { loadConfig } = await import('../config/config.js')
-    const config = await loadConfig({ configFile: globals.config, repository: globals.repository })
+    const reuse = preloaded && preloaded.configFile === globals.config && preloaded.repository === globals.repository
+    const config = reuse ? preloaded.config : await (await import('../config/config.js')).loadConfig({ configFile: globals.config, repository: globals.repository })
     const code = await task.run(options, { config, globals, signal: interruptSignal })
     return code ?? exitCodes.ok
   } catch (error) {

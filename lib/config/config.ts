@@ -1,22 +1,18 @@
 // The configuration, loaded and validated once per run: builtin defaults (../casa.config.ts)
 // with the user's casa.config.ts deep-merged over them, then every path made absolute.
-import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { UserError } from '../util/errors.js'
 import { loadConfigModule } from './configFile.js'
+import { explicitRepository, findConfigFile, type LoadOptions } from './configLocation.js'
 import { configSchema, type CasaConfig, type ConfigEnv, type UserConfig } from './configSchema.js'
 import { expandHome, home, packageRoot } from '../util/paths.js'
 import { SchemaError } from './schema.js'
+import { isPlainObject, mergeConfig } from './defineConfig.js'
 
 export type { CasaConfig, ConfigEnv, UserConfig } from './configSchema.js'
 
-export type ConfigExport = UserConfig | ((env: ConfigEnv) => UserConfig | Promise<UserConfig>)
-
-/** Identity function giving editor completion and type checking in casa.config.ts. */
-export function defineConfig<T extends ConfigExport>(config: T): T {
-  return config
-}
+export { defineConfig, mergeConfig, type ConfigExport } from './defineConfig.js'
 
 /** The configuration a task sees: validated, with the repository and search path absolute. */
 export interface ResolvedConfig extends CasaConfig {
@@ -25,45 +21,7 @@ export interface ResolvedConfig extends CasaConfig {
   configFile?: string
 }
 
-export interface LoadOptions {
-  /** --config */
-  configFile?: string
-  /** --repository */
-  repository?: string
-}
-
-/** Objects merge key by key; arrays and scalars from `over` replace those of `base`. */
-export function mergeConfig<T>(base: T, over: unknown): T {
-  if (!isPlainObject(base) || !isPlainObject(over)) return (over === undefined ? base : over) as T
-  const out: Record<string, unknown> = { ...base }
-  for (const [key, value] of Object.entries(over)) {
-    if (value !== undefined) out[key] = mergeConfig(out[key], value)
-  }
-  return out as T
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
-/** The repository chosen before any config is read: --repository, then $CASA_DEFAULT_REPOSITORY. */
-function explicitRepository(options: LoadOptions): string | undefined {
-  const chosen = options.repository ?? process.env.CASA_DEFAULT_REPOSITORY
-  return chosen ? resolve(expandHome(chosen)) : undefined
-}
-
-/** First found wins: --config, $CASA_CONFIG, <repository>/casa.config.ts, ~/.config/casa-distro/casa.config.ts. */
-export function findConfigFile(options: LoadOptions): string | undefined {
-  const named = options.configFile ?? process.env.CASA_CONFIG
-  if (named) {
-    const file = resolve(expandHome(named))
-    if (!existsSync(file)) throw new UserError(`config file not found: ${file}`)
-    return file
-  }
-  const repository = explicitRepository(options) ?? join(home(), 'casa_distro')
-  const candidates = [join(repository, 'casa.config.ts'), join(home(), '.config', 'casa-distro', 'casa.config.ts')]
-  return candidates.find((file) => existsSync(file))
-}
+export { findConfigFile, type LoadOptions } from './configLocation.js'
 
 async function evaluate(exported: unknown, env: ConfigEnv, file: string): Promise<unknown> {
   let value = exported
@@ -111,6 +69,7 @@ function resolvePaths(config: CasaConfig, repositoryOverride: string | undefined
     ...config,
     repository,
     imageSearchPath: config.imageSearchPath.map(expand),
+    taskSearchPath: config.taskSearchPath.map(expand),
     ssh: {
       ...config.ssh,
       identityFile: config.ssh.identityFile && expand(config.ssh.identityFile),

@@ -2,6 +2,8 @@
 // vite.config.ts: esbuild bundles the file (and what it imports) into one ES module, with
 // `casa-distro-admin` resolved to this very package, so a config works in a workflow
 // repository that has no node_modules of its own. The bundle is cached (lib/config/configCache.ts).
+// A site's task files (lib/cli/taskRegistry.ts) are loaded the same way.
+import { readFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { inspect } from 'node:util'
 import { join, resolve } from 'node:path'
@@ -17,8 +19,17 @@ export async function loadConfigModule(file: string): Promise<{ default?: unknow
       throw new UserError(`${file}${(await lineOf(file, error)) ?? ''}: ${firstLine(error)}`)
     }
   }
+  return (await loadBundledModule(file)) ?? loadWithoutEsbuild(file)
+}
+
+/**
+ * A TypeScript module outside the package (a casa.config.ts, a site's task file) bundled with
+ * what it imports, `casa-distro-admin` being this installed tool, then imported; undefined
+ * where esbuild is absent. What fails is one line naming the file (and line) and the reason.
+ */
+export async function loadBundledModule(file: string): Promise<Record<string, unknown> | undefined> {
   const code = readCachedBundle(file, packageRoot) ?? (await bundleConfig(file))
-  if (code === undefined) return loadWithoutEsbuild(file)
+  if (code === undefined) return undefined
   try {
     return await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`)
   } catch (error) {
@@ -55,6 +66,13 @@ async function lineOf(file: string, error: unknown): Promise<string | undefined>
   return undefined
 }
 
+let dependencies: Set<string> | undefined
+/** The npm packages this tool depends on, by name. */
+function ownDependencies(): Set<string> {
+  dependencies ??= new Set(Object.keys(JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')).dependencies ?? {}))
+  return dependencies
+}
+
 /** The config and what it imports as one ES module (cached), or undefined without esbuild. */
 async function bundleConfig(file: string): Promise<string | undefined> {
   let build: typeof import('esbuild').build
@@ -85,6 +103,11 @@ async function bundleConfig(file: string): Promise<string | undefined> {
               path: pathToFileURL(selfModule(args.path, 'js')).href,
               external: true,
             }))
+            // our own dependencies (yaml, zx, ...) too: a copied builtin task imports them
+            b.onResolve({ filter: /^(@[\w.-]+\/)?[\w.-]+(\/.*)?$/ }, (args) => {
+              const name = /^(@[\w.-]+\/)?[\w.-]+/.exec(args.path)![0]
+              return ownDependencies().has(name) ? { path: import.meta.resolve(args.path), external: true } : undefined
+            })
           },
         },
       ],

@@ -164,6 +164,11 @@ export const configSchema = object({
   repository: optional(string()),
   /** Directories searched for image definitions, first found wins. `{repository}`, `{builtin}` and `~` are expanded. */
   imageSearchPath: array(string()),
+  /**
+   * Directories searched for task files (`*.ts` defining a task with defineTask), first found
+   * by name wins; `{builtin}/tasks` (the builtin tasks) is searched last when not listed.
+   */
+  taskSearchPath: array(string()),
   /** Prefix of image names: images are `<namespace>/<name>:<tag>`. */
   namespace: refine(string(), 'a lower-case docker namespace', (v) => dockerPathPattern.test(v)),
   /** Extra template parameters for image definitions (`casa_version` is builtin). */
