@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { errorMessage, exitCodes, isUserError } from '../util/errors.js'
 import { installInterruptHandlers, interruptSignal } from '../util/interrupt.js'
 import { globalOptionHelp, parseWords, type GlobalOptions, type OptionSpecs, type OptionValues } from './options.js'
-import { ui, paintResult } from '../util/ui.js'
+import { ui, paintResult, redact } from '../util/ui.js'
 import type { ResolvedConfig } from '../config/config.js'
 
 export type { OptionSpecs, OptionValues } from './options.js'
@@ -93,7 +93,8 @@ export function reportError(error: unknown): number {
   }
   if (interruptSignal.aborted) return exitCodes.interrupted
   ui.error(`internal error: ${errorMessage(error)}`)
-  console.error((error as Error)?.stack ?? error)
+  // the stack repeats the message, which may quote a URL with its credentials
+  console.error(redact(String((error as Error)?.stack ?? error)))
   return exitCodes.failure
 }
 

@@ -3,7 +3,7 @@
 // undefined when absent or damaged. Any trouble with a cache only means doing the work again,
 // so nothing here throws.
 import { createHash } from 'node:crypto'
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -20,8 +20,11 @@ export function readCacheFile(file: string): unknown {
 export function writeCacheFile(file: string, data: unknown): boolean {
   const temporary = `${file}.tmp-${process.pid}`
   try {
-    mkdirSync(dirname(file), { recursive: true })
-    writeFileSync(temporary, JSON.stringify(data))
+    // Caches may hold what the config holds (a compiled casa.config.ts keeps its tokens): the
+    // user's alone, 0600 files in a 0700 directory, whatever the umask or an older version made.
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
+    chmodSync(dirname(file), 0o700)
+    writeFileSync(temporary, JSON.stringify(data), { mode: 0o600 })
     renameSync(temporary, file)
     return true
   } catch {
