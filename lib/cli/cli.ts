@@ -16,7 +16,9 @@ function splitCommand(words: readonly string[]): { before: string[]; command?: s
   for (let i = 0; i < words.length; i++) {
     const word = words[i]!
     if (word === '-r' || word === '--repository' || word === '--config') {
-      before.push(word, words[++i] ?? '')
+      // `-r` as the last word has no value: a usage error, not a silent "no repository"
+      if (i + 1 >= words.length || words[i + 1] === '') throw new UsageError(`${word} needs a value (a directory${word === '--config' ? ' or file' : ''})`)
+      before.push(word, words[++i]!)
     } else if (word.startsWith('-') || (/^[a-z_]+=/.test(word) && /^(repository|config|verbose)=/.test(word))) {
       before.push(word)
     } else {
@@ -45,6 +47,23 @@ export function mainHelp(tasks: readonly TaskDefinition[]): string {
   ].join('\n')
 }
 
+/** `help help` and `help completion`: the commands that are not tasks have their help too. */
+const builtinHelp: Record<string, string> = {
+  help: [
+    `${paintResult('bold', 'casa_distro_admin help')} [task]`,
+    '',
+    'Without a task: the list of tasks, commands and global options.',
+    "With a task (or -h/--help after it): the task's description and options, with their defaults.",
+  ].join('\n'),
+  completion: [
+    `${paintResult('bold', 'casa_distro_admin completion')} bash`,
+    '',
+    'Print a bash completion script for the tasks, their options and the global options.',
+    'Load it in the current shell with: source <(casa_distro_admin completion bash)',
+    'or install it once: casa_distro_admin completion bash > ~/.local/share/bash-completion/completions/casa_distro_admin',
+  ].join('\n'),
+}
+
 async function resolveTask(name: string): Promise<TaskDefinition> {
   const names = taskNames()
   if (!names.includes(name)) {
@@ -70,7 +89,8 @@ export async function main(words: readonly string[]): Promise<number> {
       }
     }
     if (command === undefined || command === 'help') {
-      if (rest.length > 0 && command === 'help') ui.result(taskHelp(await resolveTask(rest[0]!)))
+      if (rest.length > 1 && command === 'help') throw new UsageError(`help takes one task name, got ${rest.length} words`)
+      if (rest.length > 0 && command === 'help') ui.result(rest[0]! in builtinHelp ? builtinHelp[rest[0]!]! : taskHelp(await resolveTask(rest[0]!)))
       else ui.result(mainHelp(await loadAllTasks()))
       return exitCodes.ok
     }
