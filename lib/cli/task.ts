@@ -4,7 +4,7 @@
 // itself; imported by the dispatcher it only hands over its definition.
 import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { errorMessage, exitCodes, isUserError } from '../util/errors.js'
+import { errorMessage, exitCodes, isUserError, systemErrorOnPath } from '../util/errors.js'
 import { installInterruptHandlers, interruptSignal } from '../util/interrupt.js'
 import { globalOptionHelp, parseWords, type GlobalOptions, type OptionSpecs, type OptionValues } from './options.js'
 import { ui, paintResult, redact } from '../util/ui.js'
@@ -92,6 +92,11 @@ export function reportError(error: unknown): number {
     return error.exitCode
   }
   if (interruptSignal.aborted) return exitCodes.interrupted
+  const onPath = systemErrorOnPath(error)
+  if (onPath) {
+    ui.error(onPath.message)
+    return onPath.exitCode
+  }
   ui.error(`internal error: ${errorMessage(error)}`)
   // the stack repeats the message, which may quote a URL with its credentials
   console.error(redact(String((error as Error)?.stack ?? error)))

@@ -1,6 +1,6 @@
 // The configuration, loaded and validated once per run: builtin defaults (../casa.config.ts)
 // with the user's casa.config.ts deep-merged over them, then every path made absolute.
-import { existsSync } from 'node:fs'
+import { existsSync, lstatSync, readlinkSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { UserError } from '../util/errors.js'
@@ -57,12 +57,30 @@ export function findConfigFile(options: LoadOptions): string | undefined {
   const named = options.configFile ?? process.env.CASA_CONFIG
   if (named) {
     const file = resolve(expandHome(named))
-    if (!existsSync(file)) throw new UserError(`config file not found: ${file}`)
+    if (!existsSync(file)) throw new UserError(`config file not found: ${file}${brokenLink(file)}`)
+    if (statSync(file).isDirectory()) throw new UserError(`config file ${file} is a directory: name the casa.config.ts in it`)
     return file
   }
   const repository = explicitRepository(options) ?? join(home(), 'casa_distro')
   const candidates = [join(repository, 'casa.config.ts'), join(home(), '.config', 'casa-distro', 'casa.config.ts')]
-  return candidates.find((file) => existsSync(file))
+  // A candidate that is there but cannot be read (a broken symbolic link) is a mistake to
+  // report: skipping it would run with the next config, or the builtin production hubs.
+  for (const file of candidates) {
+    const broken = brokenLink(file)
+    if (broken) throw new UserError(`config file ${file}${broken}`)
+    if (existsSync(file)) return file
+  }
+  return undefined
+}
+
+/** ` is a symbolic link to X, which does not exist` when `file` is one; '' otherwise. */
+function brokenLink(file: string): string {
+  try {
+    if (!lstatSync(file).isSymbolicLink() || existsSync(file)) return ''
+    return ` is a symbolic link to ${readlinkSync(file)}, which does not exist`
+  } catch {
+    return ''
+  }
 }
 
 async function evaluate(exported: unknown, env: ConfigEnv, file: string): Promise<unknown> {
@@ -80,6 +98,19 @@ async function evaluate(exported: unknown, env: ConfigEnv, file: string): Promis
   return value
 }
 
+/**
+ * Run `read` over the values of the user's config: what it throws there (a getter, a Proxy, a
+ * toJSON of its own) is the config's doing, reported as one line naming the file.
+ */
+async function readingUserValues<T>(file: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read()
+  } catch (error) {
+    if (error instanceof UserError) throw error
+    throw new UserError(`${file}: reading the configuration threw: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`)
+  }
+}
+
 export async function loadConfig(options: LoadOptions = {}): Promise<ResolvedConfig> {
   const repositoryOverride = explicitRepository(options)
   const builtinFile = join(packageRoot, 'casa.config.ts')
@@ -90,7 +121,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<ResolvedCon
   const configFile = findConfigFile(options)
   if (configFile) {
     const userModule = await loadConfigModule(configFile)
-    merged = mergeConfig(merged, await evaluate(userModule.default, env(resolve(configFile, '..')), configFile))
+    merged = await readingUserValues(configFile, async () => mergeConfig(merged, await evaluate(userModule.default, env(resolve(configFile, '..')), configFile)))
   }
 
   let config: CasaConfig
