@@ -39,7 +39,7 @@ export interface GlobalOptions {
 export const globalOptionHelp: [string, string][] = [
   ['-r, --repository DIR', 'workflow repository (default: $CASA_DEFAULT_REPOSITORY, the config, ~/casa_distro)'],
   ['-v, --verbose', 'show every external command run, and more detail'],
-  ['--config FILE', 'casa.config.ts to use (default: $CASA_CONFIG, <repository>/casa.config.ts, ~/.config/casa-distro/casa.config.ts)'],
+  ['--config FILE', 'casa.config.ts to use (default: $CASA_CONFIG, <repository>/casa.config.ts, ~/.config/casa-distro/casa.config.ts); loading it may take $CASA_CONFIG_TIMEOUT seconds (30)'],
   ['-h, --help', 'show help'],
   ['--version', 'print the version'],
 ]

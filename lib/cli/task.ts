@@ -75,9 +75,11 @@ export async function runTask(task: TaskDefinition, words: readonly string[], in
       ui.result(taskHelp(task))
       return exitCodes.ok
     }
-    installInterruptHandlers()
+    // Loading the config leaves nothing to clean up: Ctrl-C and SIGTERM keep their default
+    // action until it is loaded, and end a config that loops forever (see configDeadline.ts).
     const { loadConfig } = await import('../config/config.js')
     const config = await loadConfig({ configFile: globals.config, repository: globals.repository })
+    installInterruptHandlers()
     const code = await task.run(options, { config, globals, signal: interruptSignal })
     return code ?? exitCodes.ok
   } catch (error) {

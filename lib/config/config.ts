@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { UserError } from '../util/errors.js'
 import { loadConfigModule } from './configFile.js'
+import { withinConfigDeadline } from './configDeadline.js'
 import { configSchema, type CasaConfig, type ConfigEnv, type UserConfig } from './configSchema.js'
 import { expandHome, home, packageRoot } from '../util/paths.js'
 import { SchemaError } from './schema.js'
@@ -120,8 +121,11 @@ export async function loadConfig(options: LoadOptions = {}): Promise<ResolvedCon
 
   const configFile = findConfigFile(options)
   if (configFile) {
-    const userModule = await loadConfigModule(configFile)
-    merged = await readingUserValues(configFile, async () => mergeConfig(merged, await evaluate(userModule.default, env(resolve(configFile, '..')), configFile)))
+    const builtin = merged
+    merged = await withinConfigDeadline(configFile, async () => {
+      const userModule = await loadConfigModule(configFile)
+      return readingUserValues(configFile, async () => mergeConfig(builtin, await evaluate(userModule.default, env(resolve(configFile, '..')), configFile)))
+    })
   }
 
   let config: CasaConfig
