@@ -8,6 +8,7 @@ import { hasCredentials } from './gitCredentials.js'
 import { GitSession } from './gitSession.js'
 import type { GitShellPool } from './gitShell.js'
 import { systemErrorOnPath } from '../util/errors.js'
+import { removeDeadLeftovers } from '../util/leftovers.js'
 
 /** Where the mirrors live, relative to the workflow repository. */
 export const mirrorCacheDir = '.release-plan-cache'
@@ -142,6 +143,8 @@ export async function openMirror(dir: string, url: string, options: { signal?: A
         throw systemErrorOnPath(error, 'the release-plan cache') ?? error
       }
       rmSync(temporary, { recursive: true, force: true })
+      // half-made clones of runs that were killed (their pid gone): removed, never a live run's
+      removeDeadLeftovers(dir)
       try {
         await session.clone()
         renameSync(temporary, dir)

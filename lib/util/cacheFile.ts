@@ -7,6 +7,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, wri
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { home } from './paths.js'
+import { removeDeadLeftovers } from './leftovers.js'
 import { ui } from './ui.js'
 
 /** The parsed content of `file`, or undefined when it is absent or not JSON. */
@@ -42,6 +43,7 @@ export function writeCacheFile(file: string, data: unknown): boolean {
     } catch {
       // not ours to change (a shared XDG_CACHE_HOME): the files themselves are 0600
     }
+    removeDeadLeftovers(file) // a killed run's temporary of this cache file
     writeFileSync(temporary, JSON.stringify(data), { mode: 0o600 })
     renameSync(temporary, file)
     return true
