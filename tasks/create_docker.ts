@@ -20,7 +20,7 @@ prints the plan (with --dry-run, in the shape of docker buildx bake --print) or 
     options: {
       image_names: { type: 'string', default: '*', positional: 'list', help: 'comma-separated wildcard filters on <namespace>/<name>:<tag>' },
       force: { type: 'boolean', help: 'rebuild the selected images even when up to date' },
-      jobs: { type: 'number', help: 'images built at once (default: config jobs)' },
+      jobs: { type: 'number', min: 1, help: 'images built at once (default: config jobs)' },
       dry_run: { type: 'boolean', help: 'print the plan in build order and stop' },
       json: { type: 'boolean', help: 'print JSON (the plan with --dry-run, else the results)' },
     },

@@ -17,7 +17,7 @@ line: CASA_REGISTRY_TIMEOUT=<seconds> to change it). --dry-run lists every tag, 
 would go and whether it would be pushed or fail (not built: exit 1, as the real run would).`,
     options: {
       image_names: { type: 'string', default: '*', positional: 'list', help: 'comma-separated wildcard filters on <namespace>/<name>:<tag>' },
-      jobs: { type: 'number', help: 'pushes run at once (default: config jobs)' },
+      jobs: { type: 'number', min: 1, help: 'pushes run at once (default: config jobs)' },
       dry_run: { type: 'boolean', help: 'print what would be pushed where and stop' },
       json: { type: 'boolean', help: 'print the results as JSON' },
     },

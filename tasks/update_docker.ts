@@ -11,7 +11,7 @@ pulls <registry>/<namespace>/<name>:<last tag> from the hub its visibility selec
 tags the result locally under all the image's tags. A summary says which images changed.`,
     options: {
       image_names: { type: 'string', default: '*', positional: 'list', help: 'comma-separated wildcard filters on <namespace>/<name>:<tag>' },
-      jobs: { type: 'number', help: 'pulls run at once (default: config jobs)' },
+      jobs: { type: 'number', min: 1, help: 'pulls run at once (default: config jobs)' },
       json: { type: 'boolean', help: 'print the results as JSON' },
     },
     async run(options, { config, signal }) {

@@ -10,6 +10,9 @@ import { binPath, runCli, runProgram } from './helpers/cli.js'
 import { startSshd, type Sshd } from './helpers/services.js'
 import { sftpUrl, sshConfig, workflowRepository } from './helpers/sftp.js'
 import { tempDir } from './helpers/tmp.js'
+import { zipArchive } from '../lib/distro/zipWriter.js'
+
+const packageZip = zipArchive([{ name: 'casa-distro-3.0.0/package.json', data: Buffer.from(JSON.stringify({ version: '3.0.0' })) }])
 
 let sshd: Sshd
 t.before(async () => {
@@ -164,7 +167,7 @@ t.test('publish_build_workflows: a path that cannot be looked at is one line nam
 t.test('publish_casa_distro removes the temporary files of killed runs, once an hour old', async (t) => {
   const hubDir = join(sshd.root, 'stale-temps')
   const repo = workflowRepository(t, `{ hubs: { casaDistro: { upload: '${sftpUrl(sshd, hubDir)}' } }, ${sshConfig(sshd)} }`)
-  write(repo.dir, 'casa-distro-3.0.0.zip', 'zip bytes')
+  writeFileSync(join(repo.dir, 'casa-distro-3.0.0.zip'), packageZip) // a real zip: publish checks it
   mkdirSync(hubDir)
   const old = Date.now() / 1000 - 2 * 3600
   const stale = ['.casa-distro-3.0.0.zip.casa-tmp-23941-abc123', '.casa-distro.zip.casa-tmp-23941-def456', '.casa-distro-2.9.zip.casa-tmp-1-x1']
@@ -192,7 +195,7 @@ t.test('a file where a hub directory is expected, an unreadable known_hosts, a m
     [`file://${localFile}`, localFile],
   ]) {
     const repo = workflowRepository(t, `{ hubs: { casaDistro: { upload: '${hub}' }, buildWorkflows: { upload: '${hub}' } }, ${sshConfig(sshd)} }`)
-    write(repo.dir, 'casa-distro-3.0.0.zip', 'zip bytes')
+    writeFileSync(join(repo.dir, 'casa-distro-3.0.0.zip'), packageZip) // a real zip: publish checks it
     write(repo.dir, 'd/b_sys/conf/casa_distro.json', '{}')
     oneErrorLine(t, await runCli(['-r', repo.dir, 'publish_casa_distro', 'package_version=3.0.0'], { env: repo.env }), new RegExp(`${shown} is a file where a directory is expected`))
     oneErrorLine(t, await runCli(['-r', repo.dir, 'publish_build_workflows'], { env: repo.env }), new RegExp(`${shown} is a file where a directory is expected`))
@@ -200,7 +203,7 @@ t.test('a file where a hub directory is expected, an unreadable known_hosts, a m
 
   const knownHostsDir = tempDir(t)
   const repo = workflowRepository(t, `{ hubs: { casaDistro: { upload: '${sftpUrl(sshd, join(sshd.root, 'kh'))}' } }, ssh: { identityFile: '${sshd.clientKey}', knownHosts: '${knownHostsDir}' } }`)
-  write(repo.dir, 'casa-distro-3.0.0.zip', 'zip bytes')
+  writeFileSync(join(repo.dir, 'casa-distro-3.0.0.zip'), packageZip) // a real zip: publish checks it
   oneErrorLine(t, await runCli(['-r', repo.dir, 'publish_casa_distro', 'package_version=3.0.0'], { env: repo.env }), new RegExp(`cannot read known_hosts file ${knownHostsDir}: EISDIR`))
 
   oneErrorLine(t, await runCli(['-r', join(repo.dir, 'emptyrepo'), 'publish_build_workflows'], { env: repo.env }), /repository \S+emptyrepo does not exist/)

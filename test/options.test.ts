@@ -32,8 +32,11 @@ t.test('global options anywhere', async (t) => {
   t.same(globals, { repository: '/repo', verbose: true, config: 'c.ts', help: false, version: false })
   t.equal(options.force, true)
   t.equal(parseWords('x', specs, ['repository=/r']).globals.repository, '/r')
-  const twice = parseWords('x', specs, ['-r', '/a', '--config', 'a.ts', '-r', '/b', '--config=b.ts']).globals
-  t.same([twice.repository, twice.config], ['/b', 'b.ts'], 'given twice, the last wins')
+  // given twice with two values, one would be dropped silently: a usage error naming it
+  t.throws(() => parseWords('x', specs, ['-r', '/a', '--config', 'a.ts', '-r', '/b']), { constructor: UsageError, message: 'x: repository given twice with different values: "/a" and "/b"' })
+  t.throws(() => parseWords('x', specs, ['--config', 'a.ts', '--config=b.ts']), { constructor: UsageError, message: 'x: config given twice with different values: "a.ts" and "b.ts"' })
+  const same = parseWords('x', specs, ['-r', '/a', '--repository', '/a']).globals
+  t.equal(same.repository, '/a', 'the same value twice is fine')
 })
 
 t.test('positional words go to the positional option', async (t) => {

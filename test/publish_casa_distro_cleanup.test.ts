@@ -6,6 +6,7 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { zipArchive } from '../lib/distro/zipWriter.js'
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { binPath, runCli } from './helpers/cli.js'
@@ -25,10 +26,10 @@ t.teardown(async () => {
 
 const version = '9.9.9-cleanup'
 
-/** A repository holding a zip of `size` random bytes for `version`, its config pointing at `url`. */
+/** A repository holding a zip (checked before publishing) of `size` random bytes for `version`, its config pointing at `url`. */
 function repositoryFor(t: Parameters<typeof tempDir>[0], url: string, server: Sshd, size: number) {
   const repo = workflowRepository(t, `{ hubs: { casaDistro: { upload: '${url}' } }, ${sshConfig(server)} }`)
-  writeFileSync(join(repo.dir, `casa-distro-${version}.zip`), randomBytes(size))
+  writeFileSync(join(repo.dir, `casa-distro-${version}.zip`), zipArchive([{ name: `casa-distro-${version}/package.json`, data: Buffer.from(JSON.stringify({ version })) }, { name: `casa-distro-${version}/payload`, data: randomBytes(size) }]))
   return repo
 }
 

@@ -4,6 +4,7 @@
 // Real sshd refusing `remove` requests.
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
+import { zipArchive } from '../lib/distro/zipWriter.js'
 import { existsSync, mkdirSync, readlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runCli } from './helpers/cli.js'
@@ -26,7 +27,7 @@ t.test('a stale temporary file that cannot be removed is a warning, not a failur
   const threeHoursAgo = Date.now() / 1000 - 3 * 3600
   utimesSync(leftover, threeHoursAgo, threeHoursAgo)
   const repo = workflowRepository(t, `{ hubs: { casaDistro: { upload: '${sftpUrl(noRemove, hubRoot)}' } }, ${sshConfig(noRemove)} }`)
-  writeFileSync(join(repo.dir, `casa-distro-${version}.zip`), randomBytes(1000))
+  writeFileSync(join(repo.dir, `casa-distro-${version}.zip`), zipArchive([{ name: `casa-distro-${version}/package.json`, data: Buffer.from(JSON.stringify({ version })) }, { name: `casa-distro-${version}/payload`, data: randomBytes(1000) }]))
 
   for (const run of ['first', 're-run']) {
     const r = await runCli(['-r', repo.dir, 'publish_casa_distro', `package_version=${version}`], { env: repo.env })

@@ -278,7 +278,8 @@ t.test('apply: refusals, a concurrent push detected, an interrupted apply re-run
   chmodSync(hook, 0o755)
   const half = await s.cli(['apply_release_plan', 'hooked'])
   t.equal(half.code, 1)
-  t.match(half.stderr, /error: p\/hooked: git push refs\/tags\/2\.0\.0 to file:\/\/.* failed: remote: tags are frozen/)
+  // the rename's tag and branch deletion go in one atomic push: both named
+  t.match(half.stderr, /error: p\/hooked: git push refs\/tags\/2\.0\.0 and refs\/heads\/latest_release to file:\/\/.* failed: remote: tags are frozen/)
   const midway = hooked.refs()
   t.equal(midway['refs/heads/release_candidate'], midway['refs/heads/master'], 'release_candidate actions were done')
   t.same(hooked.log('master')[0], 'version 2.0.1')

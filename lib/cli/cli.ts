@@ -18,7 +18,9 @@ function splitCommand(words: readonly string[]): { before: string[]; command?: s
   for (let i = 0; i < words.length; i++) {
     const word = words[i]!
     if (word === '-r' || word === '--repository' || word === '--config') {
-      before.push(word, words[++i] ?? '')
+      // `-r` as the last word has no value: a usage error, not a silent "no repository"
+      if (i + 1 >= words.length || words[i + 1] === '') throw new UsageError(`${word} needs a value (a directory${word === '--config' ? ' or file' : ''})`)
+      before.push(word, words[++i]!)
     } else if (word.startsWith('-') || (/^[a-z_]+=/.test(word) && /^(repository|config|verbose)=/.test(word))) {
       before.push(word)
     } else {
@@ -51,6 +53,23 @@ export function mainHelp(tasks: readonly (TaskDefinition | LoadedTask)[]): strin
     'Global options:',
     ...globalOptionHelp.map(([flag, help]) => `  ${flag.padEnd(22)} ${help}`),
   ].join('\n')
+}
+
+/** `help help` and `help completion`: the commands that are not tasks have their help too. */
+const builtinHelp: Record<string, string> = {
+  help: [
+    `${paintResult('bold', 'casa_distro_admin help')} [task]`,
+    '',
+    'Without a task: the list of tasks, commands and global options.',
+    "With a task (or -h/--help after it): the task's description and options, with their defaults.",
+  ].join('\n'),
+  completion: [
+    `${paintResult('bold', 'casa_distro_admin completion')} bash`,
+    '',
+    'Print a bash completion script for the tasks, their options and the global options.',
+    'Load it in the current shell with: source <(casa_distro_admin completion bash)',
+    'or install it once: casa_distro_admin completion bash > ~/.local/share/bash-completion/completions/casa_distro_admin',
+  ].join('\n'),
 }
 
 /** --repository and --config wherever they are on the line: they choose the config, hence where tasks are found. */
@@ -139,7 +158,8 @@ export async function main(words: readonly string[]): Promise<number> {
     ui.configure({ verbose: globals.verbose || words.includes('-v') || words.includes('--verbose') })
     const search = await taskSearch(words)
     if (command === undefined || command === 'help') {
-      if (rest.length > 0 && command === 'help') ui.result(taskHelp(await resolveTask(rest[0]!, search)))
+      if (rest.length > 1 && command === 'help') throw new UsageError(`help takes one task name, got ${rest.length} words`)
+      if (rest.length > 0 && command === 'help') ui.result(rest[0]! in builtinHelp ? builtinHelp[rest[0]!]! : taskHelp(await resolveTask(rest[0]!, search)))
       else ui.result(mainHelp(await allTasks(search)))
       return exitCodes.ok
     }

@@ -35,7 +35,7 @@ _casa_distro_admin() {
     else
         case "$task" in
 ${cases}
-        help) words="${tasks.map((t) => t.name).join(' ')}" ;;
+        help) words="help completion ${tasks.map((t) => t.name).join(' ')}" ;;
         completion) words="bash" ;;
         *) words="" ;;
         esac

@@ -18,6 +18,8 @@ export interface OptionSpec {
   positional?: boolean | 'list'
   /** A one-letter alias: `-n`. */
   short?: string
+  /** A number option taking whole numbers from this minimum only (`jobs`: from 1). */
+  min?: number
 }
 export type OptionSpecs = Record<string, OptionSpec>
 
@@ -37,7 +39,7 @@ export interface GlobalOptions {
 export const globalOptionHelp: [string, string][] = [
   ['-r, --repository DIR', 'workflow repository (default: $CASA_DEFAULT_REPOSITORY, the config, ~/casa_distro)'],
   ['-v, --verbose', 'show every external command run, and more detail'],
-  ['--config FILE', 'casa.config.ts to use (default: $CASA_CONFIG, <repository>/casa.config.ts, ~/.config/casa-distro/casa.config.ts)'],
+  ['--config FILE', 'casa.config.ts to use (default: $CASA_CONFIG, <repository>/casa.config.ts, ~/.config/casa-distro/casa.config.ts); loading it may take $CASA_CONFIG_TIMEOUT seconds (30)'],
   ['-h, --help', 'show help'],
   ['--version', 'print the version'],
 ]
@@ -60,6 +62,7 @@ function coerce(task: string, name: string, spec: OptionSpec, raw: unknown, spel
   if (spec.type === 'number') {
     const value = Number(raw)
     if (raw === '' || raw === true || !Number.isFinite(value)) throw new UsageError(`${task}: ${name}=${String(raw)}: expected a number`)
+    if (spec.min !== undefined && (!Number.isInteger(value) || value < spec.min)) throw new UsageError(`${task}: ${name}=${String(raw)}: expected a whole number from ${spec.min}`)
     return value
   }
   // `--components` with nothing after it (minimist makes it ''), `--components=` or
@@ -111,10 +114,13 @@ export function parseWords<O extends OptionSpecs>(task: string, specs: O, words:
     },
   })
 
-  // given twice (-r a ... -r b), the last one wins, as for task options
+  // Given twice with the same value is harmless; with two values (-r a ... -r b), one of them
+  // would be silently dropped: a usage error naming the option (see given() below).
   const last = (value: unknown) => (Array.isArray(value) ? value.at(-1) : value) as string | undefined
   for (const name of ['repository', 'config'] as const) {
-    if (parsed[name] !== undefined && !last(parsed[name])) throw new UsageError(`${task}: --${name} needs a value`)
+    const all = [parsed[name]].flat().filter((v) => v !== undefined)
+    if (all.some((v) => v === '' || v === true)) throw new UsageError(`${task}: --${name} needs a value`)
+    given(task, name, all.map(String), keyValue)
   }
   const globals: GlobalOptions = {
     repository: last(parsed.repository) || undefined,
@@ -131,8 +137,11 @@ export function parseWords<O extends OptionSpecs>(task: string, specs: O, words:
   for (const [name, spec] of Object.entries(specs)) {
     const raw = parsed[name]
     // minimist reports every declared boolean, given or not: only take the ones on the line.
-    if (raw === undefined || (spec.type === 'boolean' && !dashed.some((w) => mentions(w, name, spec)))) continue
-    values[name] = coerce(task, name, spec, Array.isArray(raw) ? raw.at(-1) : raw)
+    const present = raw !== undefined && (spec.type !== 'boolean' || dashed.some((w) => mentions(w, name, spec)))
+    const all = !present ? [] : spec.type === 'boolean' ? dashed.filter((w) => mentions(w, name, spec)).map((w) => normalizeName(w.replace(/^-+/, '')) !== `no_${name}`) : [raw].flat()
+    const coerced = all.map((v) => coerce(task, name, spec, v))
+    given(task, name, coerced.map(String), keyValue, (v, key) => String(coerce(task, name, spec, v, `${key}=`)))
+    if (present) values[name] = coerced.at(-1)
   }
   for (const [name, raw, key] of keyValue) {
     if (globalNames.includes(name) && !(name in specs)) {
@@ -158,6 +167,17 @@ export function parseWords<O extends OptionSpecs>(task: string, specs: O, words:
     values[name] = coerce(task, name, spec, positional.join(','))
   }
   return { globals, options: values as OptionValues<O> }
+}
+
+/**
+ * Refuse an option given more than once with different values (as --name, -x or name=),
+ * naming it and both values; `normalize` makes `jobs=4` and `--jobs 4.0`, `force=yes` and
+ * `--force` alike.
+ */
+function given(task: string, name: string, dashedValues: readonly string[], keyValue: readonly [string, string, string][], normalize: (raw: string, key: string) => string = (v) => v): void {
+  const values = [...dashedValues, ...keyValue.filter(([n]) => n === name).map(([, v, key]) => normalize(v, key))]
+  const distinct = [...new Set(values)]
+  if (distinct.length > 1) throw new UsageError(`${task}: ${name} given twice with different values: ${distinct.map((v) => JSON.stringify(v)).join(' and ')}`)
 }
 
 function mentions(word: string, name: string, spec: OptionSpec): boolean {

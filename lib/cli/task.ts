@@ -4,10 +4,10 @@
 // itself; imported by the dispatcher it only hands over its definition.
 import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { errorMessage, exitCodes, isUserError } from '../util/errors.js'
+import { errorMessage, exitCodes, isUserError, systemErrorOnPath } from '../util/errors.js'
 import { installInterruptHandlers, interruptSignal } from '../util/interrupt.js'
 import { globalOptionHelp, parseWords, type GlobalOptions, type OptionSpecs, type OptionValues } from './options.js'
-import { ui, paintResult } from '../util/ui.js'
+import { ui, paintResult, redact } from '../util/ui.js'
 import type { ResolvedConfig } from '../config/config.js'
 
 export type { OptionSpecs, OptionValues } from './options.js'
@@ -82,9 +82,11 @@ export async function runTask(task: TaskDefinition, words: readonly string[], in
       ui.result(taskHelp(task))
       return exitCodes.ok
     }
-    installInterruptHandlers()
+    // Loading the config leaves nothing to clean up: Ctrl-C and SIGTERM keep their default
+    // action until it is loaded, and end a config that loops forever (see configDeadline.ts).
     const reuse = preloaded && preloaded.configFile === globals.config && preloaded.repository === globals.repository
     const config = reuse ? preloaded.config : await (await import('../config/config.js')).loadConfig({ configFile: globals.config, repository: globals.repository })
+    installInterruptHandlers()
     const code = await task.run(options, { config, globals, signal: interruptSignal })
     return code ?? exitCodes.ok
   } catch (error) {
@@ -99,8 +101,14 @@ export function reportError(error: unknown): number {
     return error.exitCode
   }
   if (interruptSignal.aborted) return exitCodes.interrupted
+  const onPath = systemErrorOnPath(error)
+  if (onPath) {
+    ui.error(onPath.message)
+    return onPath.exitCode
+  }
   ui.error(`internal error: ${errorMessage(error)}`)
-  console.error((error as Error)?.stack ?? error)
+  // the stack repeats the message, which may quote a URL with its credentials
+  console.error(redact(String((error as Error)?.stack ?? error)))
   return exitCodes.failure
 }
 

@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url'
 import { UserError } from '../util/errors.js'
 import { loadConfigModule } from './configFile.js'
 import { explicitRepository, findConfigFile, type LoadOptions } from './configLocation.js'
+import { withinConfigDeadline } from './configDeadline.js'
 import { configSchema, type CasaConfig, type ConfigEnv, type UserConfig } from './configSchema.js'
 import { expandHome, home, packageRoot } from '../util/paths.js'
 import { SchemaError } from './schema.js'
@@ -38,6 +39,19 @@ async function evaluate(exported: unknown, env: ConfigEnv, file: string): Promis
   return value
 }
 
+/**
+ * Run `read` over the values of the user's config: what it throws there (a getter, a Proxy, a
+ * toJSON of its own) is the config's doing, reported as one line naming the file.
+ */
+async function readingUserValues<T>(file: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read()
+  } catch (error) {
+    if (error instanceof UserError) throw error
+    throw new UserError(`${file}: reading the configuration threw: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`)
+  }
+}
+
 export async function loadConfig(options: LoadOptions = {}): Promise<ResolvedConfig> {
   const repositoryOverride = explicitRepository(options)
   const builtinFile = join(packageRoot, 'casa.config.ts')
@@ -47,8 +61,11 @@ export async function loadConfig(options: LoadOptions = {}): Promise<ResolvedCon
 
   const configFile = findConfigFile(options)
   if (configFile) {
-    const userModule = await loadConfigModule(configFile)
-    merged = mergeConfig(merged, await evaluate(userModule.default, env(resolve(configFile, '..')), configFile))
+    const builtin = merged
+    merged = await withinConfigDeadline(configFile, async () => {
+      const userModule = await loadConfigModule(configFile)
+      return readingUserValues(configFile, async () => mergeConfig(builtin, await evaluate(userModule.default, env(resolve(configFile, '..')), configFile)))
+    })
   }
 
   let config: CasaConfig

@@ -1,7 +1,7 @@
 // Where the config comes from, decided before any config is read, in a module of its own:
 // the dispatcher asks it whether there is a user config at all, and when there is none it
 // needs no config module loaded to know where tasks are (`help` stays fast).
-import { existsSync } from 'node:fs'
+import { existsSync, lstatSync, readlinkSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { UserError } from '../util/errors.js'
 import { expandHome, home, packageRoot } from '../util/paths.js'
@@ -24,12 +24,30 @@ export function findConfigFile(options: LoadOptions): string | undefined {
   const named = options.configFile ?? process.env.CASA_CONFIG
   if (named) {
     const file = resolve(expandHome(named))
-    if (!existsSync(file)) throw new UserError(`config file not found: ${file}`)
+    if (!existsSync(file)) throw new UserError(`config file not found: ${file}${brokenLink(file)}`)
+    if (statSync(file).isDirectory()) throw new UserError(`config file ${file} is a directory: name the casa.config.ts in it`)
     return file
   }
   const repository = explicitRepository(options) ?? join(home(), 'casa_distro')
   const candidates = [join(repository, 'casa.config.ts'), join(home(), '.config', 'casa-distro', 'casa.config.ts')]
-  return candidates.find((file) => existsSync(file))
+  // A candidate that is there but cannot be read (a broken symbolic link) is a mistake to
+  // report: skipping it would run with the next config, or the builtin production hubs.
+  for (const file of candidates) {
+    const broken = brokenLink(file)
+    if (broken) throw new UserError(`config file ${file}${broken}`)
+    if (existsSync(file)) return file
+  }
+  return undefined
+}
+
+/** ` is a symbolic link to X, which does not exist` when `file` is one; '' otherwise. */
+function brokenLink(file: string): string {
+  try {
+    if (!lstatSync(file).isSymbolicLink() || existsSync(file)) return ''
+    return ` is a symbolic link to ${readlinkSync(file)}, which does not exist`
+  } catch {
+    return ''
+  }
 }
 
 

@@ -4,7 +4,7 @@ import { UserError } from '../util/errors.js'
 import { credentialProblem } from '../git/gitCredentials.js'
 import { refNameProblem } from '../git/gitRefName.js'
 import { parseHubUrl } from '../hubs/hubUrl.js'
-import { redact } from '../util/redact.js'
+import { isHttp, redact } from '../util/redact.js'
 import { printable } from '../util/ui.js'
 import { array, boolean, integer, object, oneOf, optional, record, refine, SchemaError, string, type Infer, type Schema } from './schema.js'
 
@@ -122,6 +122,12 @@ export function gitUrlProblem(url: string): string | undefined {
   // eslint-disable-next-line no-control-regex
   if (userinfo && /[\s"<>\u0000-\u001f\u007f]/.test(userinfo[2]!)) {
     return `the user name or password of ${JSON.stringify(printable(`${userinfo[1]}***@${url.slice(userinfo[0].length)}`))} holds a space, a control character, " < or > as it is: percent-encode it (a space is %20, " is %22)`
+  }
+  // Only http(s) credentials can be handed to git outside its command line (a credential
+  // helper, lib/git/gitCredentials); a password in an ssh:// (or git://, file://) URL would go
+  // on the argv of git and ssh, which every user of the machine reads in ps.
+  if (userinfo && !isHttp(userinfo[1]!.slice(0, -3)) && userinfo[2]!.includes(':')) {
+    return `a password in a ${userinfo[1]} URL is not supported (it would go on the command line of git, readable by every user in ps): use a key (ssh-agent, ~/.ssh/config), got ${JSON.stringify(redact(url))}`
   }
   // Percent-encoded, a control character passes the check above but not git's (lib/git/gitCredentials).
   return credentialProblem(url)

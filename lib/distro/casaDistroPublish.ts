@@ -7,6 +7,7 @@ import { readFile, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { UserError, cannotRead, errorMessage } from '../util/errors.js'
 import { packageFileName } from './casaDistroPackage.js'
+import { casaDistroZipProblem } from './zipCheck.js'
 import { onInterrupt } from '../util/interrupt.js'
 import { isTemporaryName, type Hub } from '../hubs/transport.js'
 import { printable, ui } from '../util/ui.js'
@@ -32,6 +33,9 @@ export async function localPackage(repository: string, version: string): Promise
   } catch (error) {
     throw cannotRead(file, error)
   }
+  // checked before anything is uploaded or casa-distro.zip switched to it
+  const problem = casaDistroZipProblem(data, version)
+  if (problem) throw new UserError(printable(`${file}: ${problem}; run package_casa_distro package_version=${version} again`))
   const sha256 = createHash('sha256').update(data).digest('hex')
   return { file, sha256, size: info.size, mtime: Math.floor(info.mtimeMs / 1000) }
 }

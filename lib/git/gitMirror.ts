@@ -2,11 +2,13 @@
 // that inspecting again only fetches what changed (`git clone --mirror` once, then
 // `git fetch --prune` when `git ls-remote` shows a change). A component's git commands run in
 // one lib/git/gitSession (each echoed with -v), on a shell of the caller's pool when it has one.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, renameSync } from 'node:fs'
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, renameSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { hasCredentials } from './gitCredentials.js'
 import { GitSession } from './gitSession.js'
 import type { GitShellPool } from './gitShell.js'
+import { systemErrorOnPath } from '../util/errors.js'
+import { removeDeadLeftovers } from '../util/leftovers.js'
 
 /** Where the mirrors live, relative to the workflow repository. */
 export const mirrorCacheDir = '.release-plan-cache'
@@ -133,8 +135,16 @@ export async function openMirror(dir: string, url: string, options: { signal?: A
       if (current.size === mirrored.size && [...current].every(([ref, object]) => mirrored.get(ref)?.object === object)) return { refs: branchesAndTags(mirrored), session }
       await session.fetch() // after `remote set-url`: the URL may have changed in the config
     } else {
-      mkdirSync(dirname(dir), { recursive: true })
+      // An unwritable cache is the local repository's trouble, said so: git would blame the clone.
+      try {
+        mkdirSync(dirname(dir), { recursive: true })
+        accessSync(dirname(dir), constants.W_OK)
+      } catch (error) {
+        throw systemErrorOnPath(error, 'the release-plan cache') ?? error
+      }
       rmSync(temporary, { recursive: true, force: true })
+      // half-made clones of runs that were killed (their pid gone): removed, never a live run's
+      removeDeadLeftovers(dir)
       try {
         await session.clone()
         renameSync(temporary, dir)

@@ -15,7 +15,7 @@
 // writes next go to cat-file. cat-file stops only at the end of its input, and the shell's
 // input must stay open, so node ends it with SIGTERM once every request is answered.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { CommandError, notInstalled } from '../util/exec.js'
+import { CommandError, notInstalled, saysNotFound } from '../util/exec.js'
 import { credentialHelper, credentialVariables, type GitCredentials } from './gitCredentials.js'
 import { ObjectReader } from './gitObjects.js'
 
@@ -210,6 +210,7 @@ export class GitShell {
     while (this.steps[0]?.code !== undefined && this.steps[0].err !== undefined) {
       const step = this.steps.shift()!
       if (step.code === 0) step.resolve(step.out!)
+      else if (saysNotFound('git', step.code!, step.err!)) step.reject(notInstalled('git'))
       else step.reject(new CommandError(step.argv, { exitCode: step.code!, stdout: step.out!, stderr: step.err! }))
     }
   }

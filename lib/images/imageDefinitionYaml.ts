@@ -4,6 +4,7 @@
 // in the cache of imageDefinitionFile.ts: the YAML library alone costs about 45 ms to load.
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml'
 import { UserError } from '../util/errors.js'
+import { checkYamlSize, duplicateKey, yamlParseOptions } from '../util/yamlBounds.js'
 import { visibilities, type DefinitionSpec, type Visibility } from './imageDefinition.js'
 import { didYouMean } from '../util/suggest.js'
 
@@ -12,14 +13,17 @@ const sourceKeys = ['name', 'tags', 'visibility', 'template_files_parameters']
 
 /** Validate the text of a definition file; `file` names it in errors. */
 export function parseDefinition(text: string, file: string): DefinitionSpec {
+  checkYamlSize(text, file)
   const lineCounter = new LineCounter()
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true })
+  const doc = parseDocument(text, { lineCounter, ...yamlParseOptions })
   const firstError = doc.errors[0]
   if (firstError) {
     const line = firstError.linePos?.[0]?.line ?? lineCounter.linePos(firstError.pos[0]).line
     throw new UserError(`${file}:${line}: invalid YAML: ${firstError.message.split('\n')[0]}`)
   }
   const lineOf = (node: Node | null | undefined): number => (node?.range ? lineCounter.linePos(node.range[0]).line : 1)
+  const twice = duplicateKey(doc)
+  if (twice) throw new UserError(`${file}:${lineOf(twice.node)}: invalid YAML: Map keys must be unique ("${twice.key}" appears twice)`)
   const fail = (node: Node | null | undefined, message: string): never => {
     throw new UserError(`${file}:${lineOf(node)}: ${message}`)
   }

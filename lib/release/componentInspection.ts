@@ -4,7 +4,8 @@
 // carries its error and the others go on.
 import { defaultBranches, type ReleaseComponent } from '../config/configSchema.js'
 import { parseVersion } from './componentVersion.js'
-import { errorMessage } from '../util/errors.js'
+import { errorMessage, LocalPathError } from '../util/errors.js'
+import { NotInstalledError } from '../util/exec.js'
 import { gitEnv, mirrorPath, openMirror } from '../git/gitMirror.js'
 import { GitShellPool } from '../git/gitShell.js'
 import { shareSshConnections } from '../git/sshSharing.js'
@@ -59,7 +60,8 @@ export async function inspectComponent(component: ReleaseComponent, repository: 
   try {
     opened = await openMirror(mirror, component.url, options)
   } catch (error) {
-    if (signal?.aborted) throw error
+    // git missing or an unwritable cache fails every component alike: one line for the run, not one per component
+    if (signal?.aborted || error instanceof NotInstalledError || error instanceof LocalPathError) throw error
     // Printed and written into the plan: the URL's credentials and git's words about them masked.
     result.error = redact(`cannot read ${component.url}: ${errorMessage(error)}`)
     return result

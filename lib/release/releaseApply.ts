@@ -159,15 +159,30 @@ class Remote {
 
   /** Push `source` (a commit, or '' to delete) to `ref`, only if `ref` is still at `expected`. */
   async push(source: string, ref: string, expected: string | null): Promise<void> {
-    const now = await this.current(ref)
-    // Already where this push puts it: the push was done by a run that stopped before
-    // journaling it (a rename whose delete failed, a crash), so a re-run goes on from there.
-    if (now === (source || null)) return
-    await this.expect(ref, expected, now)
-    const lease = ref.startsWith('refs/tags/') && expected === null ? [] : [`--force-with-lease=${ref}:${expected ?? ''}`]
-    const result = await this.runGit(['-C', this.mirror, 'push', '--quiet', ...lease, this.git.url, `${source}:${ref}`], { allowFailure: true })
+    return this.pushAll([{ source, ref, expected }])
+  }
+
+  /**
+   * Push every update in one `git push --atomic`, each under its lease: the remote takes them
+   * all or none (a rename never leaves its copy made and its source kept, nor the reverse,
+   * when someone pushes in between). Updates already where they go are skipped: pushed by a
+   * run that stopped before journaling them, so a re-run goes on from there.
+   */
+  async pushAll(updates: readonly { source: string; ref: string; expected: string | null }[]): Promise<void> {
+    const todo: { source: string; ref: string; expected: string | null }[] = []
+    for (const update of updates) {
+      const now = await this.current(update.ref)
+      if (now === (update.source || null)) continue
+      await this.expect(update.ref, update.expected, now)
+      todo.push(update)
+    }
+    if (todo.length === 0) return
+    const leases = todo.flatMap(({ ref, expected }) => (ref.startsWith('refs/tags/') && expected === null ? [] : [`--force-with-lease=${ref}:${expected ?? ''}`]))
+    const atomic = todo.length > 1 ? ['--atomic'] : []
+    const refs = todo.map((u) => u.ref).join(' and ')
+    const result = await this.runGit(['-C', this.mirror, 'push', '--quiet', ...atomic, ...leases, this.git.url, ...todo.map(({ source, ref }) => `${source}:${ref}`)], { allowFailure: true })
     if (result.exitCode !== 0) {
-      if (/stale info|fetch first|non-fast-forward|already exists/.test(result.stderr)) throw new UserError(`${this.label}: ${ref} moved while pushing: someone pushed in between; nothing was forced`)
+      if (/stale info|fetch first|non-fast-forward|already exists/.test(result.stderr)) throw new UserError(`${this.label}: ${refs} moved while pushing: someone pushed in between; nothing was forced${todo.length > 1 ? ' nor changed (one atomic push)' : ''}`)
       // The remote's own reason (a hook's message, a rejected ref) says more than git's summary.
       const lines = result.stderr.split('\n').map((l) => l.trim()).filter(Boolean)
       // Then git's own first error, not its closing summary ("failed to push some refs"): it
@@ -175,7 +190,7 @@ class Remote {
       // ref's line only says "unpacker error".
       const cause = lines.find((l) => /^(error|fatal): /.test(l) && !/failed to push some refs/.test(l))
       const reason = lines.find((l) => /^remote: \S/.test(l)) ?? cause ?? lines.find((l) => l.startsWith('! [')) ?? lines.at(-1) ?? `exit ${result.exitCode}`
-      throw new UserError(redact(`${this.label}: git push ${ref} to ${this.url} failed: ${reason}`))
+      throw new UserError(redact(`${this.label}: git push ${refs} to ${this.url} failed: ${reason}`))
     }
   }
 }
@@ -256,9 +271,19 @@ async function runAction(remote: Remote, c: ComponentPlan, action: Action, refs:
     }
     case 'copy':
       return copy(action[1], action[2])
-    case 'rename':
-      await copy(action[1], action[2])
-      return remove(action[1])
+    case 'rename': {
+      // the copy and the removal in one atomic push: both or neither
+      const source = at(action[1])
+      const target = at(action[2])
+      if (!source.revision) throw new UserError(`${remote.label}: cannot copy ${describe(c, action[1])}: it does not exist`)
+      await remote.pushAll([
+        { source: source.revision, ref: target.ref, expected: target.revision },
+        { source: '', ref: source.ref, expected: source.revision },
+      ])
+      refs[target.ref] = source.revision
+      refs[source.ref] = null
+      return
+    }
     case 'delete':
       return remove(action[1])
     default:

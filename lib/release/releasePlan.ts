@@ -158,9 +158,16 @@ export interface Decisions {
 
 /** The parsed content of a YAML file; a syntax error is one line naming the file. */
 async function readYamlFile(file: string): Promise<unknown> {
-  const { parse } = await import('yaml')
+  const { parseDocument } = await import('yaml')
+  const { checkYamlSize, duplicateKey, yamlParseOptions } = await import('../util/yamlBounds.js')
+  const text = readFileSync(file, 'utf8')
+  checkYamlSize(text, file)
   try {
-    return parse(readFileSync(file, 'utf8'))
+    const doc = parseDocument(text, yamlParseOptions)
+    if (doc.errors[0]) throw doc.errors[0]
+    const twice = duplicateKey(doc)
+    if (twice) throw new Error(`Map keys must be unique ("${twice.key}" appears twice)`)
+    return doc.toJS()
   } catch (error) {
     throw new UserError(`${file}: not valid YAML (${(error as Error).message.split('\n')[0]})`)
   }

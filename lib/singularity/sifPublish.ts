@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { UserError, errorMessage } from '../util/errors.js'
+import { userinfoOf, withoutCredentials } from '../util/redact.js'
 import { parseOrasUrl, pushSifArtifact, type OrasPushResult } from '../registry/registry.js'
 import type { SingularityItem } from './singularityPlan.js'
 
@@ -24,17 +25,37 @@ export async function remoteMd5(downloadUrl: string, fileName: string): Promise<
       return undefined
     }
   }
+  // fetch refuses a URL holding credentials, and its error quotes them: they go in an
+  // Authorization header, and messages name the URL without them.
+  const { url: bare, authorization } = basicAuthorization(url)
   try {
     // fetch follows redirects (undici 7's request() refuses the maxRedirections option)
-    const response = await fetch(url, { redirect: 'follow' })
+    const response = await fetch(bare, { redirect: 'follow', headers: authorization ? { authorization } : {} })
     if (response.status !== 200) {
       await response.body?.cancel()
       return undefined
     }
     return (await response.text()).trim()
   } catch (error) {
-    throw new UserError(`cannot read ${url}: ${errorMessage(error)}`)
+    throw new UserError(`cannot read ${withoutCredentials(url)}: ${errorMessage(error)}`)
   }
+}
+
+/** `http://user:pass@host/x` as `http://host/x` and the Basic authorization header it stood for. */
+export function basicAuthorization(url: string): { url: string; authorization?: string } {
+  const found = userinfoOf(url)
+  if (!found) return { url }
+  const colon = found.userinfo.indexOf(':')
+  const decode = (text: string) => {
+    try {
+      return decodeURIComponent(text)
+    } catch {
+      return text
+    }
+  }
+  const user = decode(colon < 0 ? found.userinfo : found.userinfo.slice(0, colon))
+  const password = colon < 0 ? '' : decode(found.userinfo.slice(colon + 1))
+  return { url: `${found.scheme}://${found.rest}`, authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` }
 }
 
 export async function localMd5(item: SingularityItem): Promise<string> {

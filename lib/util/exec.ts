@@ -63,9 +63,25 @@ function commandWord(argv: readonly string[]): string {
   return argv[i] ?? ''
 }
 
+/**
+ * A program we need is missing: no use going on with the next item (every component of a
+ * release plan would fail the same way), so loops that collect per-item failures rethrow it.
+ */
+export class NotInstalledError extends UserError {
+  constructor(readonly program: string) {
+    const pkg = packageOf[program]
+    super(`${program} is not installed${pkg ? ` (install the ${pkg} package)` : ''}`)
+    this.name = 'NotInstalledError'
+  }
+}
+
 export function notInstalled(program: string): UserError {
-  const pkg = packageOf[program]
-  return new UserError(`${program} is not installed${pkg ? ` (install the ${pkg} package)` : ''}`)
+  return new NotInstalledError(program)
+}
+
+/** A shell's words for a missing `program` (exit 127): `sh: 7: git: not found`, `bash: git: command not found`. */
+export function saysNotFound(program: string, exitCode: number, stderr: string): boolean {
+  return exitCode === 127 && new RegExp(`\\b${program}: (command )?not found`).test(stderr)
 }
 
 /** The line that says why a command failed: its first `fatal:`/`error:` line, else its last line. */

@@ -76,7 +76,10 @@ class Ui {
 
   /** A result: what the user asked to see (tables, JSON, plans). Goes to stdout. */
   result(text: string): void {
-    process.stdout.write(text.endsWith('\n') ? text : `${text}\n`)
+    // Results go through the one redaction rule too: a URL quoted from the config or a plan
+    // never shows its credentials, whichever task printed it.
+    const shown = redact(text)
+    process.stdout.write(shown.endsWith('\n') ? shown : `${shown}\n`)
   }
 
   info(...parts: unknown[]): void {
@@ -179,15 +182,19 @@ class Ui {
         if (!interactive() && this.spinner?.isSpinning) this.spinner.stop()
       })
     }
-    this.spinner.text = text
+    this.spinner.text = redact(text)
     if (!this.spinner.isSpinning) this.spinner.start()
   }
 
-  /** Write one line on stderr, keeping a running spinner below it. */
+  /**
+   * Write one line on stderr, keeping a running spinner below it. Every message, warning,
+   * error, step and -v echo passes here, so this is where credentials are masked (a library's
+   * error quoting a URL with its password included), once for every caller.
+   */
   private line(text: string): void {
     const spinning = this.spinner?.isSpinning
     if (spinning) this.spinner!.clear()
-    stderr.write(`${text}\n`)
+    stderr.write(`${redact(text)}\n`)
     if (spinning) this.spinner!.render()
   }
 }
