@@ -28,7 +28,7 @@ function parseLabels(path: string, text: string): Record<string, unknown> {
   return labels as Record<string, unknown>
 }
 
-/** pkg/inspect's attributes, as far as a docker conversion has them. */
+/** pkg/inspect's attributes, as far as a docker conversion has them (written by lib/singularity/sifMetadata.ts). */
 export interface InspectAttributes {
   labels?: Record<string, string>
   environment?: Record<string, string>

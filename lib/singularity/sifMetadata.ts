@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ImageInfo } from '../docker/docker.js'
+import type { InspectAttributes } from '../sif/sifInspect.js'
 import { packageRoot } from '../util/paths.js'
 
 let version: string | undefined
@@ -94,22 +95,10 @@ export function ociConfig(image: Pick<ImageInfo, 'Config'>): Record<string, unkn
 }
 
 export interface InspectMetadata {
-  data: {
-    attributes: {
-      labels?: Record<string, string>
-      environment?: Record<string, string>
-      runscript?: string
-      startscript?: string
-      deffile?: string
-      test?: string
-      helpfile?: string
-      apps?: Record<string, unknown>
-    }
-  }
+  data: { attributes: InspectAttributes & { apps?: Record<string, unknown> } }
   type: 'container'
 }
 
-/** `inspect-metadata.json` in pkg/inspect's shape: what `apptainer inspect --all` would find (texts without trailing newlines). */
 export function inspectMetadata(parts: { labels: Record<string, string>; environment: Record<string, string>; runscript: string; startscript: string; deffile: string }): InspectMetadata {
   const trim = (text: string) => text.replace(/\n+$/, '')
   const environment = Object.fromEntries(Object.entries(parts.environment).map(([path, text]) => [path, trim(text)]))
