@@ -13,6 +13,7 @@ import { formatBytes } from '../hubs/hub.js'
 import { dataTypes } from '../sif/sifWriter.js'
 import { readObject, readSif } from '../sif/sifReader.js'
 import { readRaw, signatureExtra } from '../sif/sifIntegrity.js'
+import { withoutCredentials } from '../util/redact.js'
 import type { SingularityItem } from './singularityPlan.js'
 
 export const INDEX_JSON = 'images.json'
@@ -113,7 +114,8 @@ const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.char
 
 /** The commands a user copies: download (apptainer pull from the download URL) and verify. */
 export function copyLines(entry: IndexEntry, downloadUrl: string | undefined): string[] {
-  const url = downloadUrl ? `${downloadUrl.replace(/\/+$/, '')}/${encodeURIComponent(entry.file)}` : undefined
+  // the page is public: the download URL's credentials (sent as a header by publish_singularity) stay out of it
+  const url = downloadUrl ? `${withoutCredentials(downloadUrl).replace(/\/+$/, '')}/${encodeURIComponent(entry.file)}` : undefined
   return [url ? `apptainer pull ${entry.file} ${url}` : `# download ${entry.file} from this directory`, `apptainer verify ${entry.file}`]
 }
 
