@@ -60,6 +60,8 @@ t.test('redact: passwords always, the whole userinfo over http(s), bare user nam
   t.equal(redact('$ git clone --mirror --quiet https://SECRETTOK2@127.0.0.1:9/y.git /tmp/y'), '$ git clone --mirror --quiet https://***@127.0.0.1:9/y.git /tmp/y')
   t.equal(redact('mail admin@example.org, see https://host/x'), 'mail admin@example.org, see https://host/x')
   t.equal(redact('sshpass --password=SECRET x'), 'sshpass --password=*** x')
+  t.equal(redact('ssh -o token s3cr3t x --secret S'), 'ssh -o token s3cr3t x --secret ***', 'an option word only, not a word ending in secret or token')
+  t.equal(redact('create ~/.apptainer/keys/pgp-secret with apptainer key newpair'), 'create ~/.apptainer/keys/pgp-secret with apptainer key newpair')
   // The page's links never carry credentials, even from a plan written before they were left out.
   t.equal(branchLink({ vcs_url: 'https://SECRETTOK@forge.org/a/b.git', branch: 'master', revision: null, version: null }), 'https://forge.org/a/b/tree/master')
   // apply's URL: the config's when it is the plan's without credentials, else the plan's.

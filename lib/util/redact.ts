@@ -37,7 +37,7 @@ export function redact(text: string): string {
       if (colon >= 0) return `${scheme}://${userinfo.slice(0, colon)}:***@`
       return isHttp(scheme) ? `${scheme}://***@` : whole
     })
-    .replace(/(--?(?:password|passwd|token|secret)[=\s])\S+/gi, '$1***')
+    .replace(/(?<![\w-])(--?(?:password|passwd|token|secret)[=\s])\S+/gi, '$1***')
 }
 
 /** `url` without the credentials redact() would mask: `https://host/x.git`, `ssh://user@host/x.git`. */
