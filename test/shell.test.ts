@@ -26,6 +26,8 @@ export default defineTask({
     if (options.step === 'ok') {
       const out = await $\`echo \${'two words'} \${'https://bob:s3cret@example.org/repo.git'}\`
       ui.result(out.stdout.trim())
+      // the captured value is whole for the task; only what is printed is masked
+      ui.result(String(out.stdout.includes('bob:s3cret@')))
       ui.result((await $({ cwd: '/' })\`pwd\`).stdout.trim())
     }
     if (options.step === 'fail') await $\`ls /no/such/casa-dir\`
@@ -39,7 +41,7 @@ t.test('output captured, values quoted as one word, -v echoes with credentials m
   const { repo, env } = repositoryWith(t, commandsTask)
   const quiet = await runCli(['-r', repo, 'sh'], { env })
   t.equal(quiet.code, 0, quiet.stderr)
-  t.equal(quiet.stdout, 'two words https://bob:s3cret@example.org/repo.git\n/\n', 'the output is the task’s to use')
+  t.equal(quiet.stdout, 'two words https://bob:***@example.org/repo.git\ntrue\n/\n', 'the output is the task’s to use, masked when printed')
   t.equal(quiet.stderr, '', 'nothing echoed without -v')
   const verbose = await runCli(['-r', repo, '-v', 'sh'], { env })
   t.equal(verbose.code, 0, verbose.stderr)
