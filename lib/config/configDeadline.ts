@@ -8,17 +8,11 @@
 // end a looping config too).
 import { Worker } from 'node:worker_threads'
 import { UsageError, UserError } from '../util/errors.js'
+import { envSeconds } from '../util/envSeconds.js'
 import { printable } from '../util/ui.js'
 
 export function configTimeoutSeconds(env: NodeJS.ProcessEnv = process.env): number {
-  const text = env.CASA_CONFIG_TIMEOUT
-  if (text === undefined || text === '') return 30
-  const seconds = Number(text)
-  // A day at most: past 2^31 ms Node's timers fire at once.
-  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 86_400) {
-    throw new UsageError(printable(`CASA_CONFIG_TIMEOUT=${text}: expected a number of seconds above 0, at most 86400 (a day)`))
-  }
-  return seconds
+  return envSeconds('CASA_CONFIG_TIMEOUT', 30, UsageError, env)
 }
 
 const message = (file: string, seconds: number) =>

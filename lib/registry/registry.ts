@@ -12,6 +12,7 @@ import { Agent, request, type Dispatcher } from 'undici'
 import { UserError, cannotRead, errorMessage } from '../util/errors.js'
 import { dockerConfigFile } from '../docker/dockerContext.js'
 import { checkedFileSource, fileIdentity } from './fileUpload.js'
+import { envSeconds } from '../util/envSeconds.js'
 import { printable, ui } from '../util/ui.js'
 
 /**
@@ -23,14 +24,8 @@ import { printable, ui } from '../util/ui.js'
  * for the answer to a blob upload is longer (commitWaitSeconds).
  */
 export function registryTimeoutSeconds(env: NodeJS.ProcessEnv = process.env): number {
-  const text = env.CASA_REGISTRY_TIMEOUT
-  if (text === undefined || text === '') return 30
-  const seconds = Number(text)
-  // A day at most: past 2^31 ms Node's timers fire at once (and the commit wait is ten times it).
-  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 86_400) {
-    throw new UserError(printable(`CASA_REGISTRY_TIMEOUT=${text}: expected a number of seconds above 0, at most 86400 (a day)`))
-  }
-  return seconds
+  // (the commit wait is ten times it: envSeconds' bound of a day keeps it within Node's timers)
+  return envSeconds('CASA_REGISTRY_TIMEOUT', 30, UserError, env)
 }
 
 /** Seconds as the whole, non-zero milliseconds undici's timeouts take. */
