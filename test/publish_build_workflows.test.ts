@@ -11,7 +11,7 @@ import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { binPath, runCli, type CliResult } from './helpers/cli.js'
 import { startSshd, type Sshd } from './helpers/services.js'
-import { sftpBatch, sftpGet, sftpUrl, sshConfig, workflowRepository } from './helpers/sftp.js'
+import { proxiedSshd, sftpBatch, sftpGet, sftpUrl, sshConfig, workflowRepository } from './helpers/sftp.js'
 import { tempDir } from './helpers/tmp.js'
 
 let sshd: Sshd
@@ -36,17 +36,30 @@ function write(root: string, path: string, data: string | Buffer) {
 
 /** publish_build_workflows run in the background, and its exit code once it ends. */
 function startPublish(local: string, env: Record<string, string>) {
-  const child = spawn(process.execPath, [binPath, '-r', local, 'publish_build_workflows'], { env: { ...process.env, ...env, NO_COLOR: '1', CI: 'true' }, stdio: 'ignore' })
-  return { child, exited: new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code))) }
+  const child = spawn(process.execPath, [binPath, '-r', local, 'publish_build_workflows'], { env: { ...process.env, ...env, NO_COLOR: '1', CI: 'true' }, stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  const waiters: { pattern: RegExp; resolve: () => void }[] = []
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk
+    for (const w of waiters.filter((w) => w.pattern.test(stderr))) waiters.splice(waiters.indexOf(w), 1), w.resolve()
+  })
+  /** Resolves once the run's stderr matches `pattern` (the event a test waits for, not a delay). */
+  const printed = (pattern: RegExp) => (pattern.test(stderr) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ pattern, resolve })))
+  return { child, printed, exited: new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code))) }
 }
 
-/** Wait (12 s at most) until the upload of `name` into `dir` holds more than `bytes`: its size then, or 0. */
+/**
+ * The size of the temporary file of the upload of `name` into `dir` once it holds more than
+ * `bytes` (0 if that never happens within 12 s). Called once the run's connection is held by
+ * the proxy, so the file can only grow to the hold point: this waits for the server to have
+ * written what it received, never for the run to be "still running".
+ */
 async function uploadPast(dir: string, name: string, bytes: number): Promise<number> {
   for (let i = 0; i < 600; i++) {
-    await new Promise((r) => setTimeout(r, 20))
     const temp = readdirSync(dir).find((n) => n.startsWith(`.${name}.casa-tmp-`))
     const size = temp ? (statSync(join(dir, temp), { throwIfNoEntry: false })?.size ?? 0) : 0
     if (size > bytes) return size
+    await new Promise((r) => setTimeout(r, 20))
   }
   return 0
 }
@@ -133,7 +146,8 @@ t.test('mirror with deletions; second run transfers nothing; dry run; checksum',
 
 t.test('an upload killed half way leaves the old file whole; readers never see a partial file; the re-run completes', async (t) => {
   const remoteRoot = join(sshd.root, 'kill')
-  const repo = workflowRepository(t, `{ hubs: { buildWorkflows: { upload: '${sftpUrl(sshd, remoteRoot)}' } }, ${sshConfig(sshd)} }`)
+  const via = await proxiedSshd(t, sshd)
+  const repo = workflowRepository(t, `{ hubs: { buildWorkflows: { upload: '${via.url(remoteRoot)}' } }, ${via.sshConfig} }`)
   const local = repo.dir
   const oldData = randomBytes(8_000_000)
   write(local, 'd/b_s/conf/casa_distro.json', '{}')
@@ -141,13 +155,15 @@ t.test('an upload killed half way leaves the old file whole; readers never see a
   const first = await runCli(['-r', local, 'publish_build_workflows'], { env: repo.env })
   t.equal(first.code, 0, first.stderr)
   const remoteDir = join(remoteRoot, 'd', 'b_s')
-  const newData = randomBytes(200_000_000)
+  const newData = randomBytes(40_000_000)
   write(local, 'd/b_s/big.bin', newData)
   const [oldSha, newSha] = [sha(oldData), sha(newData)]
 
-  // kill -9 once the temporary file holds 20 MB
+  // kill -9 while the run's connection is held after 20 MB sent: half way, whatever the speed
+  via.proxy.arm({ kind: 'hold', direction: 'up', afterBytes: 20_000_000 })
   const { child, exited } = startPublish(local, repo.env)
-  const killedAt = await uploadPast(remoteDir, 'big.bin', 20_000_000)
+  await via.proxy.fired()
+  const killedAt = await uploadPast(remoteDir, 'big.bin', 0)
   child.kill('SIGKILL')
   await exited
   t.ok(killedAt > 0 && killedAt < newData.length, `killed half way (${killedAt} bytes in the temporary file)`)
@@ -177,16 +193,23 @@ t.test('an upload killed half way leaves the old file whole; readers never see a
 
 t.test('Ctrl-C during an upload: exit 130, the temporary file is removed, the old file stays', async (t) => {
   const remoteRoot = join(sshd.root, 'sigint')
-  const repo = workflowRepository(t, `{ hubs: { buildWorkflows: { upload: '${sftpUrl(sshd, remoteRoot)}' } }, ${sshConfig(sshd)} }`)
+  const via = await proxiedSshd(t, sshd)
+  const repo = workflowRepository(t, `{ hubs: { buildWorkflows: { upload: '${via.url(remoteRoot)}' } }, ${via.sshConfig} }`)
   const local = repo.dir
   write(local, 'd/b_s/conf/casa_distro.json', '{}')
   write(local, 'd/b_s/big.bin', 'old')
   t.equal((await runCli(['-r', local, 'publish_build_workflows'], { env: repo.env })).code, 0)
-  write(local, 'd/b_s/big.bin', randomBytes(200_000_000))
+  write(local, 'd/b_s/big.bin', randomBytes(30_000_000))
   const remoteDir = join(remoteRoot, 'd', 'b_s')
-  const { child, exited } = startPublish(local, repo.env)
-  const sent = (await uploadPast(remoteDir, 'big.bin', 10_000_000)) > 0
+  // Ctrl-C while the connection is held after 10 MB; released once the run says it is
+  // cleaning up, so that its clean-up requests (and the held writes before them) go through
+  via.proxy.arm({ kind: 'hold', direction: 'up', afterBytes: 10_000_000 })
+  const { child, exited, printed } = startPublish(local, repo.env)
+  await via.proxy.fired()
+  const sent = (await uploadPast(remoteDir, 'big.bin', 0)) > 0
   child.kill('SIGINT')
+  await printed(/interrupted \(SIGINT\), cleaning up/)
+  via.proxy.release()
   t.ok(sent, 'interrupted during the upload')
   t.equal(await exited, 130)
   t.equal(readFileSync(join(remoteDir, 'big.bin'), 'utf8'), 'old', 'the old file is whole')
@@ -196,7 +219,8 @@ t.test('Ctrl-C during an upload: exit 130, the temporary file is removed, the ol
 
 t.test('one run at a time per hub directory: a live holder refuses, a killed one is named, break_lock takes over', async (t) => {
   const remoteRoot = join(sshd.root, 'lock')
-  const repo = workflowRepository(t, `{ hubs: { buildWorkflows: { upload: '${sftpUrl(sshd, remoteRoot)}' } }, ${sshConfig(sshd)} }`)
+  const via = await proxiedSshd(t, sshd)
+  const repo = workflowRepository(t, `{ hubs: { buildWorkflows: { upload: '${via.url(remoteRoot)}' } }, ${via.sshConfig} }`)
   const local = repo.dir
   write(local, 'd/b_s/conf/casa_distro.json', '{}')
   write(local, 'd/b_s/big.bin', randomBytes(1000))
@@ -206,11 +230,15 @@ t.test('one run at a time per hub directory: a live holder refuses, a killed one
   t.notOk(existsSync(lock), 'no lock after a run')
   t.notMatch(sftpBatch(sshd, [`ls -la ${remoteDir}`]), /casa-mirror\.lock|casa-tmp/, 'OpenSSH sftp sees no lock and no temporary file either')
 
-  // Two runs at once: the second is refused while the first uploads 150 MB.
-  write(local, 'd/b_s/big.bin', randomBytes(150_000_000))
+  // Two runs at once: the second is refused while the first, holding the lock, is held by the
+  // proxy half way through its upload; the first goes on once released.
+  write(local, 'd/b_s/big.bin', randomBytes(20_000_000))
+  via.proxy.arm({ kind: 'hold', direction: 'up', afterBytes: 5_000_000 })
   const { child: first, exited: firstExit } = startPublish(local, repo.env)
+  await via.proxy.fired()
   t.ok(await uploadPast(remoteDir, 'big.bin', 0), 'the first run is uploading')
   const second = await runCli(['-r', local, 'publish_build_workflows'], { env: repo.env })
+  via.proxy.release()
   t.equal(second.code, 1, 'the second run is refused')
   t.match(second.stderr, new RegExp(`error: sftp://.*/lock/d/b_s is being published by another run \\(publish_build_workflows by [^@]+@[^,]+, pid ${first.pid}, since [0-9T:.-]+Z\\): wait for it to end, or if it was killed, run again with break_lock=1\n$`))
   t.notMatch(second.stderr, /\n\s+at /, 'no stack trace')

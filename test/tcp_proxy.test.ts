@@ -144,6 +144,32 @@ t.test('stall: after N bytes nothing passes, and the connection stays open', asy
   socket.destroy()
 })
 
+t.test('hold: after N bytes nothing more passes until release(), then all of it, intact and in order', async (t) => {
+  const sent = randomBytes(50_000)
+  const server = await startServer((s) => s.end(sent))
+  const proxy = await startTcpProxy({ targetPort: server.port, fault: { kind: 'hold', direction: 'down', afterBytes: 2000 } })
+  t.teardown(async () => (await proxy.stop(), await server.stop()))
+  const socket = await dial(proxy.port)
+  const chunks: Buffer[] = []
+  let received = 0
+  let reached2000: () => void = () => undefined
+  const atHold = new Promise<void>((resolve) => (reached2000 = resolve))
+  socket.on('data', (c: Buffer) => {
+    chunks.push(c)
+    received += c.length
+    if (received >= 2000) reached2000()
+  })
+  const closed = once(socket, 'close')
+  await proxy.fired()
+  await atHold
+  t.equal(received, 2000, 'exactly the bytes before the hold point')
+  t.equal(proxy.stats.bytesDown, 2000, 'and the proxy passed no more')
+  t.notOk(socket.destroyed, 'the connection is open while held')
+  proxy.release()
+  await closed
+  t.equal(createHash('sha256').update(Buffer.concat(chunks)).digest('hex'), createHash('sha256').update(sent).digest('hex'), 'after release: every byte, in order')
+})
+
 t.test('the proxy stops by itself after its lifetime', async (t) => {
   const server = await startServer()
   const proxy = await startTcpProxy({ targetPort: server.port, lifetimeMs: 200 })

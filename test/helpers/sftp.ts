@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Sshd } from './services.js'
+import { startTcpProxy, type ProxyOptions } from './tcpProxy.js'
 import { tempDir } from './tmp.js'
 
 /** Run sftp batch commands as the test user; returns stdout (throws when a command fails). */
@@ -32,6 +33,22 @@ export function workflowRepository(t: Teardown, config: string): { dir: string; 
 }
 
 export const sshConfig = (sshd: Sshd) => `ssh: { identityFile: ${JSON.stringify(sshd.clientKey)}, knownHosts: ${JSON.stringify(sshd.knownHosts)} }`
+
+/**
+ * The sshd behind a test/helpers/tcpProxy.ts proxy: its URL and ssh config point at the proxy's
+ * port (with a known_hosts entry for it), so that a test can hold or cut a run's connection.
+ */
+export async function proxiedSshd(t: Teardown, sshd: Sshd, options: Omit<ProxyOptions, 'targetPort'> = {}) {
+  const proxy = await startTcpProxy({ targetPort: sshd.port, lifetimeMs: 300_000, ...options })
+  t.teardown(proxy.stop)
+  const knownHosts = join(tempDir(t), 'known_hosts')
+  writeFileSync(knownHosts, `[127.0.0.1]:${proxy.port} ${sshd.hostKeyPublic.split(' ').slice(0, 2).join(' ')}\n`)
+  return {
+    proxy,
+    url: (path: string) => `sftp://${sshd.user}@127.0.0.1:${proxy.port}${path}`,
+    sshConfig: `ssh: { identityFile: ${JSON.stringify(sshd.clientKey)}, knownHosts: ${JSON.stringify(knownHosts)} }`,
+  }
+}
 
 /** Download one file with OpenSSH's sftp and return its bytes. */
 export function sftpGet(sshd: Sshd, remote: string, localDir: string): Buffer {

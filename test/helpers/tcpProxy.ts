@@ -1,6 +1,6 @@
 // A TCP proxy on 127.0.0.1 that plays a far-away server: it adds a fixed delay each way, can
 // limit the bandwidth, and can inject one fault (close or reset after N bytes in either
-// direction, or stall). For tests and benchmarks (bench/wan.bench.ts); loopback only.
+// direction, stall, or hold until released). For tests and benchmarks (bench/wan.bench.ts); loopback only.
 //
 // Model of the link, per direction: a chunk read at time t leaves the bottleneck at
 // max(t, when the previous one left) + size / bandwidth, and is written delay ms later, in
@@ -12,8 +12,12 @@ import { createServer, connect, type Server, type Socket } from 'node:net'
 export type Direction = 'up' | 'down' // up: client to server; down: server to client
 
 export interface Fault {
-  /** close: FIN both ways once `afterBytes` went through; reset: RST both ways; stall: nothing more passes, sockets stay open. */
-  kind: 'close' | 'reset' | 'stall'
+  /**
+   * close: FIN both ways once `afterBytes` went through; reset: RST both ways; stall: nothing
+   * more passes, sockets stay open; hold: nothing more passes in `direction` until release(),
+   * then everything held goes on (a test holds a run at a known point, without timing).
+   */
+  kind: 'close' | 'reset' | 'stall' | 'hold'
   direction: Direction
   /** Bytes passed in `direction` on the faulted connection before the fault (0: at once). */
   afterBytes: number
@@ -56,6 +60,8 @@ export interface TcpProxy {
   fired(): Promise<void>
   /** Resolves once no connection is open. */
   idle(): Promise<void>
+  /** Let every held connection go on, with the bytes it held, in order. */
+  release(): void
   /** Destroy every open connection (the proxy keeps listening). */
   dropAll(): void
   stop(): Promise<void>
@@ -84,7 +90,7 @@ class Pipe {
     private readonly buffer: number,
     /** Called with the byte count so far; returns how many of `size` more bytes may pass before a fault, or undefined. */
     private readonly limit: () => number | undefined,
-    private readonly onFault: () => void,
+    private readonly onFault: (rest: Buffer) => void,
     private readonly onBytes: (n: number) => void,
   ) {
     from.on('data', (chunk: Buffer) => this.read(chunk))
@@ -92,6 +98,7 @@ class Pipe {
 
   private read(chunk: Buffer): void {
     if (this.stalled) return
+    if (this.held) return void this.held.push(chunk) // read before the pause took effect
     const left = this.limit()
     let data = chunk
     let faultNow = false
@@ -102,7 +109,26 @@ class Pipe {
     this.passed += data.length
     this.onBytes(data.length)
     if (data.length > 0) this.enqueue(data)
-    if (faultNow) this.onFault()
+    if (faultNow) this.onFault(chunk.subarray(data.length))
+  }
+
+  /** Chunks read past a hold point, passed on by release(). */
+  private held: Buffer[] | undefined
+  hold(rest: Buffer): void {
+    this.held = rest.length > 0 ? [rest] : []
+    this.from.pause()
+  }
+  release(): void {
+    const held = this.held
+    if (!held) return
+    this.held = undefined
+    for (const data of held) {
+      this.passed += data.length
+      this.onBytes(data.length)
+      this.enqueue(data)
+    }
+    if (this.queued <= this.buffer && !this.stalled) this.from.resume()
+    if (this.queue.length === 0 && this.endWhenEmpty) this.endWhenEmpty() // a FIN held behind no data
   }
 
   private enqueue(data: Buffer): void {
@@ -134,15 +160,15 @@ class Pipe {
       ready.push(data)
     }
     if (ready.length > 0 && !this.to.destroyed) this.to.write(ready.length === 1 ? ready[0]! : Buffer.concat(ready))
-    if (this.queued <= this.buffer && this.from.isPaused() && !this.stalled) this.from.resume()
-    if (this.queue.length === 0 && this.endWhenEmpty) this.endWhenEmpty()
+    if (this.queued <= this.buffer && this.from.isPaused() && !this.stalled && !this.held) this.from.resume()
+    if (this.queue.length === 0 && !this.held && this.endWhenEmpty) this.endWhenEmpty()
     this.schedule()
   }
 
   /** Once everything queued is written (a FIN after the data, as on a real link). */
   private endWhenEmpty: (() => void) | undefined
   whenDrained(then: () => void): void {
-    if (this.queue.length === 0) return then()
+    if (this.queue.length === 0 && !this.held) return then()
     this.endWhenEmpty = () => {
       this.endWhenEmpty = undefined
       then()
@@ -167,6 +193,7 @@ export async function startTcpProxy(options: ProxyOptions): Promise<TcpProxy> {
   let fault: Fault | undefined = options.fault
   let connectionsSinceArmed = 0
   let firedWaiters: (() => void)[] = []
+  const heldPipes = new Set<Pipe>()
 
   const server: Server = createServer({ noDelay: true, pauseOnConnect: true, allowHalfOpen: true }, (client) => {
     stats.connections++
@@ -185,13 +212,19 @@ export async function startTcpProxy(options: ProxyOptions): Promise<TcpProxy> {
       s.on('error', () => undefined) // a reset peer: the other side is closed below
     }
     let faulted = false
-    const fire = () => {
+    const fire = (rest: Buffer) => {
       if (faulted || !myFault) return
       faulted = true
       if (fault === myFault) fault = undefined
       stats.faultsInjected++
       for (const w of firedWaiters) w()
       firedWaiters = []
+      if (myFault.kind === 'hold') {
+        const pipe = myFault.direction === 'up' ? up : down
+        pipe.hold(rest)
+        heldPipes.add(pipe)
+        return
+      }
       if (myFault.kind === 'stall') {
         for (const pipe of [up, down]) (pipe.stalled = true), pipe.stop(), pipe.from.pause()
         return
@@ -255,6 +288,10 @@ export async function startTcpProxy(options: ProxyOptions): Promise<TcpProxy> {
     },
     idle() {
       return stats.open === 0 ? Promise.resolve() : new Promise((resolve) => idleWaiters.push(resolve))
+    },
+    release() {
+      for (const pipe of heldPipes) pipe.release()
+      heldPipes.clear()
     },
     dropAll() {
       for (const s of sockets) s.destroy()
