@@ -7,6 +7,7 @@
 // bounded_inputs, release_rename_atomic, casa_distro_zip_check).
 import t from 'tap'
 import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { runCli } from './helpers/cli.js'
 import { tempDir } from './helpers/tmp.js'
@@ -23,6 +24,17 @@ interface Case {
 }
 
 const secret = 'HOSTILESECRET'
+
+// A Docker engine that takes connections and never answers: a socket of this test that reads and says nothing.
+const silentEngine = join(tempDir(t, 'casa-hostile-engine-'), 'docker.sock')
+const held = new Set<Socket>()
+const silentServer = createServer((socket) => (held.add(socket), socket.resume(), socket.on('error', () => {})))
+await new Promise<void>((resolve) => silentServer.listen(silentEngine, resolve))
+t.teardown(() => {
+  for (const socket of held) socket.destroy()
+  silentServer.close()
+})
+const silentDocker = { DOCKER_HOST: `unix://${silentEngine}`, CASA_DOCKER_TIMEOUT: '1' }
 const classes: Record<string, Case[]> = {
   credentials: [
     { words: ['show_config'], config: `{ hubs: { singularity: { upload: 'sftp://u:${secret}@127.0.0.1:9/~/x' } } }` },
@@ -36,6 +48,8 @@ const classes: Record<string, Case[]> = {
     // a loop holds the main thread: the watchdog writes the line and ends it with SIGTERM (runCli reports a signal as 128)
     { words: ['show_config'], config: `(() => { while (true) {} })()`, env: { CASA_CONFIG_TIMEOUT: '1' }, exit: 128 },
     { words: ['list_images'], config: `await new Promise(() => {})`, env: { CASA_CONFIG_TIMEOUT: '1' } },
+    { words: ['list_images'], env: silentDocker },
+    { words: ['create_singularity'], env: silentDocker },
   ],
   'user mistakes': [
     { words: ['show_config'], config: `{ get jobs() { throw new Error('getter') } }` },

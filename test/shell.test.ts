@@ -106,3 +106,22 @@ export default defineTask({ name: 'sh', summary: 'wait', options: {}, async run(
   t.equal(code, 130, stderr)
   t.same(processesRunning(['sleep', marker]), [], 'the command is killed, not left running')
 })
+
+// The library's own captured commands (exec.run) go through the same configured `$`.
+t.test("the library's captured commands: words kept whole, input, output forwarded, one-line failures", async (t) => {
+  const { run, CommandError, NotInstalledError } = await import('../lib/util/exec.js')
+  const words = await run('sh', ['-c', 'printf "%s|" "$@"', 'sh', 'two words', "it's", '$HOME', 'a\nb'])
+  t.equal(words.stdout, "two words|it's|$HOME|a\nb|", 'every argument one word, nothing expanded')
+  t.equal((await run('cat', [], { input: 'from stdin' })).stdout, 'from stdin')
+  const seen: string[] = []
+  await run('sh', ['-c', 'echo out; echo err >&2'], { onOutput: (text) => seen.push(text) })
+  t.same(seen.join('').split('\n').filter(Boolean).sort(), ['err', 'out'], 'stdout and stderr forwarded as they come')
+  const failed = await run('sh', ['-c', 'echo "fatal: no such ref" >&2; exit 3'], { allowFailure: true })
+  t.equal(failed.exitCode, 3)
+  await t.rejects(run('sh', ['-c', 'echo "fatal: no such ref" >&2; exit 3']), new CommandError(['sh', '-c', 'x'], failed))
+  await t.rejects(run('casa-no-such-program', []), NotInstalledError)
+  const aborted = new AbortController()
+  const sleeping = run('sleep', ['60'], { signal: aborted.signal, allowFailure: true })
+  aborted.abort()
+  t.not((await sleeping).exitCode, 0, 'an aborted command ends')
+})

@@ -7,7 +7,8 @@
 import { spawn as spawnProcess, type ChildProcess } from 'node:child_process'
 import { Readable } from 'node:stream'
 import { dockerContext } from './dockerContext.js'
-import { EngineError, engineCall, engineStream, localEngineSocket } from './dockerEngine.js'
+import { EngineError, engineCall, engineStream, localEngineSocket, pingEngine } from './dockerEngine.js'
+import { engineSilence, type EngineSilence } from './engineWatch.js'
 import { UserError } from '../util/errors.js'
 import { redact } from '../util/redact.js'
 import { CommandError, lastLines, notInstalled, start, type RunOptions, type RunResult } from '../util/exec.js'
@@ -62,18 +63,45 @@ function dockerEnv(): NodeJS.ProcessEnv {
 }
 
 /**
+ * The watch over this run's engine (engineWatch.ts): asked on its socket where the API can
+ * be used, else with `docker version` as the CLI has it set up.
+ */
+function silence(): EngineSilence {
+  const socket = engineSocket()
+  if (socket) return engineSilence(`unix://${socket}`, (signal) => pingEngine(socket, signal))
+  return engineSilence(engineAddress(), (signal) => new Promise((resolve) => {
+    const child = spawnProcess('docker', ['version', '--format', '{{.Server.Version}}'], { env: dockerEnv(), stdio: 'ignore', signal })
+    child.on('error', resolve)
+    child.on('close', resolve)
+  }))
+}
+
+/** `signal` and the engine's silence, either of which ends a call. */
+function endedBy(watch: EngineSilence, signal: AbortSignal | undefined): AbortSignal {
+  return signal ? AbortSignal.any([signal, watch.signal]) : watch.signal
+}
+
+/** An API call that ends with the one line of a silent engine when the engine never answers. */
+function api<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const watch = silence()
+  return Promise.race([call(watch.signal), watch.silent])
+}
+
+/**
  * Run `docker <args>`; output captured, a failure throws a one-line CommandError. Spawned
  * directly (echoed with -v by exec's start) rather than through zx: a no-op create_docker
  * makes a handful of short docker calls and zx's import alone would cost more than them all.
  */
 export function docker(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  const watch = silence()
   return new Promise((resolve, reject) => {
     const child = start('docker', args, {
       cwd: options.cwd,
       env: { ...dockerEnv(), ...options.env },
-      signal: options.signal,
+      signal: endedBy(watch, options.signal),
       stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     })
+    watch.silent.catch(reject)
     const stdout: Buffer[] = []
     const stderr: Buffer[] = []
     const forward = (chunk: Buffer) => {
@@ -89,8 +117,9 @@ export function docker(args: readonly string[], options: RunOptions = {}): Promi
       forward(c)
     })
     if (options.input !== undefined) child.stdin!.end(options.input)
-    child.on('error', (error: NodeJS.ErrnoException) => reject(error.code === 'ENOENT' ? notInstalled('docker') : error))
+    child.on('error', (error: NodeJS.ErrnoException) => reject(watch.signal.aborted ? watch.signal.reason : error.code === 'ENOENT' ? notInstalled('docker') : error))
     child.on('close', (code, signal) => {
+      if (watch.signal.aborted) return reject(watch.signal.reason)
       const result = { exitCode: code ?? (signal ? 128 : 1), stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() }
       // Even where a failure is expected (an absent image), an engine that does not answer is not.
       const unreachable = result.exitCode !== 0 ? engineUnreachable(result.stderr) : undefined
@@ -118,19 +147,24 @@ function engineAnswers(): Promise<boolean> {
 }
 
 /** Start `docker <args>` with its streams piped to the caller (docker export). */
-function dockerStream(args: readonly string[]): ChildProcess {
-  return start('docker', args, { env: dockerEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+function dockerStream(args: readonly string[], watch: EngineSilence): ChildProcess {
+  return start('docker', args, { env: dockerEnv(), stdio: ['ignore', 'pipe', 'pipe'], signal: watch.signal })
 }
 
 // The socket decision reads the CLI's configuration: made once per setup, not per call.
 let socketChoice: { key: string; socket: string | undefined } | undefined
 
-/** The engine's socket when the API can be used directly; echoes what the CLI would have run. */
-function viaApi(argv: readonly string[]): string | undefined {
+/** The engine's socket when the API can be used directly. */
+function engineSocket(): string | undefined {
   const { DOCKER_HOST, DOCKER_CONTEXT, DOCKER_CONFIG } = process.env
   const key = JSON.stringify([engine.host, DOCKER_HOST, DOCKER_CONTEXT, DOCKER_CONFIG])
   if (socketChoice?.key !== key) socketChoice = { key, socket: localEngineSocket(engine.host) }
-  const socket = socketChoice.socket
+  return socketChoice.socket
+}
+
+/** The engine's socket when the API can be used directly; echoes what the CLI would have run. */
+function viaApi(argv: readonly string[]): string | undefined {
+  const socket = engineSocket()
   if (socket) {
     ui.command(argv)
     ui.debug(`  (through the engine API at unix://${socket})`)
@@ -145,6 +179,7 @@ function apiSaid(socket: string, error: unknown): string {
 
 /** An API failure as the CLI's would be. */
 function apiFailure(argv: readonly string[], socket: string, error: unknown): UserError {
+  if (error instanceof UserError) return error // the engine's silence, said already
   const said = apiSaid(socket, error)
   return engineUnreachable(said) ?? new CommandError(argv, { exitCode: 1, stdout: '', stderr: said })
 }
@@ -155,7 +190,7 @@ export async function createContainer(reference: string, entrypoint: string): Pr
   const socket = viaApi(['docker', ...argv])
   if (!socket) return (await docker(argv)).stdout.trim().split('\n').pop()!
   try {
-    return (await engineCall<{ Id: string }>(socket, 'POST', '/containers/create', { Image: reference, Entrypoint: [entrypoint] }))!.Id
+    return (await api((signal) => engineCall<{ Id: string }>(socket, 'POST', '/containers/create', { Image: reference, Entrypoint: [entrypoint] }, signal)))!.Id
   } catch (error) {
     throw apiFailure(['docker', ...argv], socket, error)
   }
@@ -185,17 +220,20 @@ async function dockerTarStream(argv: string[], apiPath: string): Promise<ExportS
   const socket = viaApi(['docker', ...argv])
   if (socket) {
     try {
-      return await engineStream(socket, apiPath)
+      return await api((signal) => engineStream(socket, apiPath, signal))
     } catch (error) {
+      if (error instanceof UserError) throw error // the engine's silence
       return { stream: Readable.from([]), done: Promise.resolve(apiSaid(socket, error)), stop: () => {} }
     }
   }
-  const child = dockerStream(argv)
+  const watch = silence()
+  const child = dockerStream(argv, watch)
   let stderr = ''
   child.stderr!.on('data', (chunk) => (stderr += chunk))
   const done = new Promise<string | undefined>((resolve) => {
-    child.once('error', (error) => resolve(error.message))
-    child.once('close', (code, signal) => resolve(code === 0 ? undefined : lastLines(stderr, 1) || `exit ${code ?? signal}`))
+    const said = (fallback: string) => (watch.signal.aborted ? (watch.signal.reason as Error).message : fallback)
+    child.once('error', (error) => resolve(said(error.message)))
+    child.once('close', (code, signal) => resolve(code === 0 ? undefined : said(lastLines(stderr, 1) || `exit ${code ?? signal}`)))
   })
   return { stream: child.stdout!, done, stop: () => child.kill('SIGKILL') }
 }
@@ -209,7 +247,7 @@ export async function removeContainer(container: string): Promise<void> {
   const argv = ['rm', '-f', '-v', container]
   const socket = viaApi(['docker', ...argv])
   if (!socket) return void (await docker(argv, { allowFailure: true }))
-  await engineCall(socket, 'DELETE', `/containers/${encodeURIComponent(container)}?force=1&v=1`).catch(() => undefined)
+  await api((signal) => engineCall(socket, 'DELETE', `/containers/${encodeURIComponent(container)}?force=1&v=1`, undefined, signal)).catch(() => undefined)
 }
 
 /** Fail early, with one line, when no engine answers. */
@@ -247,7 +285,7 @@ export async function inspectImage(reference: string): Promise<ImageInfo | undef
   const socket = /^[\w./:@-]+$/.test(reference) ? viaApi(argv) : undefined
   if (socket) {
     try {
-      return await engineCall<ImageInfo>(socket, 'GET', `/images/${reference}/json`)
+      return await api((signal) => engineCall<ImageInfo>(socket, 'GET', `/images/${reference}/json`, undefined, signal))
     } catch (error) {
       if (error instanceof EngineError && error.status === 404) return undefined
       throw apiFailure(argv, socket, error)
@@ -271,7 +309,7 @@ export async function listLocalImages(): Promise<LocalImage[]> {
   if (socket) {
     let images: { Id: string; RepoTags?: string[] | null; RepoDigests?: string[] | null }[]
     try {
-      images = (await engineCall(socket, 'GET', '/images/json')) ?? []
+      images = (await api((signal) => engineCall<typeof images>(socket, 'GET', '/images/json', undefined, signal))) ?? []
     } catch (error) {
       throw apiFailure(argv, socket, error)
     }

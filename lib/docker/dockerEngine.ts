@@ -42,11 +42,11 @@ export class EngineError extends Error {
   }
 }
 
-/** Send a request; resolves with the response once its head has come. */
-function send(socket: string, method: string, path: string, body?: unknown): Promise<http.IncomingMessage> {
+/** Send a request; resolves with the response once its head has come. `signal` ends it. */
+function send(socket: string, method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body)
-    const request = http.request({ socketPath: socket, method, path, headers: payload ? { 'content-type': 'application/json' } : {} }, resolve)
+    const request = http.request({ socketPath: socket, method, path, signal, headers: payload ? { 'content-type': 'application/json' } : {} }, resolve)
     request.on('error', reject)
     request.end(payload)
   })
@@ -69,9 +69,15 @@ async function failure(response: http.IncomingMessage): Promise<EngineError> {
   return new EngineError(response.statusCode ?? 0, message || `HTTP ${response.statusCode}`)
 }
 
+/** The engine's cheapest question (`docker version` asks it too); resolves once answered. */
+export async function pingEngine(socket: string, signal: AbortSignal): Promise<void> {
+  const response = await send(socket, 'GET', '/_ping', undefined, signal)
+  response.resume()
+}
+
 /** A JSON API call; a status of 300 or more throws an EngineError. */
-export async function engineCall<T>(socket: string, method: string, path: string, body?: unknown): Promise<T | undefined> {
-  const response = await send(socket, method, path, body)
+export async function engineCall<T>(socket: string, method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T | undefined> {
+  const response = await send(socket, method, path, body, signal)
   if ((response.statusCode ?? 0) >= 300) throw await failure(response)
   const answer = await text(response)
   return answer ? (JSON.parse(answer) as T) : undefined
@@ -85,8 +91,8 @@ export interface EngineStream {
 }
 
 /** A streamed GET (an export): the body as a stream, and whether it came whole. */
-export async function engineStream(socket: string, path: string): Promise<EngineStream> {
-  const response = await send(socket, 'GET', path)
+export async function engineStream(socket: string, path: string, signal?: AbortSignal): Promise<EngineStream> {
+  const response = await send(socket, 'GET', path, undefined, signal)
   if ((response.statusCode ?? 0) >= 300) throw await failure(response)
   const done = new Promise<string | undefined>((resolve) => {
     // A chunked body cut short (the engine failed half way) is not complete.

@@ -4,7 +4,7 @@
 // zx is imported when the first command runs, not when a task file is loaded: `help` loads
 // every task file and must stay fast.
 import type { Options, ProcessOutput, Shell } from 'zx/core'
-import { CommandError, notInstalled } from './exec.js'
+import { CommandError, notInstalled, saysNotFound, type RunOptions, type RunResult } from './commandResult.js'
 import { interruptSignal } from './interrupt.js'
 import { redact } from './redact.js'
 import { paint, ui } from './ui.js'
@@ -24,17 +24,48 @@ export interface Dollar {
 
 let configured: Promise<Shell> | undefined
 
+/** zx's log hook: with -v, the command line, credentials masked by the one redaction rule. */
+function echo(entry: Parameters<Options['log']>[0]): void {
+  if (entry.kind === 'cmd' && ui.verbose) ui.info(`${paint('cyan', '$')} ${redact(entry.cmd)}${entry.cwd && entry.cwd !== process.cwd() ? paint('gray', ` (in ${entry.cwd})`) : ''}`)
+}
+
 /** zx's `$`, configured once: quiet, echo with -v through its log hook (masked), killed on Ctrl-C. */
 function zx(): Promise<Shell> {
   configured ??= import('zx/core').then(({ $ }) => {
     $.verbose = false
     $.quiet = true
-    $.log = (entry) => {
-      if (entry.kind === 'cmd' && ui.verbose) ui.info(`${paint('cyan', '$')} ${redact(entry.cmd)}${entry.cwd && entry.cwd !== process.cwd() ? paint('gray', ` (in ${entry.cwd})`) : ''}`)
-    }
+    $.log = echo
     return $({ signal: interruptSignal })
   })
   return configured
+}
+
+/**
+ * The library's captured commands (exec.run): `program` with `args` as words through zx's
+ * `$`, so they are echoed, masked and ended on Ctrl-C as a site task's are.
+ */
+export async function runArgv(program: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
+  const shell = await zx()
+  const forward = options.stream || options.onOutput
+    ? (text: string) => {
+        if (options.stream) ui.info(text.replace(/\n$/, ''))
+        options.onOutput?.(text)
+      }
+    : undefined
+  const output = await shell({
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    input: options.input,
+    signal: options.signal ? AbortSignal.any([options.signal, interruptSignal]) : interruptSignal,
+    nothrow: true,
+    log: (entry) => (entry.kind === 'stdout' || entry.kind === 'stderr' ? forward?.(entry.data.toString()) : echo(entry)),
+  })`${[program, ...args]}`
+  // no process at all (a working directory that does not exist): what node said, one line
+  if (output.exitCode === null && output.signal === null && output.cause) throw output.cause
+  const result = { exitCode: output.exitCode ?? 128, stdout: output.stdout, stderr: output.stderr }
+  if (saysNotFound(program, result.exitCode, result.stderr)) throw notInstalled(program)
+  if (result.exitCode !== 0 && !options.allowFailure) throw new CommandError([program, ...args], result)
+  return result
 }
 
 /** The program and first words of a command line, for the one-line error. */
