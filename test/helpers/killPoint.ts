@@ -9,6 +9,9 @@ import { join } from 'node:path'
 import { binPath, projectRoot, type CliResult } from './cli.js'
 import { descendants } from './processTree.js'
 
+/** How long a wait may last before the test fails saying what it waited for (a hang, not a slow machine). */
+const GIVE_UP_MS = 180_000
+
 export interface StartedRun {
   child: ChildProcess
   /** stdout and stderr so far */
@@ -43,10 +46,13 @@ export function startCli(args: readonly string[], env: Record<string, string | u
 export async function waitFor<T>(run: StartedRun, what: string, check: () => T | undefined | false | Promise<T | undefined | false>): Promise<T> {
   let over = false
   void run.ended.then(() => (over = true))
+  // not a timing of the test: a bound past which the point will not come, said as such
+  const giveUp = Date.now() + GIVE_UP_MS
   for (;;) {
     const value = await check()
     if (value) return value
     if (over) throw new Error(`the run ended before ${what}:\n${run.output()}`)
+    if (Date.now() > giveUp) throw new Error(`${what}: not after ${GIVE_UP_MS / 1000} s; the run said:\n${run.output()}`)
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
 }
@@ -72,7 +78,11 @@ export async function killTree(run: StartedRun): Promise<void> {
   }
   const result = await run.ended
   if (result.signal !== 'SIGKILL') throw new Error(`the run ended by itself (exit ${result.code}) before it was killed:\n${result.stdout}${result.stderr}`)
-  while (pids.some(alive)) await new Promise((resolve) => setTimeout(resolve, 20))
+  const giveUp = Date.now() + GIVE_UP_MS
+  while (pids.some(alive)) {
+    if (Date.now() > giveUp) throw new Error(`processes of the killed run still there after ${GIVE_UP_MS / 1000} s: ${pids.filter(alive).join(' ')}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
 }
 
 /**
