@@ -8,7 +8,7 @@
 // before the SIF head is put in front): the test kills the run once the script says it holds.
 import t, { type Test } from 'tap'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runCli } from './helpers/cli.js'
 import { heldProgram, killTree, startCli, waitFor } from './helpers/killPoint.js'
@@ -41,12 +41,19 @@ t.teardown(() => {
 const realTar2sqfs = sh('sh', ['-c', 'command -v tar2sqfs']).trim()
 const realFallocate = sh('sh', ['-c', 'command -v fallocate']).trim()
 
-function repository(): { dir: string; tmp: string; env: Record<string, string> } {
-  const dir = tempDir(t, 'casa-kill-repo-')
+/**
+ * A repository with its own HOME and TMPDIR. `outputOnTmpfs`: the repository (the output
+ * directory) on /dev/shm, where fallocate cannot insert a range: the squashfs is then built
+ * in TMPDIR (on the disk) and copied behind the SIF head.
+ */
+function repository({ outputOnTmpfs = false } = {}): { dir: string; tmp: string; env: Record<string, string> } {
+  const dir = outputOnTmpfs ? mkdtempSync('/dev/shm/casa-kill-repo-') : tempDir(t, 'casa-kill-repo-')
+  if (outputOnTmpfs) t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const home = join(dir, '.home')
-  const tmp = join(dir, '.tmp') // the run's own TMPDIR: what it leaves there is its own
+  // the run's own TMPDIR: what it leaves there is its own
+  const tmp = outputOnTmpfs ? tempDir(t, 'casa-kill-tmp-') : join(dir, '.tmp')
   mkdirSync(home)
-  mkdirSync(tmp)
+  mkdirSync(tmp, { recursive: true })
   writeFileSync(join(dir, 'casa.config.ts'), 'export default { singularity: { compressor: "gzip" } }\n')
   return { dir, tmp, env: { HOME: home, CASA_CONFIG: join(dir, 'casa.config.ts'), TMPDIR: tmp } }
 }
@@ -150,5 +157,17 @@ t.test('killed while it probes whether the output directory can insert a range',
   const volumes = volumesOf(container!)
   await killTree(run)
   t.ok(temporaries(repo.dir).some((n) => n.startsWith('.casa-probe-')), 'the killed run left its probe')
+  await rerunIsClean(t, repo, volumes)
+})
+
+t.test('killed while the export streams into a squashfs in TMPDIR (an output directory that cannot insert a range)', async (t) => {
+  const repo = repository({ outputOnTmpfs: true })
+  const hold = held('tar2sqfs', { holdAfterBytes: 2 << 20 })
+  const run = startCli(['-r', repo.dir, 'create_singularity', `image_names=${image}`], { ...repo.env, PATH: hold.path })
+  const [container] = await waitFor(run, '2 MiB of the export were streamed', () => existsSync(hold.mark) && containersOfImage())
+  const volumes = volumesOf(container!)
+  await killTree(run)
+  const left = readdirSync(repo.tmp)
+  t.ok(left.some((n) => n.endsWith('.squashfs')), `the killed run left its squashfs in TMPDIR (${left.join(', ')})`)
   await rerunIsClean(t, repo, volumes)
 })
