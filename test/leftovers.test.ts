@@ -9,7 +9,8 @@ import { join } from 'node:path'
 import { runCli } from './helpers/cli.js'
 import { cmakeVersion, TestRemote } from './helpers/git.js'
 import { tempDir } from './helpers/tmp.js'
-import { isAlive, removeDeadLeftovers } from '../lib/util/leftovers.js'
+import { hostname } from 'node:os'
+import { isAlive, isDeadRun, removeDeadLeftovers, runMark } from '../lib/util/leftovers.js'
 
 /** The pid of a process that has ended. */
 function deadPid(): number {
@@ -29,6 +30,17 @@ t.test('removeDeadLeftovers: the dead ones only', async (t) => {
   t.ok(existsSync(join(dir, 'cache.json.tmp-x')), 'not our pattern: kept')
   t.ok(existsSync(join(dir, `other.json.tmp-${dead}`)), 'another name: kept')
   t.same(removeDeadLeftovers(join(dir, 'missing', 'x')), [], 'no directory: nothing')
+})
+
+t.test('isDeadRun: a run of this host that is gone, or of an earlier boot; never one elsewhere', async (t) => {
+  const [host, boot] = runMark().split(' ')
+  t.equal(runMark(), `${hostname()} ${boot} ${process.pid}`)
+  t.notOk(isDeadRun(runMark()), 'this run')
+  t.notOk(isDeadRun(`${host} ${boot} 1`), 'a live process')
+  t.ok(isDeadRun(`${host} ${boot} ${deadPid()}`), 'a process that has ended')
+  t.ok(isDeadRun(`${host} 00000000-0000-0000-0000-000000000000 1`), 'an earlier boot, whatever runs under its pid now')
+  t.notOk(isDeadRun(`not-${host} ${boot} ${deadPid()}`), 'another host: its processes cannot be asked')
+  t.notOk(isDeadRun('garbage'), 'not a mark')
 })
 
 t.test('a half-made clone of a killed run is removed by the next run; a live run\'s is kept', async (t) => {

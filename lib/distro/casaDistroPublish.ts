@@ -9,7 +9,8 @@ import { UserError, cannotRead, errorMessage } from '../util/errors.js'
 import { packageFileName } from './casaDistroPackage.js'
 import { casaDistroZipProblem } from './zipCheck.js'
 import { onInterrupt } from '../util/interrupt.js'
-import { isTemporaryName, type Hub } from '../hubs/transport.js'
+import type { Hub } from '../hubs/transport.js'
+import { removeStaleTemporaries } from '../hubs/staleTemporaries.js'
 import { printable, ui } from '../util/ui.js'
 
 export const pointerName = 'casa-distro.zip'
@@ -76,7 +77,7 @@ export async function publishCasaDistro(plan: CasaDistroPublishPlan, hub: Hub, o
     const how = plan.switchPointer ? await hub.link(plan.name, pointerName) : 'unchanged'
     // Published: leftovers of other runs that cannot be looked for are no failure of this one
     // (which would fail every re-run the same way).
-    await removeStaleTemporaries(hub).catch((error: unknown) => ui.warn(`${errorMessage(error)}: leftovers of earlier runs not looked for`))
+    await removeStaleTemporaries(hub, '', (path) => /^\.casa-distro(-[^/]*)?\.zip\.casa-tmp-/.test(path)).catch((error: unknown) => ui.warn(`${errorMessage(error)}: leftovers of earlier runs not looked for`))
     return how
   } catch (error) {
     // the error is what matters: a cleanup that fails too (connection lost) stays silent
@@ -87,29 +88,3 @@ export async function publishCasaDistro(plan: CasaDistroPublishPlan, hub: Hub, o
   }
 }
 
-/** Temporary files older than this are taken for leftovers of a killed run or a dropped connection. */
-export const STALE_TEMPORARY_SECONDS = 3600
-
-/**
- * Remove the temporary files of the names this task writes (`.casa-distro[-<version>].zip.casa-tmp-*`)
- * that were last written over an hour ago; one that cannot be removed is a warning. The pid
- * in a temporary name is another machine's for all we know, so whether its run is alive
- * cannot be told; a live upload writes its file all along, so an hour without a write means
- * it is gone.
- */
-export async function removeStaleTemporaries(hub: Hub, now = Date.now()): Promise<string[]> {
-  const removed: string[] = []
-  for (const entry of await hub.list('')) {
-    if (entry.type !== 'file' || !isTemporaryName(entry.path) || !/^\.casa-distro(-[^/]*)?\.zip\.casa-tmp-/.test(entry.path)) continue
-    if (entry.mtime > now / 1000 - STALE_TEMPORARY_SECONDS) continue
-    try {
-      await hub.remove(entry.path)
-    } catch (error) {
-      // the package is published: a leftover that stays is told, and the others still removed
-      ui.warn(`${errorMessage(error)}: a leftover of an earlier run, left behind`)
-      continue
-    }
-    removed.push(entry.path)
-  }
-  return removed
-}

@@ -184,13 +184,32 @@ function apiFailure(argv: readonly string[], socket: string, error: unknown): Us
   return engineUnreachable(said) ?? new CommandError(argv, { exitCode: 1, stdout: '', stderr: said })
 }
 
-/** `docker create --entrypoint <entrypoint> <reference>`: the new container's id. */
-export async function createContainer(reference: string, entrypoint: string): Promise<string> {
-  const argv = ['create', '--entrypoint', entrypoint, reference]
+/** `docker create --entrypoint <entrypoint> [--label k=v]... <reference>`: the new container's id. */
+export async function createContainer(reference: string, entrypoint: string, labels: Record<string, string> = {}): Promise<string> {
+  const argv = ['create', '--entrypoint', entrypoint, ...Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]), reference]
   const socket = viaApi(['docker', ...argv])
   if (!socket) return (await docker(argv)).stdout.trim().split('\n').pop()!
   try {
-    return (await api((signal) => engineCall<{ Id: string }>(socket, 'POST', '/containers/create', { Image: reference, Entrypoint: [entrypoint] }, signal)))!.Id
+    return (await api((signal) => engineCall<{ Id: string }>(socket, 'POST', '/containers/create', { Image: reference, Entrypoint: [entrypoint], Labels: labels }, signal)))!.Id
+  } catch (error) {
+    throw apiFailure(['docker', ...argv], socket, error)
+  }
+}
+
+/** `docker ps -a --filter label=<label>`: every container bearing `label`, with its value. */
+export async function containersLabelled(label: string): Promise<{ id: string; value: string }[]> {
+  const argv = ['ps', '-a', '--no-trunc', '--filter', `label=${label}`, '--format', `{{.ID}} {{.Label ${JSON.stringify(label)}}}`]
+  const socket = viaApi(['docker', ...argv])
+  if (!socket) {
+    return (await docker(argv)).stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => ({ id: line.slice(0, line.indexOf(' ')), value: line.slice(line.indexOf(' ') + 1) }))
+  }
+  const filters = encodeURIComponent(JSON.stringify({ label: [label] }))
+  try {
+    const found = await api((signal) => engineCall<{ Id: string; Labels?: Record<string, string> }[]>(socket, 'GET', `/containers/json?all=1&filters=${filters}`, undefined, signal))
+    return (found ?? []).map((c) => ({ id: c.Id, value: c.Labels?.[label] ?? '' }))
   } catch (error) {
     throw apiFailure(['docker', ...argv], socket, error)
   }

@@ -123,6 +123,9 @@ export async function openMirror(dir: string, url: string, options: { signal?: A
   // With a pool, its shells already have the environment: copying process.env per component cost 0.4 ms each.
   const session = await GitSession.open(dir, { url, temporary }, { ...options, env: options.pool ? undefined : gitEnv() })
   try {
+    // half-made clones of runs that were killed (their pid gone): removed whether this run
+    // clones or fetches (another run may have made the mirror since), never a live run's
+    removeDeadLeftovers(dir)
     if (existsSync(join(dir, 'HEAD'))) {
       // A cache written before credentials were kept out of it still has them in its config:
       // rewritten, not judged (gitRemote would refuse ones the configuration now refuses).
@@ -143,8 +146,6 @@ export async function openMirror(dir: string, url: string, options: { signal?: A
         throw systemErrorOnPath(error, 'the release-plan cache') ?? error
       }
       rmSync(temporary, { recursive: true, force: true })
-      // half-made clones of runs that were killed (their pid gone): removed, never a live run's
-      removeDeadLeftovers(dir)
       try {
         await session.clone()
         renameSync(temporary, dir)

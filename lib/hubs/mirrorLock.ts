@@ -53,6 +53,31 @@ function diedHere(holder: LockHolder | undefined): boolean {
 }
 
 /**
+ * Remove the lock at `path` if it still reads `text` (a holder that has ended, or break_lock),
+ * holding `<path>.takeover` (created O_EXCL) meanwhile: of two runs that find the same dead
+ * lock, only one removes it; the other, removing it later, would remove the lock the first
+ * has taken since. Resolves to undefined once done, else to the holder of the takeover (a
+ * live run taking it over: the caller is refused). A takeover file of a run that died while
+ * taking over is removed, as is any with break_lock.
+ */
+async function takeOver(hub: Hub, path: string, text: string, mine: string, breakLock: boolean): Promise<LockHolder | undefined> {
+  const takeover = `${path}.takeover`
+  if (!(await hub.createNew(mine, takeover))) {
+    const other = parseHolder((await hub.readText(takeover)) ?? '')
+    if (!breakLock && !diedHere(other)) return other ?? {}
+    await hub.remove(takeover)
+    if (!(await hub.createNew(mine, takeover))) return parseHolder((await hub.readText(takeover)) ?? '') ?? {}
+  }
+  try {
+    // under the takeover nobody else removes it, and nobody creates it while it is there
+    if ((await hub.readText(path)) === text) await hub.remove(path)
+  } finally {
+    await hub.remove(takeover)
+  }
+  return undefined
+}
+
+/**
  * Releases the lock. After a failure of the run (`afterFailure`), a lock that cannot be
  * released is a warning: the failure is what the user must read. Otherwise it rejects, as the
  * lock left behind keeps other runs out.
@@ -111,8 +136,11 @@ export async function lockMirror(hub: Hub, dir: string, options: MirrorLockOptio
       if (text === undefined) continue
       const holder = parseHolder(text)
       if (options.breakLock || diedHere(holder)) {
+        const other = await takeOver(hub, path, text, mine, options.breakLock ?? false)
+        if (other !== undefined) {
+          throw new UserError(printable(`${hub.url}/${dir} is being taken over by another run (${describe(other)}): wait for it to end`))
+        }
         ui.warn(printable(`${hub.url}/${path}: removing the lock of ${describe(holder)}${options.breakLock ? ' (break_lock)' : ', which has ended'}`))
-        await hub.remove(path)
         continue
       }
       throw new UserError(

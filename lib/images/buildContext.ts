@@ -11,6 +11,8 @@ import type { CatalogImage } from './imageCatalog.js'
 import { definitionFileName } from './imageDefinitionFile.js'
 import { applyTemplate } from './imageTemplate.js'
 import { UserError } from '../util/errors.js'
+import { removeDeadMatching } from '../util/leftovers.js'
+import { printable, ui } from '../util/ui.js'
 
 export interface ContextFile {
   /** Path inside the context, `/`-separated. */
@@ -76,9 +78,15 @@ export function contextDigest(files: readonly ContextFile[]): string {
   return `sha256:${hash.digest('hex')}`
 }
 
-/** Write the context into a fresh temporary directory; the caller removes it. */
+/**
+ * Write the context into a fresh temporary directory, named with our pid; the caller removes
+ * it. Those of runs killed before they could (their pid gone) are removed first.
+ */
 export async function stageContext(files: readonly ContextFile[]): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'casa-docker-context-'))
+  for (const path of removeDeadMatching(tmpdir(), /^casa-docker-context-(?<pid>\d+)-[A-Za-z0-9]{6}$/)) {
+    ui.info(printable(`removed ${path}, the build context of a run that was killed`))
+  }
+  const dir = await mkdtemp(join(tmpdir(), `casa-docker-context-${process.pid}-`))
   try {
     for (const file of files) {
       const target = join(dir, file.path)

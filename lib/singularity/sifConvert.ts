@@ -26,12 +26,13 @@ import { imageEntriesAt, initLayerPaths } from './imageLayers.js'
 import { entriesFromLayerDirectories } from './layerDirs.js'
 import { definitionFile, imageTime, inspectMetadata, ociConfig, sifLabels, sifUuid } from './sifMetadata.js'
 import { UserError, errorMessage } from '../util/errors.js'
-import { printable } from '../util/ui.js'
+import { printable, ui } from '../util/ui.js'
 import { lastLines, run } from '../util/exec.js'
 import { onInterrupt } from '../util/interrupt.js'
 import { RootfsStream } from './rootfs.js'
 import { primaryPartition, readSif } from '../sif/sifReader.js'
 import { dataTypes, planSif, type SifPlan } from '../sif/sifWriter.js'
+import { exportLabels, removeKilledConversionFiles, removeKilledExportContainers } from './convertLeftovers.js'
 import { squashfsBuilder, squashfsBytesUsed, startSquashfs, type Compressor } from './squashfs.js'
 
 /** Where temporary files go: the variables Apptainer and Singularity users already set. */
@@ -150,7 +151,9 @@ export async function convertImage(request: ConvertRequest): Promise<ConvertResu
   const outDir = dirname(request.output)
   const tmpDir = request.tmpDir ?? temporaryDirectory()
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`
+  // the names of the patterns lib/singularity/convertLeftovers.ts removes after a SIGKILL
   const tempSif = join(outDir, `.${basename(request.output)}.tmp-${tag}`)
+  removeKilledConversionFiles(request.output, tmpDir)
   // Probed while the container is created (both take a tenth of a second); no file is
   // written before both are done.
   const probe = supportsInsertRange(outDir)
@@ -177,7 +180,10 @@ export async function convertImage(request: ConvertRequest): Promise<ConvertResu
     // Which builder (tar2sqfs, else mksquashfs 4.6+), whether the output directory can insert
     // a range, and the container: found out at once (each takes a tenth of a second). A
     // missing builder is said first; a container already made is removed by the cleanup.
-    const [builderFound, created, insertRange, outWritable] = await Promise.allSettled([squashfsBuilder(), createContainer(request.reference, '/.casa-distro-export-only'), probe, checkWritable(outDir)])
+    // The export containers of killed runs go meanwhile: no failure of this conversion.
+    const killedContainers = removeKilledExportContainers().catch((error: unknown) => ui.warn(`${errorMessage(error)}: export containers of killed runs not looked for`))
+    const [builderFound, created, insertRange, outWritable] = await Promise.allSettled([squashfsBuilder(), createContainer(request.reference, '/.casa-distro-export-only', exportLabels()), probe, checkWritable(outDir)])
+    await killedContainers
     if (created.status === 'fulfilled') container = created.value
     if (builderFound.status === 'rejected') throw builderFound.reason
     if (outWritable.status === 'rejected') throw outWritable.reason

@@ -3,10 +3,12 @@
 // ssh2) and to every ORAS hub, each image on its own so one failure does not stop the rest.
 import { existsSync } from 'node:fs'
 import type { ResolvedConfig } from '../config/config.js'
-import { UserError } from '../util/errors.js'
+import { basename } from 'node:path'
+import { UserError, errorMessage } from '../util/errors.js'
+import type { Hub } from '../hubs/hub.js'
 import { eachLimited, throwCollected } from '../util/mapLimited.js'
 import { publishToOras, publishToServer } from './sifPublish.js'
-import { updateIndex } from './imageIndex.js'
+import { INDEX_HTML, INDEX_JSON, updateIndex } from './imageIndex.js'
 import { singularityPlan, type SingularityItem } from './singularityPlan.js'
 import { ui } from '../util/ui.js'
 
@@ -36,6 +38,13 @@ export async function singularityDestinations(config: ResolvedConfig, filter: st
     serverHub: hub.upload.startsWith('oras://') ? undefined : hub.upload,
     orasHubs: [hub.upload, hub.oras].filter((u): u is string => !!u && u.startsWith('oras://')),
   }
+}
+
+/** The temporary files of the names publishing `items` writes, once old enough to be no live run's. */
+async function removeStaleUploads(server: Hub, items: readonly SingularityItem[]): Promise<void> {
+  const names = [INDEX_JSON, INDEX_HTML, ...items.flatMap((item) => [basename(item.file), `${basename(item.file)}.md5`, `${basename(item.file)}.dockerid`])]
+  const { removeStaleTemporaries, temporaryOfNames } = await import('../hubs/staleTemporaries.js')
+  await removeStaleTemporaries(server, '', temporaryOfNames(names)).catch((error: unknown) => ui.warn(`${errorMessage(error)}: leftovers of earlier runs not looked for`))
 }
 
 /** singularity.requireSignature: every image verifies against the keyring, or nothing is sent. */
@@ -70,6 +79,9 @@ export async function publishSingularity(config: ResolvedConfig, { items, server
       errors.push(...failed)
       // The hub's images.json and index.html, with what is now there (lib/singularity/imageIndex.ts).
       if (!server.lost()) await updateIndex(server, done, config.hubs.singularity.download).catch((error: unknown) => errors.push(error))
+      // Uploads of killed runs that no run will continue (an image converted again since, an
+      // index write cut short): leftovers of earlier runs not found are no failure of this one.
+      if (!server.lost()) await removeStaleUploads(server, items)
     } finally {
       await server.close()
     }
