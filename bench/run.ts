@@ -1,5 +1,7 @@
-// `npm run bench [-- name ...]`: runs every bench/*.bench.ts (or the named ones), prints
-// one line per goal as a ratio against its baseline, and writes bench/results/latest.json.
+// `npm run bench [-- name ...]`: runs every bench/*.bench.ts (or the named ones; a group
+// exporting `onlyWhenNamed` only when named), prints one line per goal as a ratio against
+// its baseline, and writes bench/results/latest.json and bench/results/GROUP.json for each
+// group run (so a long group's figures outlive the next run of the others).
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -22,8 +24,13 @@ for (const file of files) {
   const name = file.replace(/\.bench\.js$/, '')
   console.log(`\n## ${name}`)
   try {
-    const run = (await import(pathToFileURL(join(here, file)).href)).default as () => Promise<BenchLine[]>
-    for (const line of await run()) {
+    const group = (await import(pathToFileURL(join(here, file)).href)) as { default: () => Promise<BenchLine[]>; onlyWhenNamed?: boolean }
+    // A group that takes too long for every run (bigimage) runs only when asked for by name.
+    if (group.onlyWhenNamed && wanted.length === 0) {
+      console.log(`skipped: too long for every run; \`npm run bench -- ${name}\` runs it`)
+      continue
+    }
+    for (const line of await group.default()) {
       results.push({ ...line, bench: name })
       const fmt = (v: number) => `${v.toFixed(line.unit === 'ms' ? 0 : 1)} ${line.unit}`
       const figures = `ours ${fmt(line.ours)}, baseline ${fmt(line.baseline)}${line.note ? `; ${line.note}` : ''}`
@@ -43,6 +50,10 @@ for (const file of files) {
 }
 const out = join(here, '..', '..', 'bench', 'results')
 mkdirSync(out, { recursive: true })
-writeFileSync(join(out, 'latest.json'), JSON.stringify({ machine, date: new Date().toISOString(), results }, null, 2))
+const date = new Date().toISOString()
+writeFileSync(join(out, 'latest.json'), JSON.stringify({ machine, date, results }, null, 2))
+for (const bench of new Set(results.map((r) => r.bench))) {
+  writeFileSync(join(out, `${bench}.json`), JSON.stringify({ machine, date, results: results.filter((r) => r.bench === bench) }, null, 2))
+}
 console.log(`\n${results.length - informative} goals measured, ${failed} missed or failed${informative ? `, ${informative} for information only` : ''}; figures in bench/results/latest.json`)
 process.exitCode = failed > 0 ? 1 : 0

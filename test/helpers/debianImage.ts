@@ -13,15 +13,6 @@ import { ensureDocker } from './services.js'
 export const debianBase = 'casa-test-debian/base:bookworm-1'
 export const debianApt = 'casa-test-debian/apt:bookworm-1'
 
-const present = (tag: string) => {
-  try {
-    execFileSync('docker', ['image', 'inspect', tag], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
-
 /** The tricky ENV of the apt image: spaces, $, quotes, backslashes, and a *PATH variable. */
 export const debianEnv = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'SPACES=a  b', 'DOLLAR=$HOME ${X}', `QUOTES=it's "q"`, 'BACKSLASH=a\\b\\', 'MYPATH=/opt/a:/opt/b']
 
@@ -31,13 +22,29 @@ function dockerfileAssignment(assignment: string): string {
   return `${assignment.slice(0, eq)}="${assignment.slice(eq + 1).replace(/[\\"$]/g, (c) => `\\${c}`)}"`
 }
 
-/** The minbase bookworm (mmdebstrap | docker import), then the image with apt packages on it. */
-export function ensureDebianImages(): { base: string; apt: string } {
+/** Whether the engine holds an image of this tag. */
+export const present = (tag: string) => {
+  try {
+    execFileSync('docker', ['image', 'inspect', tag], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** The minbase bookworm (mmdebstrap | docker import); also the base of bench/bigImage.ts. */
+export function ensureDebianBase(): string {
   ensureDocker()
   const mirror = process.env.CASA_TEST_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian'
   if (!present(debianBase)) {
     execFileSync('bash', ['-o', 'pipefail', '-c', `mmdebstrap --quiet --variant=minbase --mode=root --format=tar bookworm - ${mirror} | docker import - ${debianBase}`], { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 })
   }
+  return debianBase
+}
+
+/** The minbase bookworm, then the image with apt packages on it. */
+export function ensureDebianImages(): { base: string; apt: string } {
+  ensureDebianBase()
   if (!present(debianApt)) {
     const context = mkdtempSync(join(tmpdir(), 'casa-debian-'))
     try {
