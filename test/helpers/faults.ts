@@ -90,7 +90,7 @@ export async function injectFaults(t: Assert, options: FaultOptions): Promise<Fa
     if (proxy.armed) {
       // the run needed fewer bytes than the clean one: no fault
       proxy.arm({ ...fault, afterBytes: Number.MAX_SAFE_INTEGER })
-      t.equal(cut.code, 0, `${point}: not reached, the run completed`)
+      t.equal(cut.code, 0, `${point}: not reached, the run completed: ${cut.stderr.slice(-400)}`)
     } else {
       counts.injected++
       if (options.failed) {
