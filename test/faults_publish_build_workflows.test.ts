@@ -35,7 +35,7 @@ t.setTimeout(1_800_000)
 t.test('publish_build_workflows cut at 20 points and stalled once: fails with one line, loses nothing, the next run completes', async (t) => {
   const sshd = await startSshd()
   t.teardown(sshd.stop)
-  const proxy = await startTcpProxy({ targetPort: sshd.port, lifetimeMs: 900_000 })
+  const proxy = await startTcpProxy({ targetPort: sshd.port, lifetimeMs: 1_800_000 })
   t.teardown(proxy.stop)
   const knownHosts = join(sshd.root, '..', 'known_hosts_proxy')
   writeFileSync(knownHosts, `[127.0.0.1]:${proxy.port} ${sshd.hostKeyPublic.split(' ').slice(0, 2).join(' ')}\n`)

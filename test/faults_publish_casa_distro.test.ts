@@ -23,7 +23,7 @@ t.setTimeout(1_800_000)
 t.test('publish_casa_distro cut at 20 points and stalled once', async (t) => {
   const sshd = await startSshd()
   t.teardown(sshd.stop)
-  const via = await proxiedSshd(t, sshd, { lifetimeMs: 900_000 })
+  const via = await proxiedSshd(t, sshd, { lifetimeMs: 1_800_000 })
   const hubDir = join(sshd.root, 'casa-distro')
   const repo = workflowRepository(t, `{ hubs: { casaDistro: { upload: '${via.url(hubDir)}' } }, ${via.sshConfig} }`)
   // a zip of 600 kB: streamed in blocks, small enough for 40 runs

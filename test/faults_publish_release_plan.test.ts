@@ -20,7 +20,7 @@ t.setTimeout(1_800_000)
 t.test('publish_release_plan cut at 20 points and stalled once', async (t) => {
   const sshd = await startSshd()
   t.teardown(sshd.stop)
-  const via = await proxiedSshd(t, sshd, { lifetimeMs: 900_000 })
+  const via = await proxiedSshd(t, sshd, { lifetimeMs: 1_800_000 })
   const hubDir = join(sshd.root, 'release-plan')
   // a plan of 30 components read from local remotes (the plan files are a few tens of kB)
   const root = tempDir(t, 'casa-faults-plan-remotes-')

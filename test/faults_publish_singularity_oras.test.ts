@@ -32,7 +32,7 @@ t.setTimeout(1_800_000)
 t.test('publish_singularity to an ORAS registry, cut at 20 points and stalled once', async (t) => {
   const registry = await startRegistry()
   t.teardown(registry.stop)
-  const proxy = await startTcpProxy({ targetPort: registry.port, lifetimeMs: 900_000 })
+  const proxy = await startTcpProxy({ targetPort: registry.port, lifetimeMs: 1_800_000 })
   t.teardown(proxy.stop)
   const repo = workflowRepository(t, `{ hubs: { singularity: { upload: 'oras://127.0.0.1:${proxy.port}/casa-fault' } } }`)
   const created = await runCli(['-r', repo.dir, 'create_singularity', image], { env: repo.env })

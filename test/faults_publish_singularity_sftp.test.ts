@@ -31,7 +31,7 @@ t.setTimeout(1_800_000)
 t.test('publish_singularity to an sftp hub, cut at 20 points and stalled once', async (t) => {
   const sshd = await startSshd()
   t.teardown(sshd.stop)
-  const via = await proxiedSshd(t, sshd, { lifetimeMs: 900_000 })
+  const via = await proxiedSshd(t, sshd, { lifetimeMs: 1_800_000 })
   const hubDir = join(sshd.root, 'www', 'sif')
   mkdirSync(hubDir, { recursive: true })
   // the download URL (read to skip what is there) is served directly: only the upload is cut

@@ -46,7 +46,7 @@ async function setup(t: Parameters<typeof tempDir>[0] & { teardown(fn: () => unk
   cpSync(remotes, pristine, { recursive: true })
   const server = await serveGitHttp(remotes, 'casa', password)
   t.teardown(server.close)
-  const proxy = await startTcpProxy({ targetPort: server.port, lifetimeMs: 900_000 })
+  const proxy = await startTcpProxy({ targetPort: server.port, lifetimeMs: 1_800_000 })
   t.teardown(proxy.stop)
   const dir = tempDir(t, 'casa-faults-git-repo-')
   const home = join(dir, '.home')
