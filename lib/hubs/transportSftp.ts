@@ -19,6 +19,7 @@ import { blobType, checkHostKey, fingerprint, knownHostsName, knownKeys, type Ho
 import { home } from '../util/paths.js'
 import { madeDirectoriesAround, resumableName, temporaryName, type Hub, type HubEntry, type PutOptions, type SshOptions } from './hub.js'
 import { printable, ui } from '../util/ui.js'
+import { envSeconds } from '../util/envSeconds.js'
 
 type SftpLocation = Extract<HubLocation, { scheme: 'sftp' }>
 
@@ -38,6 +39,17 @@ const BLOCKS_ON_THE_WIRE = 8
 /** Large files streamed at once, whatever the number of uploads: memory stays under 8 MiB for them. */
 const LARGE_AT_ONCE = 4
 const sftpCode = (error: unknown) => (error as { code?: number })?.code
+/** Keepalive probes unanswered before the server is given up (ssh2's count: the error comes at the one after). */
+const KEEPALIVES_MISSED = 3
+
+/**
+ * How long a server may stay silent, in seconds (CASA_SFTP_TIMEOUT, 60 by default): a
+ * keepalive goes every quarter of it, and the fourth one unanswered ends the connection. A
+ * link that stalls (packets lost, a NAT that forgot us) would otherwise hold a run forever.
+ */
+export function sftpTimeoutSeconds(env: NodeJS.ProcessEnv = process.env): number {
+  return envSeconds('CASA_SFTP_TIMEOUT', 60, UserError, env)
+}
 
 function typeOf(mode: number): HubEntry['type'] {
   switch (mode & 0o170000) {
@@ -76,6 +88,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
   const knownHostsFile = ssh.knownHosts ?? posix.join(home(), '.ssh', 'known_hosts')
   const known = knownKeys(knownHostsFile, host, port)
   const auth = credentials(ssh)
+  const timeout = sftpTimeoutSeconds()
   // Connect first, load ssh2 (tens of ms) after: the server forks and sends its banner meanwhile.
   // No Nagle from the first byte: the handshake and the SFTP requests are small packets that
   // each wait for an answer, and Nagle's algorithm held one back until the server's delayed
@@ -113,8 +126,9 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     host,
     port,
     username: user,
-    readyTimeout: 20_000,
-    keepaliveInterval: 15_000,
+    readyTimeout: Math.min(20, timeout) * 1000,
+    keepaliveInterval: (timeout * 1000) / (KEEPALIVES_MISSED + 1),
+    keepaliveCountMax: KEEPALIVES_MISSED,
     ...(auth.privateKey ? { privateKey: auth.privateKey } : {}),
     ...(auth.agent ? { agent: auth.agent } : {}),
     // straight to our keys: ssh2 would first try `none`, a round trip (10 ms here) to learn

@@ -23,6 +23,11 @@ export interface Fault {
   afterBytes: number
   /** Which connection, counted from 1 since the fault was armed (default 1: the next one). */
   connection?: number
+  /**
+   * Count `afterBytes` over every connection opened since the fault was armed, and fault the
+   * one that carries the byte past it (a client with several connections, as HTTP's).
+   */
+  across?: boolean
 }
 
 export interface ProxyOptions {
@@ -192,6 +197,8 @@ export async function startTcpProxy(options: ProxyOptions): Promise<TcpProxy> {
   const sockets = new Set<Socket>()
   let fault: Fault | undefined = options.fault
   let connectionsSinceArmed = 0
+  /** Bytes each way over the connections opened since the fault was armed (for `across`). */
+  let sinceArmed = { up: 0, down: 0 }
   let firedWaiters: (() => void)[] = []
   const heldPipes = new Set<Pipe>()
 
@@ -199,7 +206,7 @@ export async function startTcpProxy(options: ProxyOptions): Promise<TcpProxy> {
     stats.connections++
     stats.open++
     connectionsSinceArmed++
-    const myFault = fault && (fault.connection ?? 1) === connectionsSinceArmed ? fault : undefined
+    const myFault = fault && (fault.across || (fault.connection ?? 1) === connectionsSinceArmed) ? fault : undefined
     const upstream = connect({ host: '127.0.0.1', port: options.targetPort, noDelay: true, allowHalfOpen: true })
     let closedSides = 0
     for (const s of [client, upstream]) {
@@ -245,10 +252,14 @@ export async function startTcpProxy(options: ProxyOptions): Promise<TcpProxy> {
       up.whenDrained(both)
       down.whenDrained(both)
     }
+    // an `across` fault is shared: it stays armed for this connection while no other fired it
     const limitOf = (direction: Direction, pipe: () => Pipe) => () =>
-      myFault && !faulted && myFault.direction === direction ? Math.max(0, myFault.afterBytes - pipe().passed) : undefined
-    const up: Pipe = new Pipe(client, upstream, delayMs, options.bandwidth, buffer, limitOf('up', () => up), fire, (n) => (stats.bytesUp += n))
-    const down: Pipe = new Pipe(upstream, client, delayMs, options.bandwidth, buffer, limitOf('down', () => down), fire, (n) => (stats.bytesDown += n))
+      !myFault || faulted || myFault.direction !== direction ? undefined
+      : !myFault.across ? Math.max(0, myFault.afterBytes - pipe().passed)
+      : fault === myFault ? Math.max(0, myFault.afterBytes - sinceArmed[direction])
+      : undefined
+    const up: Pipe = new Pipe(client, upstream, delayMs, options.bandwidth, buffer, limitOf('up', () => up), fire, (n) => ((stats.bytesUp += n), (sinceArmed.up += n)))
+    const down: Pipe = new Pipe(upstream, client, delayMs, options.bandwidth, buffer, limitOf('down', () => down), fire, (n) => ((stats.bytesDown += n), (sinceArmed.down += n)))
     // A FIN from one side travels with the link's delay, after the data before it; the
     // connection is gone once both ways are closed, or at once when either side fails.
     client.on('end', () => up.whenDrained(() => upstream.end()))
@@ -279,6 +290,7 @@ export async function startTcpProxy(options: ProxyOptions): Promise<TcpProxy> {
     arm(next) {
       fault = next
       connectionsSinceArmed = 0
+      sinceArmed = { up: 0, down: 0 }
     },
     get armed() {
       return fault !== undefined
