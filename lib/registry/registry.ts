@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises'
 import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { spawn } from 'node:child_process'
-import { Agent, request, type Dispatcher } from 'undici'
+import type { Agent, Dispatcher } from 'undici'
 import { UserError, cannotRead, errorMessage } from '../util/errors.js'
 import { dockerConfigFile } from '../docker/dockerContext.js'
 import { checkedFileSource, fileIdentity } from './fileUpload.js'
@@ -63,13 +63,18 @@ function watchedUpload(source: NodeJS.ReadableStream, seconds: number, stalled: 
   return watched
 }
 
+// undici is loaded on the first exchange, not with this module: the singularity entry imports
+// it for publishing, and create_singularity paid its hundred-odd files at start-up.
+let undici: Promise<typeof import('undici')> | undefined
+const loadUndici = () => (undici ??= import('undici'))
+
 // One connection pool per timeout (in practice one per run), shared by every client.
-const agents = new Map<number, Agent>()
-function agentFor(seconds: number): Agent {
+const agents = new Map<number, Promise<Agent>>()
+function agentFor(seconds: number): Promise<Agent> {
   let agent = agents.get(seconds)
   if (!agent) {
     const ms = milliseconds(seconds)
-    agent = new Agent({ headersTimeout: ms, bodyTimeout: ms, connect: { timeout: ms } })
+    agent = loadUndici().then(({ Agent }) => new Agent({ headersTimeout: ms, bodyTimeout: ms, connect: { timeout: ms } }))
     agents.set(seconds, agent)
   }
   return agent
@@ -161,7 +166,7 @@ export class RegistryClient {
   private authorization: string | undefined
   private readonly base: string
   private readonly timeout = registryTimeoutSeconds()
-  private readonly dispatcher = agentFor(this.timeout)
+  private readonly dispatcher = () => agentFor(this.timeout)
 
   constructor(
     readonly host: string,
@@ -192,9 +197,10 @@ export class RegistryClient {
   ): Promise<Dispatcher.ResponseData> {
     const url = path.startsWith('http') ? path : `${this.base}${path}`
     const headers = { ...options.headers, ...(this.authorization ? { authorization: this.authorization } : {}) }
+    const [{ request }, dispatcher] = await Promise.all([loadUndici(), this.dispatcher()])
     let response: Dispatcher.ResponseData
     try {
-      response = await request(url, { method: method as 'GET', headers, body: options.body as Buffer, dispatcher: this.dispatcher, headersTimeout: options.headersTimeout })
+      response = await request(url, { method: method as 'GET', headers, body: options.body as Buffer, dispatcher, headersTimeout: options.headersTimeout })
     } catch (error) {
       if (isTimeout(error) || error instanceof UserError) throw error // said by answered(), or by an upload's watch
       throw new UserError(`registry ${this.host} unreachable: ${errorMessage(error)}`)
@@ -221,7 +227,8 @@ export class RegistryClient {
     const url = new URL(params.realm)
     if (params.service) url.searchParams.set('service', params.service)
     url.searchParams.set('scope', `repository:${this.repository}:pull,push`)
-    const response = await request(url, { headers: basic ? { authorization: basic } : {}, dispatcher: this.dispatcher })
+    const [{ request }, dispatcher] = await Promise.all([loadUndici(), this.dispatcher()])
+    const response = await request(url, { headers: basic ? { authorization: basic } : {}, dispatcher })
     if (response.statusCode !== 200) {
       await response.body.dump()
       throw new UserError(`registry ${this.host} refused the login${this.credentials ? '' : ` (no docker login for ${this.host})`}`)

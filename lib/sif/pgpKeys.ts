@@ -5,8 +5,15 @@
 import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import * as openpgp from 'openpgp'
+import type * as openpgp from 'openpgp'
 import { UserError } from '../util/errors.js'
+
+/**
+ * OpenPGP.js, loaded on the first use: tasks that never sign nor verify (create_singularity
+ * without sign=1 imports this through the singularity entry) do not pay its load at start-up.
+ */
+let loaded: Promise<typeof openpgp> | undefined
+export const loadOpenpgp = () => (loaded ??= import('openpgp'))
 
 export const PASSPHRASE_VARIABLE = 'CASA_SIGN_PASSPHRASE'
 
@@ -29,9 +36,10 @@ const armoredBlocks = (data: Buffer) => data.toString('utf8').match(/-----BEGIN 
 
 /** Every secret key of a file (armored or binary). */
 export async function readSecretKeys(path: string): Promise<openpgp.PrivateKey[]> {
+  const pgp = await loadOpenpgp()
   const data = await keyFileBytes(path, 'secret key file')
   try {
-    return isArmored(data) ? (await Promise.all(armoredBlocks(data).map((armoredKeys) => openpgp.readPrivateKeys({ armoredKeys })))).flat() : await openpgp.readPrivateKeys({ binaryKeys: data })
+    return isArmored(data) ? (await Promise.all(armoredBlocks(data).map((armoredKeys) => pgp.readPrivateKeys({ armoredKeys })))).flat() : await pgp.readPrivateKeys({ binaryKeys: data })
   } catch (error) {
     throw new UserError(`${path} holds no OpenPGP secret key (${(error as Error).message.split('\n')[0]})`)
   }
@@ -39,9 +47,10 @@ export async function readSecretKeys(path: string): Promise<openpgp.PrivateKey[]
 
 /** Every key of a keyring file (armored or binary; secret keys count by their public part). */
 export async function readPublicKeys(path: string): Promise<openpgp.PublicKey[]> {
+  const pgp = await loadOpenpgp()
   const data = await keyFileBytes(path, 'keyring')
   try {
-    const keys = isArmored(data) ? (await Promise.all(armoredBlocks(data).map((armoredKeys) => openpgp.readKeys({ armoredKeys })))).flat() : await openpgp.readKeys({ binaryKeys: data })
+    const keys = isArmored(data) ? (await Promise.all(armoredBlocks(data).map((armoredKeys) => pgp.readKeys({ armoredKeys })))).flat() : await pgp.readKeys({ binaryKeys: data })
     return keys.map((k) => k.toPublic())
   } catch (error) {
     throw new UserError(`${path} holds no OpenPGP public key (${(error as Error).message.split('\n')[0]})`)
@@ -73,7 +82,7 @@ export async function unlockKey(key: openpgp.PrivateKey, env: NodeJS.ProcessEnv 
     passphrase = await promptHidden(`passphrase for the key ${fingerprint}: `)
   }
   try {
-    return await openpgp.decryptKey({ privateKey: key, passphrase })
+    return await (await loadOpenpgp()).decryptKey({ privateKey: key, passphrase })
   } catch {
     throw new UserError(`wrong passphrase for the key ${fingerprint}${env[PASSPHRASE_VARIABLE] === undefined ? '' : ` (from ${PASSPHRASE_VARIABLE})`}`)
   }

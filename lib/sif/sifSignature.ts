@@ -8,13 +8,13 @@
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { open, stat, truncate } from 'node:fs/promises'
-import * as openpgp from 'openpgp'
+import type * as openpgp from 'openpgp'
 import { UserError, errorMessage } from '../util/errors.js'
 import { onInterrupt } from '../util/interrupt.js'
 import { DESCRIPTOR_SIZE, GROUP_MASK, HEADER_SIZE, SIF_MAGIC, dataTypes } from './sifWriter.js'
 import { primaryPartition, readSif, sifTruncation, typeNames, type SifDescriptor, type SifFile } from './sifReader.js'
 import { ObjectDigests, groupMetadata, linkedGroup, metadataMismatch, readRaw, signatureExtra, signatureHashTypes } from './sifIntegrity.js'
-import { fingerprintOf } from './pgpKeys.js'
+import { fingerprintOf, loadOpenpgp } from './pgpKeys.js'
 import { makeDescriptorRoom } from './sifDescriptorRoom.js'
 
 const describe = (d: SifDescriptor) => `object ${d.id} (${typeNames[d.type] ?? `type 0x${d.type.toString(16)}`}${d.name ? ` ${d.name}` : ''})`
@@ -63,8 +63,9 @@ export async function signSif(path: string, key: openpgp.PrivateKey, options: { 
   const originalSize = end
   for (const [index, group] of groups.entries()) {
     const document = await groupMetadata(sif, raw, group, digests)
-    const message = await openpgp.createCleartextMessage({ text: document })
-    const armored = await openpgp.sign({ message, signingKeys: key, date: now, config: { preferredHashAlgorithm: openpgp.enums.hash.sha256 } })
+    const pgp = await loadOpenpgp()
+    const message = await pgp.createCleartextMessage({ text: document })
+    const armored = await pgp.sign({ message, signingKeys: key, date: now, config: { preferredHashAlgorithm: pgp.enums.hash.sha256 } })
     const data = Buffer.from(armored, 'utf8')
     const slot = free[index]!
     const at = sif.header.descriptorsOffset + slot * DESCRIPTOR_SIZE
@@ -194,7 +195,7 @@ async function checkSignature(sif: SifFile, raw: Awaited<ReturnType<typeof readR
   await handle.read(data, 0, descriptor.size, descriptor.offset).finally(() => handle.close())
   let message: openpgp.CleartextMessage
   try {
-    message = await openpgp.readCleartextMessage({ cleartextMessage: data.toString('utf8') })
+    message = await (await loadOpenpgp()).readCleartextMessage({ cleartextMessage: data.toString('utf8') })
   } catch {
     return check('not a clear-signed PGP message')
   }
@@ -205,7 +206,7 @@ async function checkSignature(sif: SifFile, raw: Awaited<ReturnType<typeof readR
   if (!key) return check(`signed by a key not in the keyring: ${fingerprint ?? keyIds.map((id) => id.toHex().toUpperCase()).join(', ')}`)
   const keyFingerprint = fingerprintOf(key)
   try {
-    const result = await openpgp.verify({ message, verificationKeys: key, expectSigned: true })
+    const result = await (await loadOpenpgp()).verify({ message, verificationKeys: key, expectSigned: true })
     await result.signatures[0]!.verified
   } catch (error) {
     return { ...check(`bad PGP signature by ${keyFingerprint} (${errorMessage(error).split('\n')[0]})`), fingerprint: keyFingerprint }
