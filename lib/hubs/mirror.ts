@@ -140,10 +140,14 @@ const depth = (path: string) => path.split('/').length
 
 /** What mirroring `localDir` to `remoteDir` of `hub` would do (nothing is changed). */
 export async function planMirror(localDir: string, hub: Hub, remoteDir: string, options: MirrorOptions = {}): Promise<MirrorPlan> {
-  // the remote listing goes out first, so the server works while we walk the local tree
-  const remoteListing = hub.list(remoteDir, { recursive: true })
+  // the remote listing goes out first, so the server works while we walk the local tree; the
+  // local directories, once known, are those it will most likely find there
+  const walking = options.local ?? localTree(localDir)
+  const likelyDirectories = walking.then((entries) => entries.filter((e) => e.type === 'dir').map((e) => e.path))
+  likelyDirectories.catch(() => undefined) // a hint: the walk's own error is reported below
+  const remoteListing = hub.list(remoteDir, { recursive: true, likelyDirectories })
   remoteListing.catch(() => undefined) // awaited below; a local error must not leave it unhandled
-  const local = await (options.local ?? localTree(localDir))
+  const local = await walking
   const remote = new Map<string, HubEntry>((await remoteListing).map((e) => [e.path, e]))
   // the lock of the run doing this (or of one that will refuse to start), not mirrored content
   remote.delete(MIRROR_LOCK)
