@@ -343,9 +343,10 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
         offset += bytesRead
         if (onTheWire.length >= BLOCKS_ON_THE_WIRE) await onTheWire.shift()
       }
-      await Promise.all(onTheWire)
-      // times and close in one round trip: the server handles them in order
-      const last = [...(options.mtime !== undefined ? [sftp.fsetstat(handle, { mtime: options.mtime })] : []), sftp.close(handle)]
+      // Times and close right behind the last block, not a round trip after it: the server
+      // handles them in order, and the rename that follows waits for every answer (a failed
+      // write is never renamed into place).
+      const last = [...onTheWire, ...(options.mtime !== undefined ? [sftp.fsetstat(handle, { mtime: options.mtime })] : []), sftp.close(handle)]
       closed = true
       const results = await Promise.allSettled(last)
       const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
