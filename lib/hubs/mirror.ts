@@ -62,6 +62,11 @@ export interface MirrorOptions {
    * under way finish), and applyMirror rejects with its reason.
    */
   signal?: AbortSignal
+  /**
+   * Called once, as the last deletion is sent (not at all when nothing is deleted): what the
+   * caller sends then (the lock's check, see Unlock.checkAhead) shares its round trip.
+   */
+  onLastChange?: () => void
 }
 
 /**
@@ -237,14 +242,14 @@ export async function applyMirror(plan: MirrorPlan, hub: Hub, options: MirrorOpt
   // Files at once (each a round trip to the server), then directories one by one, deepest
   // first: a directory goes once it is empty.
   const firstDirectory = plan.deletions.length - plan.directoryDeletions
-  stopIfInterrupted()
-  await mapLimited(plan.deletions.slice(0, firstDirectory), options.concurrency ?? 8, async (path) => {
+  const last = plan.deletions.length - 1
+  const remove = async (path: string, index: number) => {
     stopIfInterrupted()
-    await hub.remove(join2(plan.remoteDir, path))
-  })
-  for (const path of plan.deletions.slice(firstDirectory)) {
-    stopIfInterrupted()
+    if (index === last) options.onLastChange?.()
     await hub.remove(join2(plan.remoteDir, path))
   }
+  stopIfInterrupted()
+  await mapLimited(plan.deletions.slice(0, firstDirectory), options.concurrency ?? 8, remove)
+  for (const [i, path] of plan.deletions.slice(firstDirectory).entries()) await remove(path, firstDirectory + i)
   return { uploaded: plan.uploads.length, deleted: plan.deletions.length, bytes: total, unchanged: plan.unchanged }
 }
