@@ -15,6 +15,7 @@ import { UserError, cannotRead, errorMessage } from '../util/errors.js'
 import type { HubLocation } from './hubUrl.js'
 import { onInterrupt } from '../util/interrupt.js'
 import { SFTP_STATUS, SftpSession, type SftpAttrs, type SftpEntry } from './sftpSession.js'
+import { signAtOnce } from './sshSignAtOnce.js'
 import { blobType, checkHostKey, fingerprint, knownHostsName, knownKeys, type HostKeyVerdict } from './knownHosts.js'
 import { home } from '../util/paths.js'
 import { madeDirectoriesAround, resumableName, temporaryName, type Hub, type HubEntry, type PutOptions, type SshOptions } from './hub.js'
@@ -153,6 +154,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     })
     try {
       client.connect(config)
+      signAtOnce(client)
     } catch (error) {
       // ssh2 parses the key synchronously: an encrypted or malformed key ends here (the message names no secret)
       const message = errorMessage(error)
