@@ -78,7 +78,7 @@ once, naming the workflows not tried.`,
             }
             await ui.step(
               `${shown} -> ${url}`,
-              (step) => applyMirror(plan, hub, { concurrency: config.uploads, signal, onProgress: (b, t, f, n) => step.update(`${f}/${n} files, ${formatBytes(b)} of ${formatBytes(t)}`) }),
+              (step) => applyMirror(plan, hub, { concurrency: config.uploads, signal, onLastChange: unlock?.checkAhead, onProgress: (b, t, f, n) => step.update(`${f}/${n} files, ${formatBytes(b)} of ${formatBytes(t)}`) }),
               (r) => `${shown}: ${r.uploaded} uploaded (${formatBytes(r.bytes)}), ${r.deleted} deleted, ${r.unchanged} unchanged`,
             )
           } catch (error) {

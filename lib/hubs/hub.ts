@@ -33,6 +33,17 @@ export interface HubEntry {
   type: 'file' | 'dir' | 'symlink' | 'other'
 }
 
+export interface ListOptions {
+  recursive?: boolean
+  /**
+   * Subdirectories of `dir` (relative, `/`-separated) that are probably there, e.g. those of
+   * the local tree a mirror compares with: a far-away hub may start reading them all at once
+   * instead of waiting for each parent's listing. A hint only: the result is the same without
+   * it, and what is not a directory on the hub is not listed.
+   */
+  likelyDirectories?: Promise<readonly string[]>
+}
+
 export interface Hub {
   /** The hub URL as the user wrote it (no secret: sftp URLs carry none). */
   readonly url: string
@@ -55,7 +66,7 @@ export interface Hub {
   /** The target of a symbolic link, or undefined when `path` is not one. */
   readLink(path: string): Promise<string | undefined>
   /** Entries of `dir` (none when it does not exist); recursive lists the whole tree, not following links. */
-  list(dir: string, options?: { recursive?: boolean }): Promise<HubEntry[]>
+  list(dir: string, options?: ListOptions): Promise<HubEntry[]>
   /** Remove a file, link or empty directory; absent is fine. */
   remove(path: string): Promise<void>
   mkdirp(dir: string): Promise<void>

@@ -4,7 +4,7 @@
  * lock, for tasks (import it inside `run`).
  * @packageDocumentation
  */
-export { openHub, formatBytes, type Hub, type HubEntry, type PutOptions, type SshOptions } from './transport.js'
+export { openHub, formatBytes, type Hub, type HubEntry, type ListOptions, type PutOptions, type SshOptions } from './transport.js'
 export { localTree, planMirror, applyMirror, type LocalEntry, type MirrorPlan, type MirrorResult, type MirrorOptions, type MirrorUpload } from './mirror.js'
 export { lockMirror, MIRROR_LOCK, type MirrorLockOptions, type Unlock } from './mirrorLock.js'
 export { publishInTurn, hubNotOpened, type InTurnOptions } from './publishInTurn.js'

@@ -62,6 +62,11 @@ export interface MirrorOptions {
    * under way finish), and applyMirror rejects with its reason.
    */
   signal?: AbortSignal
+  /**
+   * Called once, as the last deletion is sent (not at all when nothing is deleted): what the
+   * caller sends then (the lock's check, see Unlock.checkAhead) shares its round trip.
+   */
+  onLastChange?: () => void
 }
 
 /**
@@ -140,10 +145,14 @@ const depth = (path: string) => path.split('/').length
 
 /** What mirroring `localDir` to `remoteDir` of `hub` would do (nothing is changed). */
 export async function planMirror(localDir: string, hub: Hub, remoteDir: string, options: MirrorOptions = {}): Promise<MirrorPlan> {
-  // the remote listing goes out first, so the server works while we walk the local tree
-  const remoteListing = hub.list(remoteDir, { recursive: true })
+  // the remote listing goes out first, so the server works while we walk the local tree; the
+  // local directories, once known, are those it will most likely find there
+  const walking = options.local ?? localTree(localDir)
+  const likelyDirectories = walking.then((entries) => entries.filter((e) => e.type === 'dir').map((e) => e.path))
+  likelyDirectories.catch(() => undefined) // a hint: the walk's own error is reported below
+  const remoteListing = hub.list(remoteDir, { recursive: true, likelyDirectories })
   remoteListing.catch(() => undefined) // awaited below; a local error must not leave it unhandled
-  const local = await (options.local ?? localTree(localDir))
+  const local = await walking
   const remote = new Map<string, HubEntry>((await remoteListing).map((e) => [e.path, e]))
   // the lock of the run doing this (or of one that will refuse to start), not mirrored content
   remote.delete(MIRROR_LOCK)
@@ -233,14 +242,14 @@ export async function applyMirror(plan: MirrorPlan, hub: Hub, options: MirrorOpt
   // Files at once (each a round trip to the server), then directories one by one, deepest
   // first: a directory goes once it is empty.
   const firstDirectory = plan.deletions.length - plan.directoryDeletions
-  stopIfInterrupted()
-  await mapLimited(plan.deletions.slice(0, firstDirectory), options.concurrency ?? 8, async (path) => {
+  const last = plan.deletions.length - 1
+  const remove = async (path: string, index: number) => {
     stopIfInterrupted()
-    await hub.remove(join2(plan.remoteDir, path))
-  })
-  for (const path of plan.deletions.slice(firstDirectory)) {
-    stopIfInterrupted()
+    if (index === last) options.onLastChange?.()
     await hub.remove(join2(plan.remoteDir, path))
   }
+  stopIfInterrupted()
+  await mapLimited(plan.deletions.slice(0, firstDirectory), options.concurrency ?? 8, remove)
+  for (const [i, path] of plan.deletions.slice(firstDirectory).entries()) await remove(path, firstDirectory + i)
   return { uploaded: plan.uploads.length, deleted: plan.deletions.length, bytes: total, unchanged: plan.unchanged }
 }

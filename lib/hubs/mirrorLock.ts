@@ -82,7 +82,15 @@ async function takeOver(hub: Hub, path: string, text: string, mine: string, brea
  * released is a warning: the failure is what the user must read. Otherwise it rejects, as the
  * lock left behind keeps other runs out.
  */
-export type Unlock = (options?: { afterFailure?: boolean }) => Promise<void>
+export interface Unlock {
+  (options?: { afterFailure?: boolean }): Promise<void>
+  /**
+   * Start now the read that checks the lock is still ours, which the release otherwise starts:
+   * called as the run sends its last change, it shares that change's round trip, and the
+   * release only removes the lock (2 round trips instead of 3 on a far-away server).
+   */
+  checkAhead(): void
+}
 
 /**
  * Take the lock of `dir` on `hub` (created, with its parents, if missing). Resolves to the
@@ -94,9 +102,11 @@ export async function lockMirror(hub: Hub, dir: string, options: MirrorLockOptio
   const mine = `${JSON.stringify({ task: options.task, user: userInfo().username, host: hostname(), pid: process.pid, started: new Date().toISOString() })}\n`
   // A read that fails is not taken for "not ours": the lock may well be there still, and
   // whoever released it must hear that it is left behind.
+  let reading: Promise<string | undefined> | undefined
+  const readLock = () => (reading ??= hub.readText(path))
   const release = async () => {
     // only our own: after a break_lock by somebody else, the lock is theirs
-    if ((await hub.readText(path)) === mine) await hub.remove(path)
+    if ((await readLock()) === mine) await hub.remove(path)
   }
   const leftBehind = (error: unknown) => `${errorMessage(error)}: the lock is left behind`
   // Once: the run's own release and Ctrl-C's may come together (the signal lands while the
@@ -121,7 +131,7 @@ export async function lockMirror(hub: Hub, dir: string, options: MirrorLockOptio
     for (let round = 0; round < 3; round++) {
       taking = hub.createNew(mine, path)
       if (await taking) {
-        return async ({ afterFailure = false } = {}) => {
+        const unlock = async ({ afterFailure = false } = {}) => {
           try {
             await releaseOnce()
           } catch (error) {
@@ -131,6 +141,8 @@ export async function lockMirror(hub: Hub, dir: string, options: MirrorLockOptio
             forget() // only now: until the lock is gone, Ctrl-C must wait for it
           }
         }
+        // a failed read is said by the release that awaits it
+        return Object.assign(unlock, { checkAhead: () => void readLock().catch(() => undefined) })
       }
       const text = await hub.readText(path)
       if (text === undefined) continue

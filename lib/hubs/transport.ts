@@ -5,7 +5,7 @@
 import { parseHubUrl } from './hubUrl.js'
 import type { Hub, SshOptions } from './hub.js'
 
-export { formatBytes, isTemporaryName, madeDirectoriesAround, temporaryName, type Hub, type HubEntry, type PutOptions, type SshOptions } from './hub.js'
+export { formatBytes, isTemporaryName, madeDirectoriesAround, temporaryName, type Hub, type HubEntry, type ListOptions, type PutOptions, type SshOptions } from './hub.js'
 
 /** Open the hub a URL names: sftp://user@host[:port]/path or file:///path. */
 export async function openHub(url: string, ssh: SshOptions = {}): Promise<Hub> {

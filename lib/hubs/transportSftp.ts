@@ -14,7 +14,8 @@ import type { Client, ConnectConfig } from 'ssh2'
 import { UserError, cannotRead, errorMessage } from '../util/errors.js'
 import type { HubLocation } from './hubUrl.js'
 import { onInterrupt } from '../util/interrupt.js'
-import { SFTP_STATUS, SftpSession, type SftpAttrs } from './sftpSession.js'
+import { SFTP_STATUS, SftpSession, type SftpAttrs, type SftpEntry } from './sftpSession.js'
+import { signAtOnce } from './sshSignAtOnce.js'
 import { blobType, checkHostKey, fingerprint, knownHostsName, knownKeys, type HostKeyVerdict } from './knownHosts.js'
 import { home } from '../util/paths.js'
 import { madeDirectoriesAround, resumableName, temporaryName, type Hub, type HubEntry, type PutOptions, type SshOptions } from './hub.js'
@@ -167,6 +168,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     })
     try {
       client.connect(config)
+      signAtOnce(client)
     } catch (error) {
       // ssh2 parses the key synchronously: an encrypted or malformed key ends here (the message names no secret)
       const message = errorMessage(error)
@@ -357,9 +359,10 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
         offset += bytesRead
         if (onTheWire.length >= BLOCKS_ON_THE_WIRE) await onTheWire.shift()
       }
-      await Promise.all(onTheWire)
-      // times and close in one round trip: the server handles them in order
-      const last = [...(options.mtime !== undefined ? [sftp.fsetstat(handle, { mtime: options.mtime })] : []), sftp.close(handle)]
+      // Times and close right behind the last block, not a round trip after it: the server
+      // handles them in order, and the rename that follows waits for every answer (a failed
+      // write is never renamed into place).
+      const last = [...onTheWire, ...(options.mtime !== undefined ? [sftp.fsetstat(handle, { mtime: options.mtime })] : []), sftp.close(handle)]
       closed = true
       const results = await Promise.allSettled(last)
       const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
@@ -492,10 +495,41 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
     },
     async list(dir, options = {}) {
       const out: HubEntry[] = []
+      const top = at(dir)
+      // Listings started ahead from the hint, by path: on a far-away server the tree is then
+      // read in about two round trips instead of two per level. One is used only where the
+      // parent's listing shows a directory (not a link to one), as without the hint.
+      const started = new Map<string, { reading: Promise<SftpEntry[]>; ahead: boolean }>()
+      if (options.recursive && options.likelyDirectories) {
+        options.likelyDirectories.then(
+          (dirs) => {
+            // shallow first: when the server's open directories run short, the upper levels lead
+            for (const rel of [...dirs].sort((a, b) => a.split('/').length - b.split('/').length)) {
+              const path = `${top}/${rel}`
+              if (started.has(path)) continue
+              const reading = sftp.readdir(path)
+              reading.catch(() => undefined) // not needed, or read again: see listing()
+              started.set(path, { reading, ahead: true })
+            }
+          },
+          () => undefined, // no hint: each level after its parent
+        )
+      }
+      /** The entries of a directory its parent's listing showed, read ahead or now. */
+      const listing = async (path: string) => {
+        const found = started.get(path)
+        if (found && !found.ahead) return found.reading
+        // a failure ahead is not reported as such: read again, for the error as it is now
+        const entries = found && (await found.reading.catch(() => undefined))
+        if (entries) return entries
+        const reading = sftp.readdir(path)
+        started.set(path, { reading, ahead: false })
+        return reading
+      }
       const read = async (path: string, prefix: string): Promise<void> => {
         let entries
         try {
-          entries = await sftp.readdir(path)
+          entries = await listing(path)
         } catch (error) {
           // a subdirectory by its place under the hub root: `prefix` is relative to `dir`
           if (sftpCode(error) !== NO_SUCH_FILE) throw fail('cannot list', prefix ? posix.join(dir, prefix.slice(0, -1)) : dir, error)
@@ -515,7 +549,7 @@ export async function openSftpHub(url: string, location: SftpLocation, ssh: SshO
         }
         await Promise.all(subdirs)
       }
-      await read(at(dir), '')
+      await read(top, '')
       return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
     },
     async remove(path) {
