@@ -76,7 +76,9 @@ export default defineConfig({
     //   { project: 'morphologist', name: 'morphologist-nonfree', url: 'git@github.com:brainvisa/morphologist-nonfree.git', bugFix: 'master' },
     // The list can be computed (the config is TypeScript); validation checks the result.
     components: [],
-    // Components inspected at once (git fetches are network-bound, so more than jobs).
-    jobs: 8,
+    // Components inspected at once (git fetches are network-bound, so more than jobs): 9 git
+    // commands at once share one SSH connection (lib/git/sshSharing.ts), a few more read
+    // versions meanwhile.
+    jobs: 12,
   },
 })

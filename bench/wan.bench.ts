@@ -27,6 +27,7 @@ import { startTcpProxy, type TcpProxy } from '../test/helpers/tcpProxy.js'
 import { compare, median, type BenchLine } from './measure.js'
 import { makeTree } from './benchTree.js'
 import { makeComponents } from './releaseFixtures.js'
+import { forgeAccount } from './gitForgeAccount.js'
 import { parse } from 'yaml'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -131,10 +132,14 @@ async function mirrorLines(work: string, sshd: Sshd, proxy: TcpProxy): Promise<B
 
 async function releaseLines(work: string, sshd: Sshd, proxy: TcpProxy): Promise<BenchLine[]> {
   const count = Number(process.env.CASA_BENCH_WAN_COMPONENTS ?? 100)
-  const components = makeComponents(join(sshd.root, 'wan-remotes'), count).map((c) => ({
+  // served as a forge serves them: by an account of their own whose shell is git-shell
+  const account = forgeAccount()
+  const remotes = join(sshd.root, 'wan-remotes')
+  const components = makeComponents(remotes, count).map((c) => ({
     ...c,
-    url: `ssh://${sshd.user}@127.0.0.1:${proxy.port}${fileURLToPath(c.url)}`,
+    url: `ssh://${account.name}@127.0.0.1:${proxy.port}${fileURLToPath(c.url)}`,
   }))
+  account.own(remotes)
   const repo = join(work, 'release-repo')
   const home = join(work, 'release-home')
   mkdirSync(repo, { recursive: true })
@@ -188,7 +193,7 @@ async function releaseLines(work: string, sshd: Sshd, proxy: TcpProxy): Promise<
     unit: 'ms',
     ratio: ours.ms / base.ms,
     goal,
-    note: `TCP connections to the server: ours ${ours.connections}, baseline ${base.connections}`,
+    note: `TCP connections to the server: ours ${ours.connections}, baseline ${base.connections}; server account ${account.description}`,
   })
   return [
     line(`create_release_plan, ${count} components over ssh:// at RTT ${2 * DELAY_MS} ms, cold vs git ls-remote + init --bare + fetch each, one after the other`, oursCold, 0.06),
@@ -239,7 +244,7 @@ async function bigUploadLines(work: string, sshd: Sshd): Promise<BenchLine[]> {
 }
 
 export default async function (): Promise<BenchLine[]> {
-  const sshd = await startSshd()
+  const sshd = await startSshd({ otherUsers: true })
   const proxy = await startTcpProxy({ targetPort: sshd.port, delayMs: DELAY_MS, lifetimeMs: 60 * 60_000 })
   const work = mkdtempSync(join(tmpdir(), 'casa-bench-wan-'))
   try {

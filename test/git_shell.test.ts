@@ -7,9 +7,11 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { infoPyVersion, TestRemote } from './helpers/git.js'
 import { tempDir } from './helpers/tmp.js'
-import { gitEnv, openMirror } from '../lib/git/gitMirror.js'
+import { gitEnv, openMirror, updateMirror } from '../lib/git/gitMirror.js'
 import { GitSession } from '../lib/git/gitSession.js'
 import { GitShellPool } from '../lib/git/gitShell.js'
+import { Slots } from '../lib/util/slots.js'
+import { ui } from '../lib/util/ui.js'
 
 t.test('one shell serves components one after another, objects read between other steps', async (t) => {
   const root = tempDir(t, 'casa-shell-')
@@ -88,4 +90,36 @@ t.test('an interrupt stops the shells', async (t) => {
   await t.rejects(session.lsRemote(), /failed/, 'the step after the interrupt fails')
   await session.close()
   await pool.close()
+})
+
+t.test('the commands that reach the remote each hold one of the shared connection\'s sessions; local ones do not', async (t) => {
+  const root = tempDir(t, 'casa-shell-sessions-')
+  const remotes = ['a', 'b', 'c'].map((name) => new TestRemote(root, name))
+  for (const remote of remotes) remote.commit('master', { 'a.txt': remote.name })
+  const mirror = (name: string) => join(root, 'mirrors', `${name}.git`)
+  for (const remote of remotes) await updateMirror(mirror(remote.name), remote.url)
+  // the steps are seen as they are sent to the shells: -v echoes each one right then
+  const echoed: string[] = []
+  const write = process.stderr.write
+  ui.configure({ verbose: true })
+  process.stderr.write = ((chunk: string | Uint8Array) => echoed.push(String(chunk)) > 0) as typeof process.stderr.write
+  t.teardown(() => {
+    process.stderr.write = write
+    ui.configure({ verbose: false })
+  })
+  const sent = (command: string) => echoed.filter((line) => line.includes(` ${command} `)).length
+  const pool = new GitShellPool(3, gitEnv())
+  t.teardown(() => pool.close())
+  const sessions = new Slots(1)
+  const [a, b, c] = await Promise.all(remotes.map((remote) => GitSession.open(mirror(remote.name), { url: remote.url, temporary: '' }, { pool, sessions })))
+  const first = a!.lsRemote()
+  const second = b!.lsRemote()
+  const local = c!.refs()
+  t.equal(sent('ls-remote'), 1, "b's ls-remote waits for a's session")
+  t.equal(sent('for-each-ref'), 1, 'a local step does not wait')
+  t.match(await first, /refs\/heads\/master/)
+  t.match(await second, /refs\/heads\/master/, "b's ls-remote runs once a's has ended")
+  t.equal(sent('ls-remote'), 2)
+  t.match(await local, /refs\/heads\/master/)
+  await Promise.all([a, b, c].map((s) => s!.close()))
 })

@@ -16,7 +16,7 @@ import { sshDestination } from '../lib/git/sshSharing.js'
 
 const names = ['alpha', 'beta', 'gamma', 'delta']
 
-async function setup(t: { teardown(fn: () => unknown): void }) {
+async function setup(t: { teardown(fn: () => unknown): void }, options: { copies?: number; jobs?: number } = {}) {
   const sshd = await startSshd()
   t.teardown(sshd.stop)
   const proxy = await startTcpProxy({ targetPort: sshd.port, delayMs: 2, lifetimeMs: 120_000 })
@@ -28,8 +28,10 @@ async function setup(t: { teardown(fn: () => unknown): void }) {
   mkdirSync(home)
   mkdirSync(tmp)
   const url = (name: string) => `ssh://${sshd.user}@127.0.0.1:${proxy.port}${join(sshd.root, 'remotes', `${name}.git`)}`
-  const components = names.map((name) => ({ project: 'p', name, url: url(name) }))
-  writeFileSync(join(dir, 'casa.config.ts'), `export default { releasePlan: { components: ${JSON.stringify(components)}, jobs: 2 } }\n`)
+  // `copies` components per remote (each its own mirror): more git commands at once than one connection has sessions
+  const copies = options.copies ?? 1
+  const components = names.flatMap((name) => Array.from({ length: copies }, (_, i) => ({ project: 'p', name: copies > 1 ? `${name}-${i}` : name, url: url(name) })))
+  writeFileSync(join(dir, 'casa.config.ts'), `export default { releasePlan: { components: ${JSON.stringify(components)}, jobs: ${options.jobs ?? 2} } }\n`)
   const knownHosts = join(dir, 'known_hosts')
   writeFileSync(knownHosts, `[127.0.0.1]:${proxy.port} ${sshd.hostKeyPublic.split(' ').slice(0, 2).join(' ')}\n`)
   // the key and known_hosts as a user would have them in ~/.ssh/config (ssh reads that from
@@ -64,6 +66,18 @@ t.test('every git command of a run goes through one SSH connection, closed at th
   const warm = await s.cli()
   t.equal(warm.code, 0, warm.stderr)
   t.equal(s.proxy.stats.connections, 2, 'one more connection for the whole second run')
+  await s.proxy.idle()
+})
+
+t.test("more jobs than sshd's sessions per connection: still one connection", async (t) => {
+  // sshd refuses an eleventh session on a connection (MaxSessions 10), and ssh then opens a
+  // connection of its own: 16 jobs would make several
+  const s = await setup(t, { copies: 3, jobs: 16 })
+  const run = await s.cli()
+  t.equal(run.code, 0, run.stderr)
+  const plan = s.plan()
+  for (const [i, name] of names.entries()) for (let copy = 0; copy < 3; copy++) t.equal(plan.p[`${name}-${copy}`].bug_fix.version, `1.${i}.0`, `${name}-${copy} read`)
+  t.equal(s.proxy.stats.connections, 1, 'one connection for 12 clones, 16 jobs')
   await s.proxy.idle()
 })
 

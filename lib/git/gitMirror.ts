@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path'
 import { hasCredentials } from './gitCredentials.js'
 import { GitSession } from './gitSession.js'
 import type { GitShellPool } from './gitShell.js'
+import type { Slots } from '../util/slots.js'
 import { systemErrorOnPath } from '../util/errors.js'
 import { removeDeadLeftovers } from '../util/leftovers.js'
 
@@ -118,7 +119,7 @@ export function storedRemoteUrl(dir: string): string | undefined {
  * remote has it (a fetch would change nothing). Returns its branches and tags, and the git
  * session left open for reading objects: the caller closes it.
  */
-export async function openMirror(dir: string, url: string, options: { signal?: AbortSignal; pool?: GitShellPool } = {}): Promise<{ refs: RefMap; session: GitSession }> {
+export async function openMirror(dir: string, url: string, options: { signal?: AbortSignal; pool?: GitShellPool; sessions?: Slots } = {}): Promise<{ refs: RefMap; session: GitSession }> {
   const temporary = `${dir}.tmp-${process.pid}`
   // With a pool, its shells already have the environment: copying process.env per component cost 0.4 ms each.
   const session = await GitSession.open(dir, { url, temporary }, { ...options, env: options.pool ? undefined : gitEnv() })

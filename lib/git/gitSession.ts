@@ -4,7 +4,11 @@
 import { credentialArgs, gitRemote } from './gitCredentials.js'
 import type { ObjectReader } from './gitObjects.js'
 import { type GitShell, GitShellPool, refFormat, type StepArgs } from './gitShell.js'
+import type { Slots } from '../util/slots.js'
 import { ui } from '../util/ui.js'
+
+/** The steps that reach the remote: each is one session of the SSH connection. */
+const remoteSteps = new Set(['clone', 'ls-remote', 'fetch'])
 
 export class GitSession {
   private reader: ObjectReader | undefined
@@ -15,15 +19,17 @@ export class GitSession {
     private readonly shell: GitShell,
     private readonly pool: GitShellPool,
     private readonly ownPool: boolean,
+    private readonly sessions: Slots | undefined,
   ) {}
 
   /**
    * A session on `dir` (whose remote is `url`; `temporary` is where a clone is made); without a
    * pool, it has a shell of its own. Git is given `url` without its credentials (lib/git/gitCredentials).
+   * With `sessions` (those of a shared SSH connection), the commands that reach the remote each hold one.
    */
-  static async open(dir: string, remote: { url: string; temporary: string }, options: { pool?: GitShellPool; env?: NodeJS.ProcessEnv; signal?: AbortSignal } = {}): Promise<GitSession> {
+  static async open(dir: string, remote: { url: string; temporary: string }, options: { pool?: GitShellPool; env?: NodeJS.ProcessEnv; signal?: AbortSignal; sessions?: Slots } = {}): Promise<GitSession> {
     const pool = options.pool ?? new GitShellPool(1, options.env ?? process.env, options.signal)
-    return new GitSession(dir, { dir, temporary: remote.temporary, ...gitRemote(remote.url) }, await pool.acquire(), pool, !options.pool)
+    return new GitSession(dir, { dir, temporary: remote.temporary, ...gitRemote(remote.url) }, await pool.acquire(), pool, !options.pool, options.sessions)
   }
 
   /** `git -c` options that pass the credentials, echoed as run (they hold no secret). */
@@ -59,7 +65,10 @@ export class GitSession {
   }
 
   private step(name: 'clone' | 'ls-remote' | 'set-url' | 'fetch' | 'refs', argv: string[]): Promise<string> {
-    ui.command(argv)
-    return this.shell.run(name, this.remote, argv)
+    const run = () => {
+      ui.command(argv)
+      return this.shell.run(name, this.remote, argv)
+    }
+    return this.sessions && remoteSteps.has(name) ? this.sessions.run(run) : run()
   }
 }

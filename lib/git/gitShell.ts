@@ -245,6 +245,11 @@ export class GitShellPool {
     return shell ? Promise.resolve(shell) : new Promise((resolve) => this.waiting.push(resolve))
   }
 
+  /** Start up to `count` shells before they are asked for, so that the first steps need not wait for them. */
+  prestart(count: number): void {
+    while (this.all.size < Math.min(count, this.size)) this.idle.push(this.spawn())
+  }
+
   /** Take a shell back; a broken one is ended and replaced. */
   release(shell: GitShell): void {
     if (shell.broken) {

@@ -16,11 +16,22 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { homedir, tmpdir, userInfo } from 'node:os'
 import { basename, join } from 'node:path'
 import { run } from '../util/exec.js'
+import { Slots } from '../util/slots.js'
 import { onInterrupt } from '../util/interrupt.js'
 import { ui } from '../util/ui.js'
 
 /** A master left behind (a killed run) ends after this many seconds without a client. */
 const PERSIST_SECONDS = 60
+
+/**
+ * Git commands at once through one shared connection: one below sshd's MaxSessions default
+ * (10). Past the server's limit it refuses the master's new session and ssh falls back to a
+ * connection of its own, paying the whole handshake again (16 at once made 13 connections
+ * instead of 1). At exactly 10 a request right behind a session's close still found all ten
+ * taken now and then (1 command in 600 on a loaded machine): the server frees a session only
+ * once it has read the close.
+ */
+export const SESSIONS_PER_CONNECTION = 9
 
 export interface SshDestination {
   user?: string
@@ -31,8 +42,13 @@ export interface SshDestination {
 export interface SshSharing {
   /** The environment for git: GIT_SSH_COMMAND with the sharing options, or `env` unchanged. */
   env: NodeJS.ProcessEnv
-  /** Masters opened (one per host reached over ssh), 0 when not sharing. */
-  masters: number
+  /**
+   * Settles once the master of each host is up, or has failed (git then connects on its own,
+   * and says why it cannot): git commands wait for it, the shells that run them need not.
+   */
+  connected: Promise<void>
+  /** Once connected: the sessions of the shared connection that reaches `url`, or undefined when it has none. */
+  sessions(url: string): Slots | undefined
   /** Close the masters and remove the socket directory. */
   close(): Promise<void>
 }
@@ -92,8 +108,7 @@ async function userSetupSays(env: NodeJS.ProcessEnv, baseCommand: string): Promi
 
 /**
  * Share one SSH connection per host among the git commands that will reach `urls` with `env`.
- * Resolves once a master is up for each ssh host (or failed: then git connects on its own,
- * and says why it cannot).
+ * Resolves once the masters are started (one per ssh host), before they are connected.
  */
 export async function shareSshConnections(urls: readonly string[], env: NodeJS.ProcessEnv): Promise<SshSharing> {
   const destinations = new Map<string, SshDestination>()
@@ -101,7 +116,7 @@ export async function shareSshConnections(urls: readonly string[], env: NodeJS.P
     const d = sshDestination(url)
     if (d) destinations.set(key(d), d)
   }
-  const unchanged: SshSharing = { env, masters: 0, close: async () => undefined }
+  const unchanged: SshSharing = { env, connected: Promise.resolve(), sessions: () => undefined, close: async () => undefined }
   if (destinations.size === 0) return unchanged
   // core.sshCommand is used by git only without GIT_SSH_COMMAND: read it then only
   const configured = env.GIT_SSH_COMMAND ?? (await run('git', ['config', '--get', 'core.sshCommand'], { env, allowFailure: true })).stdout.trim()
@@ -133,13 +148,22 @@ export async function shareSshConnections(urls: readonly string[], env: NodeJS.P
   const forget = onInterrupt(close)
   // Masters at once, one per host; -N -f: no command (git-only accounts allow none), in the
   // background once authenticated. The shell splits `base` as git would.
-  const opened = await Promise.all(
-    [...destinations.values()].map(async (d) => {
+  const sessions = new Map<string, Slots>()
+  const connected = Promise.all(
+    [...destinations].map(async ([name, d]) => {
       const args = ['-N', '-f', ...(d.port ? ['-p', String(d.port)] : []), ...(d.user ? ['-l', d.user] : []), '--', d.host]
       const result = await run('sh', ['-c', `${command} "$@"`, 'ssh', ...args], { env, allowFailure: true })
-      if (result.exitCode !== 0) ui.debug(`no shared ssh connection to ${d.host}: ${result.stderr.trim().split('\n').pop() ?? ''}`)
-      return result.exitCode === 0
+      if (result.exitCode === 0) sessions.set(name, new Slots(SESSIONS_PER_CONNECTION))
+      else ui.debug(`no shared ssh connection to ${d.host}: ${result.stderr.trim().split('\n').pop() ?? ''}`)
     }),
-  )
-  return { env: { ...env, GIT_SSH_COMMAND: command }, masters: opened.filter(Boolean).length, close }
+  ).then(() => undefined)
+  return {
+    env: { ...env, GIT_SSH_COMMAND: command },
+    connected,
+    sessions: (url) => {
+      const d = sshDestination(url)
+      return d && sessions.get(key(d))
+    },
+    close,
+  }
 }

@@ -10,6 +10,7 @@ import { gitEnv, mirrorPath, openMirror } from '../git/gitMirror.js'
 import { GitShellPool } from '../git/gitShell.js'
 import { shareSshConnections } from '../git/sshSharing.js'
 import { mapLimited } from '../util/mapLimited.js'
+import type { Slots } from '../util/slots.js'
 import { revisionVersions } from './versionCache.js'
 import { redact } from '../util/redact.js'
 import { type StepOutcome, ui } from '../util/ui.js'
@@ -47,7 +48,7 @@ export function branchNames(component: ReleaseComponent): Record<BranchRole, str
 }
 
 /** Inspect one component through its mirror under `repository`. Never throws for git trouble. */
-export async function inspectComponent(component: ReleaseComponent, repository: string, options: { signal?: AbortSignal; pool?: GitShellPool } = {}): Promise<ComponentInspection> {
+export async function inspectComponent(component: ReleaseComponent, repository: string, options: { signal?: AbortSignal; pool?: GitShellPool; sessions?: Slots } = {}): Promise<ComponentInspection> {
   const { signal } = options
   const names = branchNames(component)
   const result: ComponentInspection = {
@@ -96,20 +97,43 @@ function summary(i: ComponentInspection): StepOutcome {
   return { text: `${name}: ${parts.join(', ')}`, failed: false }
 }
 
-/** Inspect components concurrently (bounded), one progress line per component; one shell per job runs their git commands. */
-export async function inspectComponents(components: readonly ReleaseComponent[], repository: string, options: { jobs: number; signal?: AbortSignal }): Promise<ComponentInspection[]> {
+/**
+ * Inspect components concurrently (bounded), one progress line per component; one shell per
+ * job runs their git commands. The shared SSH connections are closed meanwhile: `closed`
+ * settles once they are, so that the caller writes the plan in that time.
+ */
+export async function inspectComponents(
+  components: readonly ReleaseComponent[],
+  repository: string,
+  options: { jobs: number; signal?: AbortSignal },
+): Promise<{ inspections: ComponentInspection[]; closed: Promise<void> }> {
   // one SSH connection per host for all the components (see lib/git/sshSharing)
   const sharing = await shareSshConnections(
     components.map((c) => c.url),
     gitEnv(),
   )
   const pool = new GitShellPool(options.jobs, sharing.env, options.signal)
+  let inspections: ComponentInspection[]
   try {
-    return await mapLimited(components, options.jobs, (component) =>
-      ui.step(`inspect ${component.project}/${component.name}`, () => inspectComponent(component, repository, { signal: options.signal, pool }), summary),
+    // the shells started while the SSH handshakes go on (a fork of node each: 20 ms on a loaded machine)
+    pool.prestart(Math.min(options.jobs, components.length))
+    await sharing.connected
+    inspections = await mapLimited(components, options.jobs, (component) =>
+      ui.step(`inspect ${component.project}/${component.name}`, () => inspectComponent(component, repository, { signal: options.signal, pool, sessions: sharing.sessions(component.url) }), summary),
     )
-  } finally {
-    await pool.close()
-    await sharing.close()
+  } catch (error) {
+    await closeAll()
+    throw error
+  }
+  const closed = closeAll()
+  closed.catch(() => undefined) // failing before the caller awaits it is no unhandled rejection
+  return { inspections, closed }
+
+  async function closeAll(): Promise<void> {
+    try {
+      await pool.close()
+    } finally {
+      await sharing.close()
+    }
   }
 }

@@ -65,21 +65,34 @@ export async function makeReleasePlan(config: ResolvedConfig, options: { compone
   } catch (error) {
     throw new UserError(`cannot create the workflow repository ${config.repository}: ${errorMessage(error)}`)
   }
-  const inspections = await inspectComponents(components, config.repository, { jobs: config.releasePlan.jobs, signal: options.signal })
-  const fresh = buildPlan(inspections)
-  const plan = withoutSecrets(existing ? mergePlans(existing, fresh) : fresh)
-  // Files whose content would not change are left as they are: the page's "Generated" time
-  // then says when the plan last changed, and publish_release_plan has nothing to upload.
+  const inspecting = inspectComponents(components, config.repository, { jobs: config.releasePlan.jobs, signal: options.signal })
+  // the YAML library loaded while the inspection waits on the network, not after it
+  import('yaml').catch(() => undefined)
+  const { inspections, closed } = await inspecting
+  try {
+    const plan = withoutSecrets(existing ? mergePlans(existing, buildPlan(inspections)) : buildPlan(inspections))
+    await writePlanFiles(config.repository, file, plan)
+    return { plan, file }
+  } finally {
+    await closed
+  }
+}
+
+/**
+ * Write release_plan.yaml and its page. Files whose content would not change are left as they
+ * are: the page's "Generated" time then says when the plan last changed, and
+ * publish_release_plan has nothing to upload.
+ */
+async function writePlanFiles(repository: string, file: string, plan: ReleasePlan): Promise<void> {
   const yaml = await planToYaml(plan)
   const html = renderPlanHtml(plan)
-  const htmlFile = join(config.repository, planHtmlName)
+  const htmlFile = join(repository, planHtmlName)
   const oldHtml = readIfExists(htmlFile)
   const changed = [
     ...(readIfExists(file) !== yaml ? [{ file, text: yaml }] : []),
     ...(oldHtml === undefined || !samePlanPage(oldHtml, html) ? [{ file: htmlFile, text: html }] : []),
   ]
   writeTogether(changed)
-  return { plan, file }
 }
 
 /**

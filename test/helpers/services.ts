@@ -2,7 +2,7 @@
 // ("distribution"), OpenSSH's sshd, and a static HTTP server. Each start* returns a handle
 // whose stop() the test registers with t.teardown. Nothing here is a mock.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, copyFileSync } from 'node:fs'
+import { chmodSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, copyFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join, normalize } from 'node:path'
@@ -142,6 +142,12 @@ export interface SshdOptions extends ServiceOptions {
    * to play servers without OpenSSH's extensions or that forbid links.
    */
   sftpDenied?: string[]
+  /**
+   * Let accounts other than the test runner's log in with the client key (a git forge's
+   * account, bench/gitForgeAccount.ts): the state directory becomes traversable (0711) and
+   * authorized_keys readable, which sshd reads as the user logging in. The private keys stay 0600.
+   */
+  otherUsers?: boolean
 }
 
 /** The processes below `pid`, from /proc (the parent pid is the fourth field of /proc/<pid>/stat). */
@@ -176,6 +182,10 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
   const clientKey = join(dir, 'client_ed25519')
   for (const key of [hostKey, clientKey]) if (!existsSync(key)) sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key])
   writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${clientKey}.pub`))
+  if (options.otherUsers) {
+    chmodSync(dir, 0o711)
+    chmodSync(join(dir, 'authorized_keys'), 0o644)
+  }
   const hostKeyPublic = readFileSync(`${hostKey}.pub`, 'utf8').trim()
   const knownHosts = join(dir, 'known_hosts')
   writeFileSync(knownHosts, `[127.0.0.1]:${port} ${hostKeyPublic.split(' ').slice(0, 2).join(' ')}\n`)
