@@ -164,7 +164,6 @@ t.test('apply_release_plan cut at 20 points and stalled once: resumes from its j
     },
     server: s.server,
     secret: password,
-    absorbs: true,
     stallEnv,
     afterCut: () => {
       journaledAtCut = journaled()
