@@ -17,6 +17,7 @@ const backend = () => `${execFileSync('git', ['--exec-path'], { encoding: 'utf8'
 export function serveGitHttp(root: string, user: string, password: string): Promise<GitHttpServer> {
   const program = backend()
   const expected = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
+  const live = new Set<ReturnType<typeof spawn>>()
   const server: Server = createServer((req, res) => {
     if (req.headers.authorization !== expected) {
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="git"' }).end('authentication required\n')
@@ -40,6 +41,13 @@ export function serveGitHttp(root: string, user: string, password: string): Prom
       },
       stdio: ['pipe', 'pipe', 'inherit'],
     })
+    live.add(cgi)
+    // A client that went away (a cut connection) leaves the CGI waiting for the rest of its
+    // request, for ever: it goes with the connection.
+    res.on('close', () => {
+      if (cgi.exitCode === null && cgi.signalCode === null) cgi.kill('SIGKILL')
+    })
+    cgi.stdin!.on('error', () => {})
     req.pipe(cgi.stdin!)
     let head = Buffer.alloc(0)
     let headersDone = false
@@ -60,7 +68,12 @@ export function serveGitHttp(root: string, user: string, password: string): Prom
       res.writeHead(status)
       res.write(head.subarray(end + 4))
     })
-    cgi.on('close', () => (headersDone ? res.end() : res.writeHead(500).end()))
+    cgi.on('close', () => {
+      live.delete(cgi)
+      if (res.destroyed) return
+      if (headersDone) res.end()
+      else res.writeHead(500).end()
+    })
   })
   return new Promise((resolve, reject) => {
     server.on('error', reject)
@@ -69,7 +82,12 @@ export function serveGitHttp(root: string, user: string, password: string): Prom
       resolve({
         port,
         url: (name, userinfo) => `http://${userinfo ? `${userinfo}@` : ''}127.0.0.1:${port}/${name}.git`,
-        close: () => new Promise((done) => server.close(() => done())),
+        close: () =>
+          new Promise((done) => {
+            for (const cgi of live) cgi.kill('SIGKILL')
+            server.close(() => done())
+            server.closeAllConnections()
+          }),
       })
     })
   })
