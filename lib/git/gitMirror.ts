@@ -8,7 +8,8 @@ import { hasCredentials } from './gitCredentials.js'
 import { GitSession } from './gitSession.js'
 import type { GitShellPool } from './gitShell.js'
 import type { Slots } from '../util/slots.js'
-import { systemErrorOnPath } from '../util/errors.js'
+import { systemErrorOnPath, UserError } from '../util/errors.js'
+import { envSeconds } from '../util/envSeconds.js'
 import { removeDeadLeftovers } from '../util/leftovers.js'
 
 /** Where the mirrors live, relative to the workflow repository. */
@@ -26,13 +27,33 @@ export function mirrorPath(repository: string, project: string, name: string): s
   return join(repository, mirrorCacheDir, safe(project), `${safe(name)}.git`)
 }
 
+/** How long a git server may stay silent: CASA_GIT_TIMEOUT seconds, 60 by default. */
+export function gitTimeoutSeconds(env: NodeJS.ProcessEnv = process.env): number {
+  return envSeconds('CASA_GIT_TIMEOUT', 60, UserError, env)
+}
+
 /**
  * Git must never ask for a password or a host key while we inspect or apply: not on a
  * terminal, nor through an askpass program (a desktop's opens a window and waits, one per
  * component). GIT_TERMINAL_PROMPT=0 leaves askpass programs on; an empty GIT_ASKPASS turns
  * them off, core.askpass and SSH_ASKPASS included. Credential helpers still apply.
+ * Nor wait for ever on a server that stalls: git has no bound of its own, so over http(s) a
+ * transfer below 1 byte/s for CASA_GIT_TIMEOUT seconds ends (git's GIT_HTTP_LOW_SPEED_*, which
+ * win when set), and over ssh the connection ends after as long without an answer to
+ * keepalives (the user's GIT_SSH_COMMAND, when set, is theirs).
  */
-export const gitEnv = (): NodeJS.ProcessEnv => ({ ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', GIT_SSH_COMMAND: process.env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes' })
+export const gitEnv = (): NodeJS.ProcessEnv => {
+  const seconds = gitTimeoutSeconds()
+  const interval = Math.max(1, Math.ceil(seconds / 4))
+  return {
+    ...process.env,
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_ASKPASS: '',
+    GIT_HTTP_LOW_SPEED_LIMIT: process.env.GIT_HTTP_LOW_SPEED_LIMIT || '1',
+    GIT_HTTP_LOW_SPEED_TIME: process.env.GIT_HTTP_LOW_SPEED_TIME || String(Math.ceil(seconds)),
+    GIT_SSH_COMMAND: process.env.GIT_SSH_COMMAND ?? `ssh -o BatchMode=yes -o ServerAliveInterval=${interval} -o ServerAliveCountMax=4`,
+  }
+}
 
 type Refs = Map<string, { object: string; peeled: string }>
 
