@@ -6,7 +6,7 @@ import { basename } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { UserError, errorMessage } from '../util/errors.js'
 import { userinfoOf, withoutCredentials } from '../util/redact.js'
-import { parseOrasUrl, pushSifArtifact, type OrasPushResult } from '../registry/registry.js'
+import { parseOrasUrl, pushSifArtifact, registryTimeoutSeconds, type OrasPushResult } from '../registry/registry.js'
 import type { SingularityItem } from './singularityPlan.js'
 
 /** What publishing needs of a server hub (lib/hubs/transport's Hub). */
@@ -28,16 +28,24 @@ export async function remoteMd5(downloadUrl: string, fileName: string): Promise<
   // fetch refuses a URL holding credentials, and its error quotes them: they go in an
   // Authorization header, and messages name the URL without them.
   const { url: bare, authorization } = basicAuthorization(url)
+  // A bound, as for registries: node's fetch can stay unsettled for ever when the server
+  // drops the connection at once, and the run then ended with no word at all. A plain (ref'd)
+  // timer: AbortSignal.timeout's would not keep the process alive to fire.
+  const seconds = registryTimeoutSeconds()
+  const bound = new AbortController()
+  const timer = setTimeout(() => bound.abort(new Error(`no answer in ${seconds} s (CASA_REGISTRY_TIMEOUT)`)), Math.ceil(seconds * 1000))
   try {
     // fetch follows redirects (undici 7's request() refuses the maxRedirections option)
-    const response = await fetch(bare, { redirect: 'follow', headers: authorization ? { authorization } : {} })
+    const response = await fetch(bare, { redirect: 'follow', headers: authorization ? { authorization } : {}, signal: bound.signal })
     if (response.status !== 200) {
       await response.body?.cancel()
       return undefined
     }
     return (await response.text()).trim()
   } catch (error) {
-    throw new UserError(`cannot read ${withoutCredentials(url)}: ${errorMessage(error)}`)
+    throw new UserError(`cannot read ${withoutCredentials(url)}: ${errorMessage(bound.signal.aborted ? bound.signal.reason : error)}`)
+  } finally {
+    clearTimeout(timer)
   }
 }
 
