@@ -11,7 +11,7 @@ import { branchRoles, type BranchRole } from './componentInspection.js'
 import type { ReleaseComponent } from '../config/configSchema.js'
 import { kindOf, parseVersion, writeVersion } from './componentVersion.js'
 import { errorMessage, isUserError, UserError } from '../util/errors.js'
-import { run } from '../util/exec.js'
+import { CommandError, run } from '../util/exec.js'
 import { credentialArgs, gitRemote, type GitRemote } from '../git/gitCredentials.js'
 import { gitEnv, mirrorPath, updateMirror } from '../git/gitMirror.js'
 import { onInterrupt } from '../util/interrupt.js'
@@ -138,9 +138,17 @@ class Remote {
   }
 
   /** `git <auth options> ...args` with the credentials in its environment only. */
-  private runGit(args: readonly string[], options: { allowFailure?: boolean } = {}) {
+  private async runGit(args: readonly string[], options: { allowFailure?: boolean } = {}) {
     const auth = credentialArgs(this.git)
-    return run('git', [...auth.options, ...args], { env: { ...gitEnv(), ...auth.env }, signal: this.signal, ...options })
+    try {
+      return await run('git', [...auth.options, ...args], { env: { ...gitEnv(), ...auth.env }, signal: this.signal, ...options })
+    } catch (e) {
+      // git names the remote in some of its errors only ("expected flush after ref listing"
+      // does not): the line says which component and which server, whatever git said.
+      if (!(e instanceof CommandError)) throw e
+      const server = redact(this.url)
+      throw new UserError(`${this.label}: ${e.message.includes(server) ? e.message : `${e.message} (${server})`}`)
+    }
   }
 
   async current(ref: string): Promise<string | null> {
