@@ -7,11 +7,12 @@
 import { spawn as spawnProcess, type ChildProcess } from 'node:child_process'
 import { Readable } from 'node:stream'
 import { dockerContext } from './dockerContext.js'
-import { EngineError, engineCall, engineStream, localEngineSocket, pingEngine } from './dockerEngine.js'
+import { EngineError, engineCall, enginePull, engineStream, localEngineSocket, pingEngine } from './dockerEngine.js'
+import { dockerCredentials } from './dockerLogin.js'
 import { engineSilence, type EngineSilence } from './engineWatch.js'
 import { UserError } from '../util/errors.js'
 import { redact } from '../util/redact.js'
-import { CommandError, lastLines, notInstalled, start, type RunOptions, type RunResult } from '../util/exec.js'
+import { CommandError, lastLines, run, start, type RunOptions, type RunResult } from '../util/exec.js'
 import { ui } from '../util/ui.js'
 
 export interface DockerOptions {
@@ -82,54 +83,33 @@ function endedBy(watch: EngineSilence, signal: AbortSignal | undefined): AbortSi
 }
 
 /** An API call that ends with the one line of a silent engine when the engine never answers. */
-function api<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+function api<T>(call: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
   const watch = silence()
-  return Promise.race([call(watch.signal), watch.silent])
+  return Promise.race([call(endedBy(watch, signal)), watch.silent])
 }
 
 /**
- * Run `docker <args>`; output captured, a failure throws a one-line CommandError. Spawned
- * directly (echoed with -v by exec's start) rather than through zx: a no-op create_docker
- * makes a handful of short docker calls and zx's import alone would cost more than them all.
+ * Run `docker <args>` through zx's `$` (exec.run), as every captured command: echoed with -v,
+ * output captured, ended on Ctrl-C and by the engine's silence; a failure throws a one-line
+ * CommandError, an engine that does not answer the one line saying where it was looked for.
+ * A no-op create_docker runs none (its calls go to the engine's API), so zx's import costs
+ * only the runs that build, tag or push.
  */
-export function docker(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+export async function docker(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const watch = silence()
-  return new Promise((resolve, reject) => {
-    const child = start('docker', args, {
-      cwd: options.cwd,
-      env: { ...dockerEnv(), ...options.env },
-      signal: endedBy(watch, options.signal),
-      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    })
-    watch.silent.catch(reject)
-    const stdout: Buffer[] = []
-    const stderr: Buffer[] = []
-    const forward = (chunk: Buffer) => {
-      if (options.stream) ui.info(chunk.toString().replace(/\n$/, ''))
-      options.onOutput?.(chunk.toString())
-    }
-    child.stdout!.on('data', (c: Buffer) => {
-      stdout.push(c)
-      forward(c)
-    })
-    child.stderr!.on('data', (c: Buffer) => {
-      stderr.push(c)
-      forward(c)
-    })
-    if (options.input !== undefined) child.stdin!.end(options.input)
-    child.on('error', (error: NodeJS.ErrnoException) => reject(watch.signal.aborted ? watch.signal.reason : error.code === 'ENOENT' ? notInstalled('docker') : error))
-    child.on('close', (code, signal) => {
-      if (watch.signal.aborted) return reject(watch.signal.reason)
-      const result = { exitCode: code ?? (signal ? 128 : 1), stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() }
-      // Even where a failure is expected (an absent image), an engine that does not answer is not.
-      const unreachable = result.exitCode !== 0 ? engineUnreachable(result.stderr) : undefined
-      void (unreachable ? engineAnswers() : Promise.resolve(false)).then((answers) => {
-        if (unreachable && !answers) reject(unreachable)
-        else if (result.exitCode !== 0 && !options.allowFailure) reject(new CommandError(['docker', ...args], result))
-        else resolve(result)
-      })
-    })
-  })
+  const ran = run('docker', args, { ...options, env: { ...dockerEnv(), ...options.env }, signal: endedBy(watch, options.signal), allowFailure: true })
+  let result: RunResult
+  try {
+    result = await Promise.race([ran, watch.silent])
+  } catch (error) {
+    throw watch.signal.aborted ? watch.signal.reason : error
+  }
+  if (watch.signal.aborted) throw watch.signal.reason
+  // Even where a failure is expected (an absent image), an engine that does not answer is not.
+  const unreachable = result.exitCode !== 0 ? engineUnreachable(result.stderr) : undefined
+  if (unreachable && !(await engineAnswers())) throw unreachable
+  if (result.exitCode !== 0 && !options.allowFailure) throw new CommandError(['docker', ...args], result)
+  return result
 }
 
 /**
@@ -399,8 +379,44 @@ export async function inspectImages(references: readonly string[]): Promise<Map<
 
 /** `docker pull`; the result says whether it worked and, if not, docker's last words. */
 export async function pullImage(reference: string, signal?: AbortSignal): Promise<{ ok: boolean; message: string }> {
-  const result = await docker(['pull', '--quiet', reference], { allowFailure: true, signal })
-  return { ok: result.exitCode === 0, message: lastLine(result.stderr || result.stdout) }
+  const argv = ['docker', 'pull', '--quiet', reference]
+  const socket = viaApi(argv)
+  if (!socket) {
+    const result = await docker(argv.slice(1), { allowFailure: true, signal })
+    return { ok: result.exitCode === 0, message: lastLine(result.stderr || result.stdout) }
+  }
+  // Through the API, as the CLI would pull it: no process to start, which was most of a
+  // no-op create_docker's time after node's own start (its base images are pulled each run).
+  const { name, tag, registry } = pullTarget(reference)
+  const login = await dockerCredentials(registry)
+  // base64url with its padding, as the engine decodes it (Go's URLEncoding)
+  const auth = login && Buffer.from(JSON.stringify({ username: login.username, password: login.password, serveraddress: registry })).toString('base64').replace(/\+/g, '-').replace(/\//g, '_')
+  try {
+    const error = await api((ended) => enginePull(socket, name, tag, auth, ended), signal)
+    return { ok: error === undefined, message: error ?? '' }
+  } catch (error) {
+    if (signal?.aborted) throw signal.reason
+    if (error instanceof EngineError) return { ok: false, message: apiSaid(socket, error) }
+    throw apiFailure(argv, socket, error)
+  }
+}
+
+/**
+ * What the CLI asks the engine to pull for `reference`: the name, the tag (or digest; latest
+ * when there is neither: no tag would pull every tag) and the registry whose login applies.
+ */
+export function pullTarget(reference: string): { name: string; tag: string; registry: string } {
+  const at = reference.indexOf('@')
+  let name = at >= 0 ? reference.slice(0, at) : reference
+  let tag = at >= 0 ? reference.slice(at + 1) : 'latest'
+  const colon = name.lastIndexOf(':')
+  if (colon > name.lastIndexOf('/')) {
+    if (at < 0) tag = name.slice(colon + 1)
+    name = name.slice(0, colon)
+  }
+  const first = name.split('/')[0]!
+  const registry = name.includes('/') && (/[.:]/.test(first) || first === 'localhost') ? first : 'docker.io'
+  return { name, tag, registry }
 }
 
 function lastLine(text: string): string {

@@ -43,10 +43,10 @@ export class EngineError extends Error {
 }
 
 /** Send a request; resolves with the response once its head has come. `signal` ends it. */
-function send(socket: string, method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<http.IncomingMessage> {
+function send(socket: string, method: string, path: string, body?: unknown, signal?: AbortSignal, headers: Record<string, string> = {}): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body)
-    const request = http.request({ socketPath: socket, method, path, signal, headers: payload ? { 'content-type': 'application/json' } : {} }, resolve)
+    const request = http.request({ socketPath: socket, method, path, signal, headers: payload ? { ...headers, 'content-type': 'application/json' } : headers }, resolve)
     request.on('error', reject)
     request.end(payload)
   })
@@ -99,4 +99,34 @@ export async function engineStream(socket: string, path: string, signal?: AbortS
     response.once('close', () => resolve(response.complete ? undefined : 'the engine closed the stream before its end'))
   })
   return { stream: response, done, stop: () => response.destroy() }
+}
+
+/**
+ * `docker pull` (POST /images/create): resolves once the engine has pulled `name:tag` (a tag
+ * or a digest), with undefined, or with the engine's error. The engine answers 200 and then
+ * reports a failure in its stream of progress lines, as the CLI prints it; `auth` is the
+ * X-Registry-Auth header the CLI would send (never logged).
+ */
+export async function enginePull(socket: string, name: string, tag: string, auth: string | undefined, signal?: AbortSignal): Promise<string | undefined> {
+  const query = new URLSearchParams({ fromImage: name, tag })
+  const response = await send(socket, 'POST', `/images/create?${query}`, undefined, signal, auth ? { 'X-Registry-Auth': auth } : {})
+  if ((response.statusCode ?? 0) >= 300) throw await failure(response)
+  let error: string | undefined
+  let pending = ''
+  const look = (line: string) => {
+    if (!line.trim()) return
+    try {
+      const progress = JSON.parse(line) as { error?: string; errorDetail?: { message?: string } }
+      if (progress.error || progress.errorDetail) error = progress.errorDetail?.message || progress.error
+    } catch {
+      // not a progress line: nothing to learn from it
+    }
+  }
+  for await (const chunk of response) {
+    const lines = (pending + (chunk as Buffer).toString()).split('\n')
+    pending = lines.pop()!
+    lines.forEach(look)
+  }
+  look(pending)
+  return error ?? (response.complete ? undefined : 'the engine closed the stream before its end')
 }

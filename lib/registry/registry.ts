@@ -4,16 +4,17 @@
 // manifest push. Plain http only for loopback registries.
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { readFile } from 'node:fs/promises'
 import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { spawn } from 'node:child_process'
 import type { Agent, Dispatcher } from 'undici'
 import { UserError, cannotRead, errorMessage } from '../util/errors.js'
-import { dockerConfigFile } from '../docker/dockerContext.js'
+import { dockerCredentials, type Credentials } from '../docker/dockerLogin.js'
 import { checkedFileSource, fileIdentity } from './fileUpload.js'
 import { envSeconds } from '../util/envSeconds.js'
 import { printable, ui } from '../util/ui.js'
+
+// Where the registry client took them from before they served the engine's pulls too.
+export { dockerCredentials, type Credentials }
 
 /**
  * How long a registry may keep silent (to accept the connection, to start its answer, between
@@ -82,66 +83,6 @@ function agentFor(seconds: number): Promise<Agent> {
 
 const timeoutCodes = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT'])
 const isTimeout = (error: unknown) => timeoutCodes.has((error as { code?: string } | undefined)?.code ?? '')
-
-export interface Credentials {
-  username: string
-  password: string
-}
-
-interface DockerConfigFile {
-  auths?: Record<string, { auth?: string; username?: string; password?: string; identitytoken?: string }>
-  credHelpers?: Record<string, string>
-  credsStore?: string
-}
-
-/** Ask `docker-credential-<helper> get` for a registry's credentials (secret on stdin/stdout only). */
-function credentialHelper(helper: string, server: string): Promise<Credentials | undefined> {
-  return new Promise((resolve) => {
-    const child = spawn(`docker-credential-${helper}`, ['get'], { stdio: ['pipe', 'pipe', 'ignore'] })
-    let out = ''
-    child.stdout.on('data', (c) => (out += c))
-    child.on('error', () => resolve(undefined))
-    child.on('close', (code) => {
-      if (code !== 0) return resolve(undefined)
-      try {
-        const parsed = JSON.parse(out) as { Username: string; Secret: string }
-        resolve({ username: parsed.Username, password: parsed.Secret })
-      } catch {
-        resolve(undefined)
-      }
-    })
-    child.stdin.end(server)
-  })
-}
-
-/** The user's docker login for `host`, if any. */
-export async function dockerCredentials(host: string, env: NodeJS.ProcessEnv = process.env): Promise<Credentials | undefined> {
-  const file = dockerConfigFile(env)
-  let config: DockerConfigFile
-  try {
-    config = JSON.parse(await readFile(file, 'utf8')) as DockerConfigFile
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new UserError(`cannot read the docker config ${file}: ${errorMessage(error)}`)
-  }
-  const names = [host, `https://${host}`, `http://${host}`, ...(host === 'docker.io' ? ['https://index.docker.io/v1/'] : [])]
-  for (const name of names) {
-    const helper = config.credHelpers?.[name]
-    if (helper) return credentialHelper(helper, name)
-  }
-  for (const name of names) {
-    const entry = config.auths?.[name]
-    if (!entry) continue
-    if (entry.auth) {
-      const decoded = Buffer.from(entry.auth, 'base64').toString('utf8')
-      const colon = decoded.indexOf(':')
-      return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) }
-    }
-    if (entry.username && entry.password) return { username: entry.username, password: entry.password }
-  }
-  if (config.credsStore) return credentialHelper(config.credsStore, host)
-  return undefined
-}
 
 export interface Descriptor {
   mediaType: string
