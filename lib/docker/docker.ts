@@ -356,6 +356,23 @@ export async function inspectImages(references: readonly string[]): Promise<Map<
   // nor any other failure (a docker context that does not exist, a config docker cannot
   // read): read as "absent", it would call built images "not built".
   const argv = ['image', 'inspect', ...unique]
+  // Through the API (one request per image, at once) where the CLI would use the local socket:
+  // a no-op create_docker then starts no docker process at all.
+  const socket = unique.every((reference) => /^[\w./:@-]+$/.test(reference)) ? viaApi(['docker', ...argv]) : undefined
+  if (socket) {
+    const answers = await Promise.all(
+      unique.map(async (reference) => {
+        try {
+          return await api((signal) => engineCall<ImageInfo>(socket, 'GET', `/images/${reference}/json`, undefined, signal))
+        } catch (error) {
+          if (error instanceof EngineError && error.status === 404) return undefined
+          throw apiFailure(['docker', ...argv], socket, error)
+        }
+      }),
+    )
+    unique.forEach((reference, i) => answers[i] && found.set(reference, answers[i]))
+    return found
+  }
   const result = await docker(argv, { allowFailure: true })
   if (result.exitCode !== 0 && !onlyAbsentImages(result.stderr)) throw new CommandError(['docker', ...argv], result)
   let infos: ImageInfo[] = []
