@@ -5,7 +5,7 @@
 // through its socket (DOCKER_HOST tcp://), the CLI still does it.
 import t from 'tap'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pullTarget } from '../lib/docker/docker.js'
 import { runCli } from './helpers/cli.js'
@@ -86,6 +86,25 @@ t.test('a private base: refused without a login, in one line; pulled with docker
   t.ok(present(`${ns}/img1:1`), 'the image was built on it')
   t.notMatch(pulled.stderr + pulled.stdout, password, 'the password is not printed')
   t.notMatch(pulled.stderr + pulled.stdout, Buffer.from(`casa:${password}`).toString('base64'), 'nor its base64')
+})
+
+t.test('a login kept by a credential helper (credsStore) is asked of the helper, as the CLI does', async (t) => {
+  // The helper protocol (`docker-credential-<name> get`, the server on stdin, JSON out) is
+  // the real one; the helper is a script, standing in for the desktop keyrings that cannot run here.
+  const bin = join(repo, '.bin')
+  mkdirSync(bin, { recursive: true })
+  const asked = join(repo, '.helper-asked')
+  writeFileSync(join(bin, 'docker-credential-casatest'), `#!/bin/sh\nread server\necho "$server" >> ${asked}\n[ "$server" = "${privateRegistry.host}" ] || exit 1\nprintf '{"ServerURL":"%s","Username":"casa","Secret":"%s"}' "$server" '${password}'\n`, { mode: 0o755 })
+  const helperConfig = join(repo, '.docker-helper')
+  mkdirSync(helperConfig, { recursive: true })
+  writeFileSync(join(helperConfig, 'config.json'), JSON.stringify({ credsStore: 'casatest' }))
+  spawnSync('docker', ['image', 'rm', '-f', bases[1]!, `${ns}/img1:1`], { stdio: 'ignore' })
+  const pulled = await cli(['-v', 'create_docker', `${ns}/img1:*`], { DOCKER_CONFIG: helperConfig, PATH: `${bin}:${process.env.PATH}` })
+  t.equal(pulled.code, 0, pulled.stderr)
+  t.ok(present(bases[1]!), 'the base is here')
+  t.match(pulled.stderr, 'docker-credential-casatest get', '-v shows the helper run')
+  t.notMatch(pulled.stderr + pulled.stdout, password, 'the password is not printed')
+  t.match(readFileSync(asked, 'utf8'), privateRegistry.host, 'the helper was asked for the registry')
 })
 
 t.test('with the engine behind tcp:// the CLI pulls, as before', async (t) => {

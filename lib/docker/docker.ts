@@ -4,7 +4,7 @@
 // of a SIF conversion (listing and inspecting images, creating, exporting and removing its
 // container) go to the engine's API instead where it is the local socket the CLI would use
 // (lib/docker/dockerEngine.ts), with the same answers and messages.
-import { spawn as spawnProcess, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { Readable } from 'node:stream'
 import { dockerContext } from './dockerContext.js'
 import { EngineError, engineCall, enginePull, engineStream, localEngineSocket, pingEngine } from './dockerEngine.js'
@@ -70,11 +70,12 @@ function dockerEnv(): NodeJS.ProcessEnv {
 function silence(): EngineSilence {
   const socket = engineSocket()
   if (socket) return engineSilence(`unix://${socket}`, (signal) => pingEngine(socket, signal))
-  return engineSilence(engineAddress(), (signal) => new Promise((resolve) => {
-    const child = spawnProcess('docker', ['version', '--format', '{{.Server.Version}}'], { env: dockerEnv(), stdio: 'ignore', signal })
-    child.on('error', resolve)
-    child.on('close', resolve)
-  }))
+  return engineSilence(engineAddress(), (signal) =>
+    run('docker', ['version', '--format', '{{.Server.Version}}'], { env: dockerEnv(), signal, allowFailure: true }).then(
+      () => undefined,
+      () => undefined,
+    ),
+  )
 }
 
 /** `signal` and the engine's silence, either of which ends a call. */
@@ -119,11 +120,10 @@ export async function docker(args: readonly string[], options: RunOptions = {}):
  * step's command there, newlines included). Asked only when the words were seen.
  */
 function engineAnswers(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const child = spawnProcess('docker', ['version', '--format', '{{.Server.Version}}'], { env: dockerEnv(), stdio: 'ignore' })
-    child.on('error', () => resolve(false))
-    child.on('close', (code) => resolve(code === 0))
-  })
+  return run('docker', ['version', '--format', '{{.Server.Version}}'], { env: dockerEnv(), allowFailure: true }).then(
+    (result) => result.exitCode === 0,
+    () => false,
+  )
 }
 
 /** Start `docker <args>` with its streams piped to the caller (docker export). */

@@ -3,7 +3,7 @@
 // default store (credsStore). Used for the registry API (lib/registry) and for pulls through
 // the engine's API (lib/docker/docker.ts), which must send what the CLI would have sent.
 import { readFile } from 'node:fs/promises'
-import { spawn } from 'node:child_process'
+import { run } from '../util/exec.js'
 import { UserError, errorMessage } from '../util/errors.js'
 import { dockerConfigFile } from './dockerContext.js'
 
@@ -19,23 +19,15 @@ interface DockerConfigFile {
 }
 
 /** Ask `docker-credential-<helper> get` for a registry's credentials (secret on stdin/stdout only). */
-function credentialHelper(helper: string, server: string): Promise<Credentials | undefined> {
-  return new Promise((resolve) => {
-    const child = spawn(`docker-credential-${helper}`, ['get'], { stdio: ['pipe', 'pipe', 'ignore'] })
-    let out = ''
-    child.stdout.on('data', (c) => (out += c))
-    child.on('error', () => resolve(undefined))
-    child.on('close', (code) => {
-      if (code !== 0) return resolve(undefined)
-      try {
-        const parsed = JSON.parse(out) as { Username: string; Secret: string }
-        resolve({ username: parsed.Username, password: parsed.Secret })
-      } catch {
-        resolve(undefined)
-      }
-    })
-    child.stdin.end(server)
-  })
+async function credentialHelper(helper: string, server: string): Promise<Credentials | undefined> {
+  try {
+    const result = await run(`docker-credential-${helper}`, ['get'], { input: server, allowFailure: true })
+    if (result.exitCode !== 0) return undefined
+    const parsed = JSON.parse(result.stdout) as { Username: string; Secret: string }
+    return { username: parsed.Username, password: parsed.Secret }
+  } catch {
+    return undefined // no such helper, or not its JSON: no login, as for the CLI
+  }
 }
 
 /** The user's docker login for `host`, if any. */
