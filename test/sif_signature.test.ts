@@ -8,7 +8,7 @@
 import t, { type Test } from 'tap'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, truncateSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import * as openpgp from 'openpgp'
 import { dataTypes, planSif } from '../lib/sif/sifWriter.js'
@@ -238,6 +238,21 @@ t.test('create_singularity sign=1: the converted file is signed, its .md5 descri
   t.equal(bad.code, 1)
   t.match(bad.stderr, /cannot read the secret key file .*nope\.asc: no such file/)
   t.notMatch(bad.stderr, /->/, 'no conversion started')
+
+  // The signature is made on a stand-in in TMPDIR before the file is assembled, in place (the
+  // head inserted in front, above) or, where the file system cannot insert a range (tmpfs),
+  // by copying the squashfs behind the head: both signed the same way, nothing left behind.
+  const shm = mkdtempSync(join('/dev/shm', 'casa-sign-'))
+  t.teardown(() => rmSync(shm, { recursive: true, force: true }))
+  const tmp = join(dir, 'tmp-sign')
+  mkdirSync(tmp)
+  const copied = await runCli(['-v', '-r', shm, 'create_singularity', image, 'sign=1', `key=${join(alice.dir, 'secret.asc')}`], { env: { ...env, TMPDIR: tmp } })
+  t.equal(copied.code, 0, copied.stderr)
+  const copy = join(shm, `casa-test-sign_created_${tag}.sif`)
+  t.equal(readFileSync(`${copy}.md5`, 'utf8'), `${createHash('md5').update(readFileSync(copy)).digest('hex')}\n`, 'copy mode: .md5 of the signed file')
+  const judgedCopy = judge('verify', copy, join(alice.dir, 'pgp-public'))
+  t.equal(judgedCopy.code, 0, `copy mode: verified by pkg/integrity: ${judgedCopy.output}`)
+  t.same(readdirSync(tmp), [], 'no squashfs nor stand-in left in TMPDIR')
 })
 
 t.test('singularity.requireSignature: publish_singularity refuses an unsigned image before uploading anything', async (t) => {

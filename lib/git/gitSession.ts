@@ -38,7 +38,7 @@ export class GitSession {
   }
 
   clone = () => this.step('clone', ['git', ...this.auth, 'clone', '--mirror', '--quiet', this.remote.url, this.remote.temporary])
-  lsRemote = () => this.step('ls-remote', ['git', ...this.auth, 'ls-remote', '--quiet', this.remote.url])
+  lsRemote = () => this.step('ls-remote', ['git', ...this.auth, '-c', 'protocol.version=0', 'ls-remote', '--quiet', this.remote.url])
   refs = () => this.step('refs', ['git', '-C', this.dir, 'for-each-ref', refFormat])
   /** Point the mirror at the URL without credentials (a cache from an older version may hold them). */
   setUrl = () => this.step('set-url', ['git', '-C', this.dir, 'remote', 'set-url', 'origin', this.remote.url])

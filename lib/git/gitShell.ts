@@ -21,6 +21,9 @@ import { ObjectReader } from './gitObjects.js'
 
 export const refFormat = '--format=%(refname) %(objectname) %(*objectname)'
 
+// ls-remote speaks protocol v0: the server sends every ref at once, where v2 (git's default)
+// first sends its capabilities and waits for an ls-refs request, one round trip more for the
+// same list (every ref: no prefix is asked either way), on every component of every run.
 // The credentials' variables are unset first: read into a variable exported from the
 // environment, they would reach every command.
 const script = `exec 3<&0
@@ -35,7 +38,7 @@ remote_git() {
 while IFS= read -r step && IFS= read -r dir && IFS= read -r url && IFS= read -r tmp && IFS= read -r casa_user && IFS= read -r casa_pass; do
   case $step in
     clone) remote_git clone --mirror --quiet "$url" "$tmp" </dev/null ;;
-    ls-remote) remote_git ls-remote --quiet "$url" </dev/null ;;
+    ls-remote) remote_git -c protocol.version=0 ls-remote --quiet "$url" </dev/null ;;
     set-url) git -C "$dir" remote set-url origin "$url" </dev/null ;;
     fetch) git -C "$dir" remote set-url origin "$url" </dev/null && remote_git -C "$dir" fetch --prune --quiet origin </dev/null ;;
     refs) git -C "$dir" for-each-ref "$1" </dev/null ;;

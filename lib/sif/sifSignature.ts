@@ -35,7 +35,7 @@ export interface SignResult {
  * conversion's read-back pass) save reading the objects again. The .md5 beside the file, when
  * there is one, is rewritten (under a temporary name) to describe the signed file.
  */
-export async function signSif(path: string, key: openpgp.PrivateKey, options: { digests?: (digests: ObjectDigests, sif: SifFile) => void; writeMd5?: (path: string, md5: string) => Promise<void>; now?: Date } = {}): Promise<SignResult> {
+export async function signSif(path: string, key: openpgp.PrivateKey, options: { digests?: (digests: ObjectDigests, sif: SifFile) => void; writeMd5?: (path: string, md5: string) => Promise<void>; now?: Date; durable?: boolean } = {}): Promise<SignResult> {
   const damage = await sifTruncation(path).catch(() => undefined)
   if (damage) throw new UserError(`cannot sign ${path}: ${damage}`)
   const sif = await readSif(path)
@@ -101,10 +101,11 @@ export async function signSif(path: string, key: openpgp.PrivateKey, options: { 
     const tail = Buffer.concat(appended)
     await handle.truncate(originalSize)
     await handle.write(tail, 0, tail.length, originalSize)
-    await handle.datasync()
+    // The signature on the disk before the head that names it; a temporary file needs neither.
+    if (options.durable !== false) await handle.datasync()
     await handle.write(head, 0, head.length, 0)
     headWritten = true
-    await handle.datasync()
+    if (options.durable !== false) await handle.datasync()
   } catch (error) {
     await handle.close()
     await restore().catch(() => undefined)

@@ -2,7 +2,7 @@
 // temporary SIF file and the temporaries of its .md5/.dockerid beside the output
 // (`.<name>.tmp-<pid>-<hex>`), the probes of the output directory and of TMPDIR
 // (`.casa-probe-<pid>-<hex>`, `.casa-write-<pid>-<hex>`), the squashfs in TMPDIR
-// (`casa-sif-<pid>-<hex>.squashfs`), and the export container, labelled with the run that
+// (`casa-sif-<pid>-<hex>.squashfs`, and `.head`, the stand-in a signature is made on), and the export container, labelled with the run that
 // made it. Only those of runs that are gone: a live run's are in use.
 import { basename, dirname } from 'node:path'
 import { containersLabelled, removeContainer } from '../docker/docker.js'
@@ -21,7 +21,7 @@ export function removeKilledConversionFiles(output: string, tmpDir: string): voi
   const removed = [
     ...removeDeadMatching(outDir, new RegExp(`^\\.${literally(basename(output))}(\\.md5|\\.dockerid)?\\.tmp-(?<pid>\\d+)-[0-9a-f]+$`)),
     ...removeDeadMatching(outDir, /^\.casa-(probe|write)-(?<pid>\d+)-[0-9a-f]+$/),
-    ...removeDeadMatching(tmpDir, /^casa-sif-(?<pid>\d+)-[0-9a-f]+\.squashfs$/),
+    ...removeDeadMatching(tmpDir, /^casa-sif-(?<pid>\d+)-[0-9a-f]+\.(squashfs|head)$/),
     ...removeDeadMatching(tmpDir, /^\.casa-write-(?<pid>\d+)-[0-9a-f]+$/),
   ]
   for (const path of removed) ui.info(printable(`removed ${path}, left by a conversion that was killed`))

@@ -15,7 +15,7 @@
 // $SINGULARITY_TMPDIR, $TMPDIR) and is copied behind the head, the md5 computed while
 // copying. Everything is written under a temporary name, read back and checked, then
 // renamed; .dockerid and .md5 come last.
-import { createHash, randomBytes, type Hash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { chmod, open, rename, rm, stat, statfs, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -54,8 +54,14 @@ export interface ConvertRequest {
   tmpDir?: string
   onProgress?: (detail: string) => void
   signal?: AbortSignal
-  /** Also hash the partition with this algorithm in the read-back pass (a signature's digest). */
-  partitionDigest?: string
+  /**
+   * sign=1: sign the SIF before it is assembled. Called with a sparse stand-in of the file
+   * (its head, the partition a hole) and the partition's sha256; signs the stand-in in place
+   * (lib/sif/sifSignature.ts, not durable: it is a temporary file). The signed head and the
+   * signature then go into the real file while the partition is still in the page cache, so
+   * the signed file's md5 costs no second read of the disk.
+   */
+  sign?: (standIn: string, partitionSha256: Buffer) => Promise<void>
 }
 
 export interface ConvertResult {
@@ -65,7 +71,6 @@ export interface ConvertResult {
   /** Whether the squashfs went straight into the output file (no temporary copy). */
   inPlace: boolean
   dropped: string[]
-  partitionDigest?: Buffer
 }
 
 const insertRangeSupport = new Map<string, Promise<boolean>>()
@@ -163,6 +168,7 @@ export async function convertImage(request: ConvertRequest): Promise<ConvertResu
   const remove = () => (container ? (removal ??= removeContainer(container)) : Promise.resolve())
   let inPlace = false
   let squashfsPath = join(tmpDir, `casa-sif-${tag}.squashfs`)
+  const standInPath = join(tmpDir, `casa-sif-${tag}.head`)
   let squashfsDir = tmpDir
   const children: { stop(): void }[] = []
 
@@ -173,6 +179,7 @@ export async function convertImage(request: ConvertRequest): Promise<ConvertResu
     for (const child of children) child.stop()
     await rm(tempSif, { force: true })
     await rm(squashfsPath, { force: true })
+    await rm(standInPath, { force: true })
     await remove()
   }
   const unregister = onInterrupt(cleanup)
@@ -300,11 +307,11 @@ export async function convertImage(request: ConvertRequest): Promise<ConvertResu
     ]
     const plan = planSif({ objects, partitionSize, arch, time, id: sifUuid(request.image.Id, request.compressor) })
     request.onProgress?.('writing the SIF file')
-    const partitionHash = request.partitionDigest ? createHash(request.partitionDigest) : undefined
-    const md5 = inPlace ? await headInFront(tempSif, plan, outDir, partitionHash) : await headThenCopy(tempSif, squashfsPath, plan, outDir, partitionHash)
+    const signed = request.sign ? await signedHead(squashfsPath, plan, standInPath, request.sign) : { head: plan.head, tail: Buffer.alloc(0), objects: objects.length + 1 }
+    const md5 = inPlace ? await headInFront(tempSif, signed, outDir) : await headThenCopy(tempSif, squashfsPath, signed, outDir)
     if (!inPlace) await rm(squashfsPath, { force: true })
 
-    await checkWritten(tempSif, plan, objects.length + 1)
+    await checkWritten(tempSif, plan, signed)
     // Executable, as Apptainer's files are: `./image.sif` runs through the launch line.
     await chmod(tempSif, 0o755)
     // No old .md5/.dockerid may describe the new image while it lands.
@@ -313,7 +320,7 @@ export async function convertImage(request: ConvertRequest): Promise<ConvertResu
     await rename(tempSif, request.output)
     await writeTextAtomic(`${request.output}.dockerid`, `${request.image.Id}\n`)
     await writeTextAtomic(`${request.output}.md5`, `${md5}\n`)
-    return { output: request.output, md5, size: plan.fileSize, inPlace, dropped: rootfs.dropped, partitionDigest: partitionHash?.digest() }
+    return { output: request.output, md5, size: plan.fileSize + signed.tail.length, inPlace, dropped: rootfs.dropped }
   } catch (error) {
     await cleanup()
     if ((error as NodeJS.ErrnoException).code === 'ENOSPC') throw diskFull(outDir)
@@ -334,51 +341,102 @@ async function nearlyFull(dir: string): Promise<boolean> {
   }
 }
 
+/** What goes around the partition: the head (header, descriptors, small objects) and, signed, the signature behind it. */
+interface Assembly {
+  head: Buffer
+  tail: Buffer
+  /** The descriptors the file has. */
+  objects: number
+}
+
+/**
+ * sign=1: the partition's sha256 (one pass, from the page cache), then the head and the
+ * signature the signer writes into a sparse stand-in of the file: the head as planned, the
+ * partition a hole. The stand-in is removed; only its head and tail are kept.
+ */
+async function signedHead(partition: string, plan: SifPlan, standIn: string, sign: NonNullable<ConvertRequest['sign']>): Promise<Assembly> {
+  const sha256 = createHash('sha256')
+  for await (const chunk of createReadStream(partition, { highWaterMark: 1 << 20 })) sha256.update(chunk as Buffer)
+  try {
+    const handle = await open(standIn, 'wx')
+    try {
+      await handle.write(plan.head, 0, plan.head.length, 0)
+      await handle.truncate(plan.fileSize)
+    } finally {
+      await handle.close()
+    }
+    await sign(standIn, sha256.digest())
+    const signed = await readSif(standIn)
+    // Ours always has a free descriptor for the signature: the partition stays where planned.
+    if (primaryPartition(signed).offset !== plan.partitionOffset) throw new Error('signing moved the partition of the SIF being assembled')
+    const handle2 = await open(standIn, 'r')
+    try {
+      const head = Buffer.alloc(plan.head.length)
+      const tail = Buffer.alloc(signed.fileSize - plan.fileSize)
+      await handle2.read(head, 0, head.length, 0)
+      await handle2.read(tail, 0, tail.length, plan.fileSize)
+      return { head, tail, objects: signed.descriptors.length }
+    } finally {
+      await handle2.close()
+    }
+  } finally {
+    await rm(standIn, { force: true })
+  }
+}
+
 /**
  * In-place: hash the head (from memory) and the partition while tar2sqfs's output is still in
- * the page cache, then insert room for the head at offset 0 and write it. tar2sqfs seeks back
- * (superblock, deduplicated blocks), so its output cannot be hashed as it is written; and
- * ext4's insert-range drops the file's cached pages, so hashing after it reads the disk again.
+ * the page cache, then insert room for the head at offset 0 and write it, and the signature
+ * behind the partition when signed. tar2sqfs seeks back (superblock, deduplicated blocks), so
+ * its output cannot be hashed as it is written; and ext4's insert-range drops the file's
+ * cached pages, so hashing after it reads the disk again.
  */
-async function headInFront(file: string, plan: SifPlan, outDir: string, partitionHash?: Hash): Promise<string> {
-  const hash = createHash('md5').update(plan.head)
+async function headInFront(file: string, assembly: Assembly, outDir: string): Promise<string> {
+  const hash = createHash('md5').update(assembly.head)
   // insert-range writes every dirty page back first: start that write-back now, so the disk
   // works while the md5 is computed from the page cache
   const writeBack = open(file, 'r').then((handle) => handle.datasync().finally(() => handle.close()))
   writeBack.catch(() => undefined) // awaited below
+  let partitionSize = 0
   for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
     hash.update(chunk as Buffer)
-    partitionHash?.update(chunk as Buffer)
+    partitionSize += (chunk as Buffer).length
   }
+  hash.update(assembly.tail)
   await writeBack
-  const result = await run('fallocate', ['--insert-range', '--offset', '0', '--length', String(plan.partitionOffset), file], { allowFailure: true })
+  const result = await run('fallocate', ['--insert-range', '--offset', '0', '--length', String(assembly.head.length), file], { allowFailure: true })
   if (result.exitCode !== 0) {
     if (isNoSpace(result.stderr)) throw diskFull(outDir)
     throw new UserError(`fallocate --insert-range failed on ${file}: ${lastLines(result.stderr, 1)}`)
   }
   const handle = await open(file, 'r+')
   try {
-    await handle.write(plan.head, 0, plan.head.length, 0)
+    await handle.write(assembly.head, 0, assembly.head.length, 0)
+    if (assembly.tail.length) await handle.write(assembly.tail, 0, assembly.tail.length, assembly.head.length + partitionSize)
     await handle.datasync()
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOSPC') throw diskFull(outDir)
+    throw error
   } finally {
     await handle.close()
   }
   return hash.digest('hex')
 }
 
-/** Copy mode: head, then the squashfs copied behind it; the md5 computed while writing. */
-async function headThenCopy(file: string, squashfs: string, plan: SifPlan, outDir: string, partitionHash?: Hash): Promise<string> {
-  const hash = createHash('md5').update(plan.head)
+/** Copy mode: head, then the squashfs copied behind it, then the signature; the md5 computed while writing. */
+async function headThenCopy(file: string, squashfs: string, assembly: Assembly, outDir: string): Promise<string> {
+  const hash = createHash('md5').update(assembly.head)
   const out = createWriteStream(file, { flags: 'wx' })
   try {
     await pipeline(
       async function* () {
-        yield plan.head
+        yield assembly.head
         for await (const chunk of createReadStream(squashfs, { highWaterMark: 1 << 20 })) {
           hash.update(chunk as Buffer)
-          partitionHash?.update(chunk as Buffer)
           yield chunk as Buffer
         }
+        hash.update(assembly.tail)
+        if (assembly.tail.length) yield assembly.tail
       },
       out,
     )
@@ -390,15 +448,16 @@ async function headThenCopy(file: string, squashfs: string, plan: SifPlan, outDi
 }
 
 /** Read back what was written: header, descriptors, partition place and size, squashfs magic. */
-async function checkWritten(file: string, plan: SifPlan, objects: number): Promise<void> {
+async function checkWritten(file: string, plan: SifPlan, assembly: Assembly): Promise<void> {
   const sif = await readSif(file)
   const partition = primaryPartition(sif)
+  const size = plan.fileSize + assembly.tail.length
   const ok =
-    sif.fileSize === plan.fileSize &&
-    sif.descriptors.length === objects &&
+    sif.fileSize === size &&
+    sif.descriptors.length === assembly.objects &&
     partition.offset === plan.partitionOffset &&
     partition.size === plan.partitionSize &&
-    sif.header.dataOffset + sif.header.dataSize === plan.fileSize
+    sif.header.dataOffset + sif.header.dataSize === size
   const superblock = Buffer.alloc(96)
   const handle = await open(file, 'r')
   await handle.read(superblock, 0, 96, partition.offset).finally(() => handle.close())

@@ -10,7 +10,7 @@ import type { Compressor } from './squashfs.js'
 import type { SingularityItem } from './singularityPlan.js'
 import { ui } from '../util/ui.js'
 import type { PrivateKey } from 'openpgp'
-import { signConverted } from './singularitySign.js'
+import { signStandIn } from './singularitySign.js'
 
 export async function convertSingularityImages(config: ResolvedConfig, todo: readonly SingularityItem[], options: { compressor: Compressor; signal?: AbortSignal; signKey?: PrivateKey }): Promise<void> {
   if (todo.length === 0) return
@@ -21,9 +21,10 @@ export async function convertSingularityImages(config: ResolvedConfig, todo: rea
     await ui.step(
       `${item.reference} -> ${item.file}`,
       async (step) => {
-        const result = await convertImage({ reference: item.reference, image, output: item.file, compressor: options.compressor, signal: options.signal, onProgress: (detail) => step.update(detail), partitionDigest: options.signKey && 'sha256' })
-        if (options.signKey) await signConverted(result, options.signKey) // sign=1
-        return result
+        const key = options.signKey
+        // sign=1: signed before the file is assembled, so that it lands signed, in one rename
+        const sign = key && ((standIn: string, digest: Buffer) => signStandIn(standIn, digest, key))
+        return convertImage({ reference: item.reference, image, output: item.file, compressor: options.compressor, signal: options.signal, onProgress: (detail) => step.update(detail), sign })
       },
       (result) => `${item.reference} -> ${result.output} (${Math.round(result.size / 1e6)} MB)`,
     )

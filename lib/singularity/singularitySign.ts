@@ -6,7 +6,7 @@ import { UserError } from '../util/errors.js'
 import { ui } from '../util/ui.js'
 import { apptainerPublicKeyring, apptainerSecretKeyring, chooseKey, readPublicKeys, readSecretKeys, unlockKey } from '../sif/pgpKeys.js'
 import { signSif, verifySif, type SignResult, type VerifyReport } from '../sif/sifSignature.js'
-import { writeTextAtomic, type ConvertResult } from './sifConvert.js'
+import { writeTextAtomic } from './sifConvert.js'
 import { primaryPartition, type SifFile } from '../sif/sifReader.js'
 import type { ObjectDigests } from '../sif/sifIntegrity.js'
 
@@ -32,10 +32,14 @@ export async function signFile(file: string, key: openpgp.PrivateKey): Promise<S
   return result
 }
 
-/** create_singularity sign=1: sign a file just converted, with the partition digest of its read-back pass. */
-export async function signConverted(result: ConvertResult, key: openpgp.PrivateKey): Promise<SignResult> {
-  const seed = (digests: ObjectDigests, sif: SifFile) => result.partitionDigest && digests.set('sha256', primaryPartition(sif).id, result.partitionDigest)
-  return signSif(result.output, key, { digests: seed, writeMd5: (path, md5) => writeTextAtomic(`${path}.md5`, `${md5}\n`) })
+/**
+ * create_singularity sign=1: sign the stand-in of a file being converted (lib/singularity/
+ * sifConvert.ts), its partition's digest given by the conversion's own pass over it. Not
+ * durable: the stand-in is a temporary file, and the SIF it serves is renamed into place whole.
+ */
+export async function signStandIn(standIn: string, partitionSha256: Buffer, key: openpgp.PrivateKey): Promise<void> {
+  const seed = (digests: ObjectDigests, sif: SifFile) => digests.set('sha256', primaryPartition(sif).id, partitionSha256)
+  await signSif(standIn, key, { digests: seed, durable: false })
 }
 
 /** The keys signatures are checked against. */
