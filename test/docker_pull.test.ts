@@ -107,6 +107,17 @@ t.test('a login kept by a credential helper (credsStore) is asked of the helper,
   t.match(readFileSync(asked, 'utf8'), privateRegistry.host, 'the helper was asked for the registry')
 })
 
+t.test('a config.json docker cannot read: pulled without a login, with a warning, as docker does', async (t) => {
+  const malformed = join(repo, '.docker-malformed')
+  mkdirSync(malformed, { recursive: true })
+  writeFileSync(join(malformed, 'config.json'), '{not json\n')
+  spawnSync('docker', ['image', 'rm', '-f', bases[0]!, `${ns}/img0:1`], { stdio: 'ignore' })
+  const result = await cli(['create_docker', `${ns}/img0:*`], { DOCKER_CONFIG: malformed })
+  t.equal(result.code, 0, result.stderr)
+  t.match(result.stderr, /warning: cannot read the docker config .*config\.json.*: pulling .* without a login/)
+  t.ok(present(bases[0]!), 'the public base is pulled')
+})
+
 t.test('with the engine behind tcp:// the CLI pulls, as before', async (t) => {
   // A tcp:// address the CLI cannot reach: the pull is the CLI's, and its failure says where.
   spawnSync('docker', ['image', 'rm', bases[0]!], { stdio: 'ignore' })

@@ -10,7 +10,7 @@ import { dockerContext } from './dockerContext.js'
 import { EngineError, engineCall, enginePull, engineStream, localEngineSocket, pingEngine } from './dockerEngine.js'
 import { dockerCredentials } from './dockerLogin.js'
 import { engineSilence, type EngineSilence } from './engineWatch.js'
-import { UserError } from '../util/errors.js'
+import { UserError, errorMessage } from '../util/errors.js'
 import { redact } from '../util/redact.js'
 import { CommandError, lastLines, run, start, type RunOptions, type RunResult } from '../util/exec.js'
 import { ui } from '../util/ui.js'
@@ -405,7 +405,11 @@ export async function pullImage(reference: string, signal?: AbortSignal): Promis
   // Through the API, as the CLI would pull it: no process to start, which was most of a
   // no-op create_docker's time after node's own start (its base images are pulled each run).
   const { name, tag, registry } = pullTarget(reference)
-  const login = await dockerCredentials(registry)
+  // A config.json docker cannot read: docker warns and pulls without a login; so do we.
+  const login = await dockerCredentials(registry).catch((error: unknown) => {
+    ui.warn(`${errorMessage(error)}: pulling ${reference} without a login`)
+    return undefined
+  })
   // base64url with its padding, as the engine decodes it (Go's URLEncoding)
   const auth = login && Buffer.from(JSON.stringify({ username: login.username, password: login.password, serveraddress: registry })).toString('base64').replace(/\+/g, '-').replace(/\//g, '_')
   try {
