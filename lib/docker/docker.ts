@@ -1,9 +1,10 @@
 // The Docker engine, through the docker CLI as the user has it set up: DOCKER_HOST,
 // DOCKER_CONTEXT, credential helpers and `docker login` all apply. `docker.host` in the
-// config points every command at another engine. Only this module runs `docker`; the calls
-// of a SIF conversion (listing and inspecting images, creating, exporting and removing its
-// container) go to the engine's API instead where it is the local socket the CLI would use
-// (lib/docker/dockerEngine.ts), with the same answers and messages.
+// config points every command at another engine. Only this module runs `docker`; listing,
+// inspecting and pulling images, and the container calls of a SIF conversion (create,
+// export, remove), go to the engine's API instead where it is the local socket the CLI
+// would use (lib/docker/dockerEngine.ts), with the same answers, messages and logins: a
+// no-op create_docker then starts no process.
 import type { ChildProcess } from 'node:child_process'
 import { Readable } from 'node:stream'
 import { dockerContext } from './dockerContext.js'
