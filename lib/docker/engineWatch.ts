@@ -6,6 +6,7 @@
 // `docker version`). When no answer comes in CASA_DOCKER_TIMEOUT seconds (60 by default), every
 // docker call of the run ends with one line naming the engine. The question runs beside the
 // work, never before it: a run whose engine answers waits for nothing.
+import { setMaxListeners } from 'node:events'
 import { UserError } from '../util/errors.js'
 import { envSeconds } from '../util/envSeconds.js'
 
@@ -41,6 +42,8 @@ export function engineSilence(where: string, probe: EngineProbe): EngineSilence 
   if (watch?.key === where) return watch
   const seconds = dockerTimeoutSeconds()
   const gone = new AbortController()
+  // every docker call of the run listens to it (one per image inspected, at once): not a leak
+  setMaxListeners(0, gone.signal)
   const silent = new Promise<never>((_, reject) => {
     const asking = new AbortController()
     const timer = setTimeout(() => {

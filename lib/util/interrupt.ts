@@ -1,6 +1,7 @@
 // Ctrl-C and SIGTERM: abort running work through one AbortSignal, run the cleanups that
 // tasks registered (remove temporary files, temporary containers), then exit 128 + the
 // signal's number (130 for Ctrl-C, 143 for SIGTERM), as a shell reports a process it ended.
+import { setMaxListeners } from 'node:events'
 import { constants } from 'node:os'
 
 const controller = new AbortController()
@@ -9,6 +10,9 @@ let installed = false
 
 /** Aborted when the user interrupts the run. Pass it to every long operation. */
 export const interruptSignal: AbortSignal = controller.signal
+// Every request and process of a run listens to it, dozens at once in a big plan: no leak,
+// and node's "possible memory leak" warning after 10 listeners would only alarm the user.
+setMaxListeners(0, interruptSignal)
 
 /** Run `cleanup` if the process is interrupted; returns a function that unregisters it. */
 export function onInterrupt(cleanup: () => void | Promise<void>): () => void {
