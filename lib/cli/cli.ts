@@ -8,6 +8,7 @@ import { didYouMean } from '../util/suggest.js'
 import { reportError, runTask, taskHelp, version, type PreloadedConfig, type TaskDefinition } from './task.js'
 import { displayPath, findTasks, loadAllTasks, loadTaskFile, type LoadedTask, type TaskFiles } from './taskRegistry.js'
 import { paintResult, ui } from '../util/ui.js'
+import { restoreDeferredCaCertificates } from '../util/deferredCa.js'
 import { builtinTaskSearchPath, defaultRepository, expandConfigPath, findConfigFile } from '../config/configLocation.js'
 
 const builtins = ['help', 'completion']
@@ -139,6 +140,8 @@ async function allTasks(search: TaskSearch): Promise<LoadedTask[]> {
 }
 
 export async function main(words: readonly string[]): Promise<number> {
+  // the launcher's NODE_EXTRA_CA_CERTS back before anything runs a program
+  restoreDeferredCaCertificates()
   try {
     const { before, command, rest } = splitCommand(words)
     const globals = {

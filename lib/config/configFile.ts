@@ -8,11 +8,13 @@ import { pathToFileURL } from 'node:url'
 import { inspect } from 'node:util'
 import { join, resolve } from 'node:path'
 import { readCachedBundle, writeCachedBundle } from './configCache.js'
+import { mayUseTls, trustDeferredCaCertificates } from '../util/deferredCa.js'
 import { UserError } from '../util/errors.js'
 import { packageRoot, selfModule } from '../util/paths.js'
 
 export async function loadConfigModule(file: string): Promise<{ default?: unknown }> {
   if (/\.(mjs|js)$/.test(file)) {
+    trustDeferredCaCertificates() // what a plain JavaScript config imports is not read here
     try {
       return await import(pathToFileURL(file).href)
     } catch (error) {
@@ -30,6 +32,7 @@ export async function loadConfigModule(file: string): Promise<{ default?: unknow
 export async function loadBundledModule(file: string): Promise<Record<string, unknown> | undefined> {
   const code = readCachedBundle(file, packageRoot) ?? (await bundleConfig(file))
   if (code === undefined) return undefined
+  if (mayUseTls(code)) trustDeferredCaCertificates() // the launcher's NODE_EXTRA_CA_CERTS
   try {
     return await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`)
   } catch (error) {
@@ -129,6 +132,7 @@ async function bundleConfig(file: string): Promise<string | undefined> {
  */
 async function loadWithoutEsbuild(file: string): Promise<{ default?: unknown }> {
   const { readFile } = await import('node:fs/promises')
+  trustDeferredCaCertificates()
   const shim = `data:text/javascript,${encodeURIComponent('export const defineConfig = (c) => c; export default { defineConfig }')}`
   const source = (await readFile(file, 'utf8')).replace(/((?:from|import)\s*)(['"])casa-distro-admin(?:\/[\w/]*)?\2/g, `$1'${shim}'`)
   try {

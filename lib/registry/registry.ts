@@ -12,6 +12,7 @@ import { dockerCredentials, type Credentials } from '../docker/dockerLogin.js'
 import { checkedFileSource, fileIdentity } from './fileUpload.js'
 import { envSeconds } from '../util/envSeconds.js'
 import { printable, ui } from '../util/ui.js'
+import { trustDeferredCaCertificates } from '../util/deferredCa.js'
 
 // Where the registry client took them from before they served the engine's pulls too.
 export { dockerCredentials, type Credentials }
@@ -67,7 +68,8 @@ function watchedUpload(source: NodeJS.ReadableStream, seconds: number, stalled: 
 // undici is loaded on the first exchange, not with this module: the singularity entry imports
 // it for publishing, and create_singularity paid its hundred-odd files at start-up.
 let undici: Promise<typeof import('undici')> | undefined
-const loadUndici = () => (undici ??= import('undici'))
+// The launcher's deferred NODE_EXTRA_CA_CERTS are trusted before the first connection.
+const loadUndici = () => (undici ??= (trustDeferredCaCertificates(), import('undici')))
 
 // One connection pool per timeout (in practice one per run), shared by every client.
 const agents = new Map<number, Promise<Agent>>()

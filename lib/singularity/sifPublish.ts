@@ -8,6 +8,7 @@ import { UserError, errorMessage } from '../util/errors.js'
 import { userinfoOf, withoutCredentials } from '../util/redact.js'
 import { parseOrasUrl, pushSifArtifact, registryTimeoutSeconds, type OrasPushResult } from '../registry/registry.js'
 import type { SingularityItem } from './singularityPlan.js'
+import { trustDeferredCaCertificates } from '../util/deferredCa.js'
 
 /** What publishing needs of a server hub (lib/hubs/transport's Hub). */
 export interface ServerHub {
@@ -35,6 +36,7 @@ export async function remoteMd5(downloadUrl: string, fileName: string): Promise<
   const bound = new AbortController()
   const timer = setTimeout(() => bound.abort(new Error(`no answer in ${seconds} s (CASA_REGISTRY_TIMEOUT)`)), Math.ceil(seconds * 1000))
   try {
+    trustDeferredCaCertificates() // the launcher's NODE_EXTRA_CA_CERTS, before the first TLS connection
     // fetch follows redirects (undici 7's request() refuses the maxRedirections option)
     const response = await fetch(bare, { redirect: 'follow', headers: authorization ? { authorization } : {}, signal: bound.signal })
     if (response.status !== 200) {
