@@ -58,3 +58,19 @@ t.test('Ctrl-C and SIGTERM end a looping config at once', async (t) => {
     await import('node:fs').then((fs) => fs.rmSync(marker, { force: true }))
   }
 })
+
+t.test('a config that loaded fine, then edited into a loop, is still bounded', async (t) => {
+  // A plain-object config that loaded within the bound loads without the watchdog thread
+  // next time (configCache.ts); an edit makes it a new bundle, watched again.
+  const file = join(dir, 'edited.ts')
+  writeFileSync(file, `export default { namespace: 'fine' }\n`)
+  for (const run of ['first load', 'proven']) {
+    const r = await runCli(['show_config'], { env: env('edited', { CASA_CONFIG_TIMEOUT: '1' }), ...safety })
+    t.equal(r.code, 0, `${run}: ${r.stderr}`)
+    t.match(r.stdout, /namespace: fine/, `${run}: the config applies`)
+  }
+  writeFileSync(file, `export default { namespace: 'fine' }\nwhile (true) {}\n`)
+  const r = await runCli(['show_config'], { env: env('edited', { CASA_CONFIG_TIMEOUT: '1' }), ...safety })
+  t.not(r.code, 0)
+  t.same(r.stderr.split('\n').filter((l) => l.startsWith('error:')), [`error: ${file} did not finish loading in 1 s (a loop, or an await that never settles?): CASA_CONFIG_TIMEOUT=<seconds> to wait longer`])
+})

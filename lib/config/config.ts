@@ -6,6 +6,7 @@ import { UserError } from '../util/errors.js'
 import { loadConfigModule } from './configFile.js'
 import { explicitRepository, findConfigFile, type LoadOptions } from './configLocation.js'
 import { withinConfigDeadline } from './configDeadline.js'
+import { isProvenBundle, markProvenBundle } from './configCache.js'
 import { configSchema, type CasaConfig, type ConfigEnv, type UserConfig } from './configSchema.js'
 import { expandHome, home, packageRoot } from '../util/paths.js'
 import { SchemaError } from './schema.js'
@@ -62,10 +63,21 @@ export async function loadConfig(options: LoadOptions = {}): Promise<ResolvedCon
   const configFile = findConfigFile(options)
   if (configFile) {
     const builtin = merged
-    merged = await withinConfigDeadline(configFile, async () => {
-      const userModule = await loadConfigModule(configFile)
-      return readingUserValues(configFile, async () => mergeConfig(builtin, await evaluate(userModule.default, env(resolve(configFile, '..')), configFile)))
-    })
+    // A config whose cached bundle loaded within the bound before, as a plain object, loads
+    // without the watchdog thread; the first load after any change has it.
+    const proven = isProvenBundle(configFile, packageRoot)
+    let plainObject = false
+    merged = await withinConfigDeadline(
+      configFile,
+      async () => {
+        const userModule = await loadConfigModule(configFile)
+        plainObject = isPlainObject(userModule.default)
+        return readingUserValues(configFile, async () => mergeConfig(builtin, await evaluate(userModule.default, env(resolve(configFile, '..')), configFile)))
+      },
+      { watchdog: !proven },
+    )
+    // a config function may loop on what it is given (the repository, the environment): not proven
+    if (!proven && plainObject) markProvenBundle(configFile, packageRoot)
   }
 
   let config: CasaConfig

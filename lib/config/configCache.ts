@@ -2,7 +2,9 @@
 // second, paid on every command otherwise. An entry is reused only while every file that
 // went into the bundle has the same content (a hash, not the modification time: two edits
 // within one timer tick keep the same mtime); the cache is best effort, so any trouble
-// reading or writing it just means bundling again.
+// reading or writing it just means bundling again. An entry also says whether its config,
+// a plain object, loaded within the bound before: such a config loads without the watchdog
+// thread (configDeadline.ts), 10 ms of every command's start.
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -17,6 +19,8 @@ interface InputStamp {
 interface CacheEntry {
   inputs: InputStamp[]
   code: string
+  /** The bundle loaded within the bound before, its default export a plain object. */
+  proven?: true
 }
 
 function cacheDir(): string {
@@ -36,13 +40,34 @@ function stamp(path: string): InputStamp {
   return { path, sha256: createHash('sha256').update(readFileSync(path)).digest('hex') }
 }
 
-/** The cached bundle of configFile, or undefined when missing or stale. */
-export function readCachedBundle(configFile: string, toolRoot: string): string | undefined {
+/** The cached entry of configFile, or undefined when missing or stale. */
+function freshEntry(configFile: string, toolRoot: string): CacheEntry | undefined {
   const entry = readCacheFile(entryPath(configFile, toolRoot)) as CacheEntry | undefined
   try {
-    return entry && entry.inputs.every((input) => stamp(input.path).sha256 === input.sha256) ? entry.code : undefined
+    return entry && entry.inputs.every((input) => stamp(input.path).sha256 === input.sha256) ? entry : undefined
   } catch {
     return undefined // an input gone or unreadable: bundle again
+  }
+}
+
+/** The cached bundle of configFile, or undefined when missing or stale. */
+export function readCachedBundle(configFile: string, toolRoot: string): string | undefined {
+  return freshEntry(configFile, toolRoot)?.code
+}
+
+/** Whether configFile, as it is now, loaded within the bound before as a plain object. */
+export function isProvenBundle(configFile: string, toolRoot: string): boolean {
+  return freshEntry(configFile, toolRoot)?.proven === true
+}
+
+/** Record that the bundle of configFile loaded within the bound, as a plain object (best effort). */
+export function markProvenBundle(configFile: string, toolRoot: string): void {
+  const entry = freshEntry(configFile, toolRoot)
+  if (!entry || entry.proven) return
+  try {
+    writeCacheFile(entryPath(configFile, toolRoot), { ...entry, proven: true } satisfies CacheEntry)
+  } catch {
+    // the next run loads it with the watchdog again
   }
 }
 

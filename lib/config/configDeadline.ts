@@ -30,14 +30,18 @@ const timer = setTimeout(() => {
 parentPort.on('message', () => { clearTimeout(timer); parentPort.close() })
 `
 
-/** Run `load` (importing and evaluating the config `file`) within the bound. */
-export async function withinConfigDeadline<T>(file: string, load: () => Promise<T>): Promise<T> {
+/**
+ * Run `load` (importing and evaluating the config `file`) within the bound. `watchdog: false`
+ * for a config that loaded within it before, unchanged (configCache.ts's proven bundles):
+ * starting the thread costs about 10 ms of every command, and the timer still bounds an await.
+ */
+export async function withinConfigDeadline<T>(file: string, load: () => Promise<T>, { watchdog: guarded = true } = {}): Promise<T> {
   const seconds = configTimeoutSeconds()
   const ms = Math.min(2 ** 31 - 1, Math.ceil(seconds * 1000))
   const line = `error: ${printable(message(file, seconds))}`
   // The watchdog fires a second after the timer: a free main thread reports it itself (exit 1).
-  const worker = new Worker(watchdog, { eval: true, workerData: { ms: ms + 1000, line } })
-  worker.unref()
+  const worker = guarded ? new Worker(watchdog, { eval: true, workerData: { ms: ms + 1000, line } }) : undefined
+  worker?.unref()
   let timer: NodeJS.Timeout | undefined
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new UserError(message(file, seconds))), ms)
@@ -46,7 +50,7 @@ export async function withinConfigDeadline<T>(file: string, load: () => Promise<
     return await Promise.race([load(), deadline])
   } finally {
     clearTimeout(timer)
-    worker.postMessage('done')
-    void worker.terminate()
+    worker?.postMessage('done')
+    void worker?.terminate()
   }
 }
