@@ -24,6 +24,16 @@ export function median(values: readonly number[]): number {
 }
 
 /** Wall time of one synchronous command run, in ms; throws if it fails. */
+/**
+ * The environment node starts with under our launcher (bin/casa_distro_admin.js): without
+ * NODE_EXTRA_CA_CERTS, which it defers to the first TLS connection. A bare `node -e 0` as a
+ * floor for our commands is started the same way, so that the two pay the same node start.
+ */
+export function launchedNodeEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const { NODE_EXTRA_CA_CERTS: _deferred, ...rest } = env
+  return rest
+}
+
 export function timeCommand(argv: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): number {
   const started = performance.now()
   const result = spawnSync(argv[0]!, argv.slice(1), { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'ignore', 'pipe'] })
