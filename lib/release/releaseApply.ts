@@ -151,10 +151,18 @@ class Remote {
     }
   }
 
+  /**
+   * Where `ref` is on the remote, null when absent. Absent is asked twice: a connection cut
+   * at the wrong moment can leave git reading an empty listing as a whole one (exit 0, no
+   * ref), which would read as someone else's push, or as a deletion already done.
+   */
   async current(ref: string): Promise<string | null> {
-    const { stdout } = await this.runGit(['ls-remote', this.git.url, ref])
-    const line = stdout.split('\n').find((l) => l.endsWith(`\t${ref}`))
-    return line ? line.split('\t')[0]! : null
+    const read = async () => {
+      const { stdout } = await this.runGit(['ls-remote', this.git.url, ref])
+      const line = stdout.split('\n').find((l) => l.endsWith(`\t${ref}`))
+      return line ? line.split('\t')[0]! : null
+    }
+    return (await read()) ?? read()
   }
 
   /** Stop when `ref` is not where we expect it: someone pushed since the plan was made. */
