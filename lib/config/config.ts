@@ -6,7 +6,7 @@ import { UserError } from '../util/errors.js'
 import { loadConfigModule } from './configFile.js'
 import { explicitRepository, findConfigFile, type LoadOptions } from './configLocation.js'
 import { withinConfigDeadline } from './configDeadline.js'
-import { isProvenBundle, markProvenBundle } from './configCache.js'
+import { freshEntry, markProvenBundle } from './configCache.js'
 import { configSchema, type CasaConfig, type ConfigEnv, type UserConfig } from './configSchema.js'
 import { expandHome, home, packageRoot } from '../util/paths.js'
 import { SchemaError } from './schema.js'
@@ -65,12 +65,14 @@ export async function loadConfig(options: LoadOptions = {}): Promise<ResolvedCon
     const builtin = merged
     // A config whose cached bundle loaded within the bound before, as a plain object, loads
     // without the watchdog thread; the first load after any change has it.
-    const proven = isProvenBundle(configFile, packageRoot)
+    // the cache entry is read (every input hashed) once, for both questions
+    const cached = { entry: /\.(mjs|js)$/.test(configFile) ? undefined : freshEntry(configFile, packageRoot) }
+    const proven = cached.entry?.proven === true
     let plainObject = false
     merged = await withinConfigDeadline(
       configFile,
       async () => {
-        const userModule = await loadConfigModule(configFile)
+        const userModule = await loadConfigModule(configFile, cached)
         plainObject = isPlainObject(userModule.default)
         return readingUserValues(configFile, async () => mergeConfig(builtin, await evaluate(userModule.default, env(resolve(configFile, '..')), configFile)))
       },

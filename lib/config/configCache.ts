@@ -16,7 +16,7 @@ interface InputStamp {
   sha256: string
 }
 
-interface CacheEntry {
+export interface CacheEntry {
   inputs: InputStamp[]
   code: string
   /** The bundle loaded within the bound before, its default export a plain object. */
@@ -40,8 +40,12 @@ function stamp(path: string): InputStamp {
   return { path, sha256: createHash('sha256').update(readFileSync(path)).digest('hex') }
 }
 
-/** The cached entry of configFile, or undefined when missing or stale. */
-function freshEntry(configFile: string, toolRoot: string): CacheEntry | undefined {
+/**
+ * The cached entry of configFile, or undefined when missing or stale. Reading it hashes every
+ * input: a caller that needs the entry twice in a run (the config: proven? then its code)
+ * reads it once and passes it on.
+ */
+export function freshEntry(configFile: string, toolRoot: string): CacheEntry | undefined {
   const entry = readCacheFile(entryPath(configFile, toolRoot)) as CacheEntry | undefined
   try {
     return entry && entry.inputs.every((input) => stamp(input.path).sha256 === input.sha256) ? entry : undefined
@@ -53,11 +57,6 @@ function freshEntry(configFile: string, toolRoot: string): CacheEntry | undefine
 /** The cached bundle of configFile, or undefined when missing or stale. */
 export function readCachedBundle(configFile: string, toolRoot: string): string | undefined {
   return freshEntry(configFile, toolRoot)?.code
-}
-
-/** Whether configFile, as it is now, loaded within the bound before as a plain object. */
-export function isProvenBundle(configFile: string, toolRoot: string): boolean {
-  return freshEntry(configFile, toolRoot)?.proven === true
 }
 
 /** Record that the bundle of configFile loaded within the bound, as a plain object (best effort). */

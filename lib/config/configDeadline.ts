@@ -6,7 +6,6 @@
 // line itself, a little later, and ends the process with SIGTERM (SIGKILL a second later if a
 // handler of a preloaded module holds it), whose default action applies (the interrupt handlers are installed after the config is loaded, so Ctrl-C and SIGTERM
 // end a looping config too).
-import { Worker } from 'node:worker_threads'
 import { UsageError, UserError } from '../util/errors.js'
 import { envSeconds } from '../util/envSeconds.js'
 import { printable } from '../util/ui.js'
@@ -40,7 +39,8 @@ export async function withinConfigDeadline<T>(file: string, load: () => Promise<
   const ms = Math.min(2 ** 31 - 1, Math.ceil(seconds * 1000))
   const line = `error: ${printable(message(file, seconds))}`
   // The watchdog fires a second after the timer: a free main thread reports it itself (exit 1).
-  const worker = guarded ? new Worker(watchdog, { eval: true, workerData: { ms: ms + 1000, line } }) : undefined
+  // node:worker_threads only where a thread starts: a proven config's run never loads it
+  const worker = guarded ? new (await import('node:worker_threads')).Worker(watchdog, { eval: true, workerData: { ms: ms + 1000, line } }) : undefined
   worker?.unref()
   let timer: NodeJS.Timeout | undefined
   const deadline = new Promise<never>((_, reject) => {

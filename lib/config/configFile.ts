@@ -7,12 +7,13 @@ import { readFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { inspect } from 'node:util'
 import { join, resolve } from 'node:path'
-import { readCachedBundle, writeCachedBundle } from './configCache.js'
+import { readCachedBundle, writeCachedBundle, type CacheEntry } from './configCache.js'
 import { mayUseTls, trustDeferredCaCertificates } from '../util/deferredCa.js'
 import { UserError } from '../util/errors.js'
 import { packageRoot, selfModule } from '../util/paths.js'
 
-export async function loadConfigModule(file: string): Promise<{ default?: unknown }> {
+/** `cached`: the file's cache entry as the caller already read it (undefined inside: none fresh). */
+export async function loadConfigModule(file: string, cached?: { entry: CacheEntry | undefined }): Promise<{ default?: unknown }> {
   if (/\.(mjs|js)$/.test(file)) {
     trustDeferredCaCertificates() // what a plain JavaScript config imports is not read here
     try {
@@ -21,7 +22,7 @@ export async function loadConfigModule(file: string): Promise<{ default?: unknow
       throw new UserError(`${file}${(await lineOf(file, error)) ?? ''}: ${firstLine(error)}`)
     }
   }
-  return (await loadBundledModule(file)) ?? loadWithoutEsbuild(file)
+  return (await loadBundledModule(file, cached)) ?? loadWithoutEsbuild(file)
 }
 
 /**
@@ -29,8 +30,8 @@ export async function loadConfigModule(file: string): Promise<{ default?: unknow
  * what it imports, `casa-distro-admin` being this installed tool, then imported; undefined
  * where esbuild is absent. What fails is one line naming the file (and line) and the reason.
  */
-export async function loadBundledModule(file: string): Promise<Record<string, unknown> | undefined> {
-  const code = readCachedBundle(file, packageRoot) ?? (await bundleConfig(file))
+export async function loadBundledModule(file: string, cached?: { entry: CacheEntry | undefined }): Promise<Record<string, unknown> | undefined> {
+  const code = (cached ? cached.entry?.code : readCachedBundle(file, packageRoot)) ?? (await bundleConfig(file))
   if (code === undefined) return undefined
   if (mayUseTls(code)) trustDeferredCaCertificates() // the launcher's NODE_EXTRA_CA_CERTS
   try {
