@@ -72,7 +72,7 @@ const modules = Object.keys(reach.metafile.inputs)
   .map((input) => resolve(input))
   .filter((file) => file.startsWith(join(dist, 'lib') + '/'))
   .sort()
-const named = await build({ ...common, entryPoints: modules, outdir: join(dist, '.startup-names'), outbase: dist })
+const named = await build({ ...common, entryPoints: modules, outdir: '/startup-names', outbase: dist })
 const exportsOf = new Map()
 for (const output of Object.values(named.metafile.outputs)) if (output.entryPoint) exportsOf.set(resolve(output.entryPoint), output.exports)
 
@@ -92,7 +92,7 @@ writeFileSync(`${bundleFile}.tmp`, code)
 renameSync(`${bundleFile}.tmp`, bundleFile)
 modules.forEach((file, i) => {
   const names = exportsOf.get(file)
-  const target = JSON.stringify(`./${relative(dirname(file), bundleFile).split('\\').join('/')}`.replace(/^\.\/\.\.\//, '../'))
+  const target = JSON.stringify(relative(dirname(file), bundleFile).split('\\').join('/')) // ../../startup.js: a stub is below dist/lib
   const body = names.length ? `export { ${names.map((name) => `${alias(i, name)} as ${name}`).join(', ')} } from ${target}` : `import ${target}`
   writeFileSync(`${file}.tmp`, `${stubMark}, with the rest of the start-up path (scripts/bundle-startup.mjs).\n${body}\n`)
   renameSync(`${file}.tmp`, file)

@@ -3,7 +3,7 @@
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { UserError } from '../util/errors.js'
-import { loadConfigModule } from './configFile.js'
+import { isJavaScriptConfig, loadConfigModule } from './configFile.js'
 import { explicitRepository, findConfigFile, type LoadOptions } from './configLocation.js'
 import { withinConfigDeadline } from './configDeadline.js'
 import { freshEntry, markProvenBundle } from './configCache.js'
@@ -66,7 +66,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<ResolvedCon
     // A config whose cached bundle loaded within the bound before, as a plain object, loads
     // without the watchdog thread; the first load after any change has it.
     // the cache entry is read (every input hashed) once, for both questions
-    const cached = { entry: /\.(mjs|js)$/.test(configFile) ? undefined : freshEntry(configFile, packageRoot) }
+    const cached = { entry: isJavaScriptConfig(configFile) ? undefined : freshEntry(configFile, packageRoot) }
     const proven = cached.entry?.proven === true
     let plainObject = false
     merged = await withinConfigDeadline(

@@ -12,9 +12,12 @@ import { mayUseTls, trustDeferredCaCertificates } from '../util/deferredCa.js'
 import { UserError } from '../util/errors.js'
 import { packageRoot, selfModule } from '../util/paths.js'
 
+/** A config node imports as it is: no bundle, so no cache entry either. */
+export const isJavaScriptConfig = (file: string): boolean => /\.(mjs|js)$/.test(file)
+
 /** `cached`: the file's cache entry as the caller already read it (undefined inside: none fresh). */
 export async function loadConfigModule(file: string, cached?: { entry: CacheEntry | undefined }): Promise<{ default?: unknown }> {
-  if (/\.(mjs|js)$/.test(file)) {
+  if (isJavaScriptConfig(file)) {
     trustDeferredCaCertificates() // what a plain JavaScript config imports is not read here
     try {
       return await import(pathToFileURL(file).href)
